@@ -1,0 +1,132 @@
+import COpenBLAS
+
+/// The one door to OpenBLAS. Every other file of the library calls these
+/// wrappers; none imports `COpenBLAS`.
+///
+/// Conventions: matrices are row-major. Each wrapper is named after the BLAS
+/// routine it calls, takes explicit leading dimensions, and traps with a
+/// message when a size does not fit the 32-bit integers of the CBLAS ABI.
+public enum BLAS {
+    /// Whether a matrix operand is used as stored or transposed.
+    public enum Transpose: Sendable {
+        case none, transpose
+        var cblas: CBLAS_TRANSPOSE { self == .none ? CblasNoTrans : CblasTrans }
+    }
+
+    /// Number of threads OpenBLAS uses for one call.
+    public static var threadCount: Int {
+        get { Int(openblas_get_num_threads()) }
+        set {
+            precondition(newValue >= 1, "BLAS.threadCount must be at least 1, got \(newValue)")
+            openblas_set_num_threads(Int32(newValue))
+        }
+    }
+
+    /// The build configuration string of the OpenBLAS in use (kernel, threading).
+    public static var configuration: String {
+        guard let c = openblas_get_config() else { return "unknown" }
+        return String(cString: c)
+    }
+
+    /// Runs `body` with OpenBLAS pinned to `threads` threads, then restores the
+    /// previous count. Used around regions the library parallelises itself.
+    public static func withThreads<R>(_ threads: Int, _ body: () throws -> R) rethrows -> R {
+        let old = threadCount
+        if old == threads { return try body() }
+        threadCount = threads
+        defer { threadCount = old }
+        return try body()
+    }
+
+    @inline(__always)
+    static func int32(_ value: Int, _ what: StaticString, _ routine: StaticString) -> Int32 {
+        guard let v = Int32(exactly: value) else {
+            fatalError("BLAS.\(routine): \(what) = \(value) does not fit in Int32")
+        }
+        return v
+    }
+
+    /// C = alpha * op(A) * op(B) + beta * C, row-major.
+    ///
+    /// - `op(A)` is m x k, `op(B)` is k x n, C is m x n.
+    /// - `lda`, `ldb`, `ldc` are the row strides of A, B and C as stored.
+    public static func sgemm(
+        transA: Transpose, transB: Transpose,
+        m: Int, n: Int, k: Int,
+        alpha: Float,
+        a: UnsafePointer<Float>, lda: Int,
+        b: UnsafePointer<Float>, ldb: Int,
+        beta: Float,
+        c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        if m == 0 || n == 0 { return }
+        precondition(lda >= max(1, transA == .none ? k : m), "BLAS.sgemm: lda \(lda) too small")
+        precondition(ldb >= max(1, transB == .none ? n : k), "BLAS.sgemm: ldb \(ldb) too small")
+        precondition(ldc >= max(1, n), "BLAS.sgemm: ldc \(ldc) too small")
+        cblas_sgemm(
+            CblasRowMajor, transA.cblas, transB.cblas,
+            int32(m, "m", "sgemm"), int32(n, "n", "sgemm"), int32(k, "k", "sgemm"),
+            alpha, a, int32(lda, "lda", "sgemm"), b, int32(ldb, "ldb", "sgemm"),
+            beta, c, int32(ldc, "ldc", "sgemm"))
+    }
+
+    /// y = alpha * op(A) * x + beta * y, row-major A of m x n as stored.
+    public static func sgemv(
+        trans: Transpose, m: Int, n: Int, alpha: Float,
+        a: UnsafePointer<Float>, lda: Int,
+        x: UnsafePointer<Float>, incx: Int = 1,
+        beta: Float, y: UnsafeMutablePointer<Float>, incy: Int = 1
+    ) {
+        if m == 0 || n == 0 { return }
+        cblas_sgemv(
+            CblasRowMajor, trans.cblas, int32(m, "m", "sgemv"), int32(n, "n", "sgemv"),
+            alpha, a, int32(lda, "lda", "sgemv"), x, int32(incx, "incx", "sgemv"),
+            beta, y, int32(incy, "incy", "sgemv"))
+    }
+
+    /// y += alpha * x over `n` elements.
+    public static func saxpy(
+        n: Int, alpha: Float, x: UnsafePointer<Float>, incx: Int = 1,
+        y: UnsafeMutablePointer<Float>, incy: Int = 1
+    ) {
+        if n == 0 { return }
+        cblas_saxpy(int32(n, "n", "saxpy"), alpha, x, int32(incx, "incx", "saxpy"), y, int32(incy, "incy", "saxpy"))
+    }
+
+    /// x *= alpha over `n` elements.
+    public static func sscal(n: Int, alpha: Float, x: UnsafeMutablePointer<Float>, incx: Int = 1) {
+        if n == 0 { return }
+        cblas_sscal(int32(n, "n", "sscal"), alpha, x, int32(incx, "incx", "sscal"))
+    }
+
+    /// Dot product of `n` elements.
+    public static func sdot(
+        n: Int, x: UnsafePointer<Float>, incx: Int = 1, y: UnsafePointer<Float>, incy: Int = 1
+    ) -> Float {
+        if n == 0 { return 0 }
+        return cblas_sdot(int32(n, "n", "sdot"), x, int32(incx, "incx", "sdot"), y, int32(incy, "incy", "sdot"))
+    }
+}
+
+/// LAPACKE wrappers (row-major), behind the same door as BLAS.
+public enum LAPACK {
+    /// QR factorisation of the m x n row-major matrix `a` in place; `tau`
+    /// receives min(m, n) reflector scalars. Returns LAPACK's `info`.
+    public static func sgeqrf(
+        m: Int, n: Int, a: UnsafeMutablePointer<Float>, lda: Int, tau: UnsafeMutablePointer<Float>
+    ) -> Int {
+        Int(LAPACKE_sgeqrf(
+            LAPACK_ROW_MAJOR, BLAS.int32(m, "m", "sgeqrf"), BLAS.int32(n, "n", "sgeqrf"),
+            a, BLAS.int32(lda, "lda", "sgeqrf"), tau))
+    }
+
+    /// Forms the m x n matrix Q with orthonormal columns from `sgeqrf`'s
+    /// output (k reflectors). Returns LAPACK's `info`.
+    public static func sorgqr(
+        m: Int, n: Int, k: Int, a: UnsafeMutablePointer<Float>, lda: Int, tau: UnsafePointer<Float>
+    ) -> Int {
+        Int(LAPACKE_sorgqr(
+            LAPACK_ROW_MAJOR, BLAS.int32(m, "m", "sorgqr"), BLAS.int32(n, "n", "sorgqr"),
+            BLAS.int32(k, "k", "sorgqr"), a, BLAS.int32(lda, "lda", "sorgqr"), tau))
+    }
+}

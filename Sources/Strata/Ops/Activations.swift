@@ -1,0 +1,121 @@
+import Foundation
+
+/// Pointwise nonlinearities and softmax, each with its backward closure
+/// beside its forward.
+extension Tensor {
+    /// Pointwise op whose derivative is computed from the input `x` and the
+    /// output `y`: dL/dx = g * derivative(x, y).
+    @inline(__always)
+    func pointwise(_ op: String, _ f: (Float) -> Float, derivative: @escaping (Float, Float) -> Float) -> Tensor {
+        let x = self
+        let out = unaryMap(x, f)
+        let saved = out.detached()
+        return out.recordOp(op, inputs: [x]) { g in
+            let d = Tensor(uninitialized: x.shape)
+            let pd = d.data, pg = g.data, px = x.data, py = saved.data
+            for i in 0..<x.count { pd[i] = pg[i] * derivative(px[i], py[i]) }
+            x.accumulateGrad(d, owned: true)
+        }
+    }
+
+    /// max(x, 0). The derivative at 0 is taken as 0, as in PyTorch.
+    public func relu() -> Tensor {
+        pointwise("relu", { $0 > 0 ? $0 : 0 }, derivative: { x, _ in x > 0 ? 1 : 0 })
+    }
+
+    /// x for x > 0, slope * x otherwise (PyTorch default slope 0.01).
+    public func leakyRelu(negativeSlope: Float = 0.01) -> Tensor {
+        pointwise("leaky_relu", { $0 > 0 ? $0 : negativeSlope * $0 }, derivative: { x, _ in x > 0 ? 1 : negativeSlope })
+    }
+
+    /// 1 / (1 + e^-x).
+    public func sigmoid() -> Tensor {
+        pointwise("sigmoid", { x in
+            x >= 0 ? 1 / (1 + Foundation.exp(-x)) : Foundation.exp(x) / (1 + Foundation.exp(x))
+        }, derivative: { _, y in y * (1 - y) })
+    }
+
+    /// Hyperbolic tangent.
+    public func tanh() -> Tensor {
+        pointwise("tanh", { Foundation.tanh($0) }, derivative: { _, y in 1 - y * y })
+    }
+
+    /// GELU with the exact erf form, PyTorch's default:
+    /// x * Φ(x) with Φ the standard normal CDF.
+    public func gelu() -> Tensor {
+        pointwise("gelu", { x in 0.5 * x * (1 + Foundation.erf(x * 0.70710678)) }, derivative: { x, _ in
+            let cdf = 0.5 * (1 + Foundation.erf(x * 0.70710678))
+            let pdf = 0.39894228 * Foundation.exp(-0.5 * x * x)
+            return cdf + x * pdf
+        })
+    }
+
+    /// Softmax along `axis` (default the last), computed stably by
+    /// subtracting the maximum.
+    public func softmax(axis: Int = -1) -> Tensor {
+        let (outer, extent, inner, _) = splitAxis(shape, axis, op: "softmax")
+        let x = self
+        let out = Tensor(uninitialized: shape)
+        let px = data, py = out.data
+        for o in 0..<outer {
+            for i in 0..<inner {
+                let base = o * extent * inner + i
+                var m = -Float.infinity
+                for e in 0..<extent { m = max(m, px[base + e * inner]) }
+                var s: Float = 0
+                for e in 0..<extent { let v = Foundation.exp(px[base + e * inner] - m); py[base + e * inner] = v; s += v }
+                let inv = 1 / s
+                for e in 0..<extent { py[base + e * inner] *= inv }
+            }
+        }
+        let saved = out.detached()
+        return out.recordOp("softmax", inputs: [x]) { g in
+            // dx = y * (g - sum(g * y)) along the axis.
+            let d = Tensor(uninitialized: x.shape)
+            let pg = g.data, ps = saved.data, pd = d.data
+            for o in 0..<outer {
+                for i in 0..<inner {
+                    let base = o * extent * inner + i
+                    var dot: Float = 0
+                    for e in 0..<extent { dot += pg[base + e * inner] * ps[base + e * inner] }
+                    for e in 0..<extent { let j = base + e * inner; pd[j] = ps[j] * (pg[j] - dot) }
+                }
+            }
+            x.accumulateGrad(d, owned: true)
+        }
+    }
+
+    /// log(softmax(x)) along `axis`, computed as x - max - log(sum(exp(x - max))).
+    public func logSoftmax(axis: Int = -1) -> Tensor {
+        let (outer, extent, inner, _) = splitAxis(shape, axis, op: "logSoftmax")
+        let x = self
+        let out = Tensor(uninitialized: shape)
+        let px = data, py = out.data
+        for o in 0..<outer {
+            for i in 0..<inner {
+                let base = o * extent * inner + i
+                var m = -Float.infinity
+                for e in 0..<extent { m = max(m, px[base + e * inner]) }
+                var s: Double = 0
+                for e in 0..<extent { s += Double(Foundation.exp(px[base + e * inner] - m)) }
+                let lse = m + Float(Foundation.log(s))
+                for e in 0..<extent { py[base + e * inner] = px[base + e * inner] - lse }
+            }
+        }
+        let saved = out.detached()
+        return out.recordOp("log_softmax", inputs: [x]) { g in
+            // dx = g - softmax * sum(g) along the axis.
+            let d = Tensor(uninitialized: x.shape)
+            let pg = g.data, ps = saved.data, pd = d.data
+            for o in 0..<outer {
+                for i in 0..<inner {
+                    let base = o * extent * inner + i
+                    var total: Float = 0
+                    for e in 0..<extent { total += pg[base + e * inner] }
+                    for e in 0..<extent { let j = base + e * inner; pd[j] = pg[j] - Foundation.exp(ps[j]) * total }
+                }
+            }
+            x.accumulateGrad(d, owned: true)
+        }
+    }
+}
