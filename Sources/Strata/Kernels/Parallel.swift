@@ -1,0 +1,44 @@
+import Dispatch
+
+/// Threading policy
+/// ----------------
+/// `Threading.count` is the number of cores Strata may use (default: all
+/// active processors; PyTorch's `torch.set_num_threads`). It sets
+/// OpenBLAS's thread count as well.
+///
+/// Kernels that Strata parallelises itself (per-channel BatchNorm,
+/// per-sample im2col, elementwise loops over large tensors) split their
+/// range into `Threading.count` chunks with `parallelFor`. Inside such a
+/// region OpenBLAS is pinned to one thread, so the two never oversubscribe
+/// the cores; outside it, one large sgemm uses all `Threading.count`
+/// threads of OpenBLAS.
+public enum Threading {
+    nonisolated(unsafe) private static var current = ProcessInfo.processInfo.activeProcessorCount
+
+    /// Cores Strata and OpenBLAS may use. Setting it also sets `BLAS.threadCount`.
+    public static var count: Int {
+        get { current }
+        set {
+            strataCheck(newValue >= 1, "Threading.count must be at least 1, got \(newValue)")
+            current = newValue
+            BLAS.threadCount = newValue
+        }
+    }
+
+    /// Splits 0..<n into at most `Threading.count` contiguous chunks (no
+    /// smaller than `minChunk` items) and runs `body` on each, in parallel
+    /// when there is more than one. OpenBLAS runs single-threaded inside.
+    public static func parallelFor(_ n: Int, minChunk: Int = 1, _ body: (Range<Int>) -> Void) {
+        if n <= 0 { return }
+        let workers = min(current, max(1, n / max(minChunk, 1)))
+        if workers <= 1 { body(0..<n); return }
+        BLAS.withThreads(1) {
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                let lo = n * w / workers, hi = n * (w + 1) / workers
+                if lo < hi { body(lo..<hi) }
+            }
+        }
+    }
+}
+
+import Foundation
