@@ -33,12 +33,22 @@ public enum Threading {
         let workers = min(current, max(1, n / max(minChunk, 1)))
         if workers <= 1 { body(0..<n); return }
         BLAS.withThreads(1) {
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
-                let lo = n * w / workers, hi = n * (w + 1) / workers
-                if lo < hi { body(lo..<hi) }
+            withoutActuallyEscaping(body) { escapable in
+                // The chunks are disjoint; callers' closures write disjoint memory.
+                let work = UncheckedSendable(escapable)
+                DispatchQueue.concurrentPerform(iterations: workers) { w in
+                    let lo = n * w / workers, hi = n * (w + 1) / workers
+                    if lo < hi { work.value(lo..<hi) }
+                }
             }
         }
     }
+}
+
+/// Carries a value the compiler cannot prove Sendable into a parallel region.
+struct UncheckedSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
 }
 
 import Foundation
