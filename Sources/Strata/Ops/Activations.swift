@@ -20,7 +20,18 @@ extension Tensor {
 
     /// max(x, 0). The derivative at 0 is taken as 0, as in PyTorch.
     public func relu() -> Tensor {
-        pointwise("relu", { $0 > 0 ? $0 : 0 }, derivative: { x, _ in x > 0 ? 1 : 0 })
+        // Specialised (the hottest activation): the mask is read from the output.
+        let x = self
+        let out = Tensor(uninitialized: shape)
+        let px = data, py = out.data
+        for i in 0..<count { py[i] = max(px[i], 0) }
+        let saved = out.detached()
+        return out.recordOp("relu", inputs: [x]) { g in
+            let d = Tensor(uninitialized: x.shape)
+            let pd = d.data, pg = g.data, ps = saved.data
+            for i in 0..<x.count { pd[i] = ps[i] > 0 ? pg[i] : 0 }
+            x.accumulateGrad(d, owned: true)
+        }
     }
 
     /// x for x > 0, slope * x otherwise (PyTorch default slope 0.01).
