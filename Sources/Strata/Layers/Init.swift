@@ -73,23 +73,17 @@ public enum Init {
         let rows = t.shape[0], cols = t.count / rows
         // Factor the tall matrix A [m, n] with m >= n, then transpose if needed.
         let (m, n) = (max(rows, cols), min(rows, cols))
-        var a = [Float](repeating: 0, count: m * n)
-        a.withUnsafeMutableBufferPointer { generator.fillNormal($0.baseAddress!, count: m * n, mean: 0, std: 1) }
-        var tau = [Float](repeating: 0, count: n)
-        var signs = [Float](repeating: 1, count: n)
-        a.withUnsafeMutableBufferPointer { pa in
-            tau.withUnsafeMutableBufferPointer { pt in
-                let info = LAPACK.sgeqrf(m: m, n: n, a: pa.baseAddress!, lda: n, tau: pt.baseAddress!)
-                strataCheck(info == 0, "Init.orthogonal: sgeqrf failed with info \(info)")
-                for j in 0..<n { signs[j] = pa[j * n + j] < 0 ? -1 : 1 }
-                let info2 = LAPACK.sorgqr(m: m, n: n, k: n, a: pa.baseAddress!, lda: n, tau: pt.baseAddress!)
-                strataCheck(info2 == 0, "Init.orthogonal: sorgqr failed with info \(info2)")
-            }
-        }
+        let a = Tensor.randn([m, n], generator: generator)
+        let tau = Tensor(zeros: [n])
+        let info = LAPACK.sgeqrf(m: m, n: n, a: a.data, lda: n, tau: tau.data)
+        strataCheck(info == 0, "Init.orthogonal: sgeqrf failed with info \(info)")
+        let signs = (0..<n).map { j -> Float in a.data[j * n + j] < 0 ? -1 : 1 }
+        let info2 = LAPACK.sorgqr(m: m, n: n, k: n, a: a.data, lda: n, tau: tau.data)
+        strataCheck(info2 == 0, "Init.orthogonal: sorgqr failed with info \(info2)")
         let p = t.data
         for i in 0..<m {
             for j in 0..<n {
-                let v = gain * a[i * n + j] * signs[j]
+                let v = gain * a.data[i * n + j] * signs[j]
                 if rows >= cols { p[i * cols + j] = v } else { p[j * cols + i] = v }
             }
         }

@@ -57,7 +57,7 @@ public final class Tensor: @unchecked Sendable {
         self.storage = TensorStorage(count: n, zeroed: false)
         self.requiresGrad = requiresGrad
         values.withUnsafeBufferPointer { src in
-            if n > 0 { storage.pointer.update(from: src.baseAddress!, count: n) }
+            if let base = src.baseAddress, n > 0 { storage.pointer.update(from: base, count: n) }
         }
     }
 
