@@ -132,7 +132,7 @@ public final class DataLoader: Sequence {
 
     /// Walks one epoch's batches, optionally one batch ahead on a
     /// background thread.
-    public struct Iterator: IteratorProtocol {
+    public struct Iterator: IteratorProtocol, Sequence {
         let maker: BatchMaker
         let order: [Int]
         let epoch: Int

@@ -55,7 +55,8 @@ public enum FileBytes {
         if input.count >= 18 {
             let n = input.count
             let isize = Int(input[n - 4]) | Int(input[n - 3]) << 8 | Int(input[n - 2]) << 16 | Int(input[n - 1]) << 24
-            if isize > 0 && isize < (1 << 31) { hint = max(hint, isize) }
+            // Deflate expands at most 1032:1, which bounds a corrupt trailer's claim.
+            if isize > 0 { hint = max(hint, min(isize, input.count * 1032 + 1024)) }
         }
         var output = [UInt8](repeating: 0, count: max(hint, 1024))
         var produced = 0
