@@ -268,7 +268,7 @@ final class CheckpointTests: XCTestCase {
 
     /// A Python that can import torch and safetensors, if any.
     func torchPython() -> String? {
-        for candidate in ["/work/venv/bin/python", "/usr/bin/python3"] where FileManager.default.isExecutableFile(atPath: candidate) {
+        for candidate in pythonCandidates() where FileManager.default.isExecutableFile(atPath: candidate) {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: candidate)
             p.arguments = ["-c", "import torch, safetensors.torch"]
@@ -283,7 +283,7 @@ final class CheckpointTests: XCTestCase {
 
     func testPyTorchLoadsStrataCheckpoint() throws {
         guard let python = torchPython() else {
-            throw XCTSkip("no Python with torch and safetensors (tried /work/venv/bin/python, /usr/bin/python3)")
+            throw XCTSkip("no Python with torch and safetensors (tried \(pythonCandidates().joined(separator: ", ")))")
         }
         let dir = makeTempDir(self)
         let m = Sequential(Linear(5, 7, generator: RandomGenerator(seed: 21)), ReLU(), Linear(7, 3, generator: RandomGenerator(seed: 22)))
@@ -305,4 +305,14 @@ final class CheckpointTests: XCTestCase {
         try back.loadSafetensors(from: dir + "/torch.safetensors")
         XCTAssertEqual(snapshot(back), snapshot(m))
     }
+}
+
+/// Pythons that may have torch: $STRATA_PYTHON, the repository's .venv, the
+/// developers' shared venv, then the system's.
+func pythonCandidates() -> [String] {
+    let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    var list: [String] = []
+    if let env = ProcessInfo.processInfo.environment["STRATA_PYTHON"] { list.append(env) }
+    list += [repo.appendingPathComponent(".venv/bin/python").path, "/work/venv/bin/python", "/usr/bin/python3"]
+    return list
 }
