@@ -7,7 +7,9 @@
 ///   (zeros) of shape [C]. With `trackRunningStats`, buffers running_mean,
 ///   running_var (unbiased, averaged over the batch's instances) and
 ///   num_batches_tracked, used in eval mode; without it, eval mode also
-///   normalises each instance by its own statistics.
+///   normalises each instance by its own statistics. As in PyTorch,
+///   num_batches_tracked stays 0 and `momentum: nil` leaves the running
+///   statistics unchanged (PyTorch passes momentum 0 in that case).
 ///
 /// Instance statistics are BatchNorm's kernel applied to the input seen as
 /// [1, N*C, H*W]: each (sample, channel) pair is a channel of that view.
@@ -77,8 +79,9 @@ public final class InstanceNorm2d: Module {
             // Average the instances' statistics over the batch, per channel.
             var mu = [Double](repeating: 0, count: c), v = [Double](repeating: 0, count: c)
             for k in 0..<(n * c) { mu[k % c] += Double(mean[k]) / Double(n); v[k % c] += Double(variance[k]) / Double(n) }
-            updateRunningStatistics(runningMean: rm, runningVar: rv, numBatchesTracked: numBatchesTracked,
-                                    momentum: momentum, mean: mu, variance: v, count: s, unbiased: true)
+            // As PyTorch: num_batches_tracked is not incremented, and momentum nil means no update.
+            updateRunningStatistics(runningMean: rm, runningVar: rv, numBatchesTracked: nil,
+                                    momentum: momentum ?? 0, mean: mu, variance: v, count: s, unbiased: true)
         }
         return y
     }
