@@ -7,19 +7,18 @@
 /// are strided reductions over those runs in place: nothing is transposed or
 /// copied to channel-major order.
 ///
-/// Loop orders (measured on the bn2d workload, 64x64x28x28, where a channel
-/// is 64 runs of 3 KB spread over 12.8 MB):
-/// - Train forward, inner > 1: each worker owns a contiguous range of
-///   channels and reads them in memory order (for every sample, one
-///   contiguous span of range.count * H*W floats): pass 1 the statistics,
-///   pass 2 the output. Visiting one channel at a time instead (64 short
-///   runs far apart) ran the statistics pass 4-5x slower, because the
-///   hardware prefetchers stall at every run; re-reading x in pass 2 costs
-///   less than that (from L3 when the batch fits there).
-/// - Backward, inner > 1: one channel at a time, so that pass 2 finds the
-///   channel's x and dy (2 x 200 KB for bn2d) in the 1 MB L2; pass 1 reads
-///   four samples' runs at once to keep several memory streams in flight.
-/// - Eval forward: one pass, in memory order per worker.
+/// Loop orders. For inner > 1 each worker owns a contiguous range of
+/// channels and visits it in blocks; inside a block both passes (statistics
+/// then output; gradient sums then dx) run in memory order: for every
+/// sample, one contiguous span of block * H*W floats. A block holds as many
+/// channels as fit in half the L2 (so pass 2 re-reads from L2), but never
+/// spans shorter than 256 KB per sample. Measured on bn2d (64x64x28x28,
+/// where one channel is 64 runs of 3 KB spread over 12.8 MB): visiting one
+/// channel at a time, as the textbook loop does, ran the statistics pass
+/// 4-5x slower and the backward 3x slower than memory order, because the
+/// hardware prefetchers stall at every short run, and blocks of 16 KB or
+/// 64 KB spans were still slower than 256 KB ones; re-reading a block from
+/// L3 in pass 2 costs less than that. Eval forward is one pass.
 /// - inner == 1 ((N, C) input, the Linear -> BatchNorm1d case): channels
 ///   are contiguous, so the loops go row by row and vectorise across
 ///   channels, accumulating per-channel sums in small arrays.
@@ -84,6 +83,31 @@ enum BatchNormKernels {
         max(1, parallelThreshold / max(g.perChannel, 1))
     }
 
+    /// Cache budget for the data a block re-reads in its second pass (half
+    /// of this machine's 1 MB per-core L2).
+    static let blockBudgetBytes = 512 << 10
+    /// Shortest contiguous span (bytes per sample) worth streaming: shorter
+    /// runs stall the hardware prefetchers.
+    static let minimumSpanBytes = 256 << 10
+
+    /// Splits a worker's channel range into blocks that are visited one
+    /// after the other, each with two passes in memory order. A block holds
+    /// as many channels as fit `blockBudgetBytes` (for `arrays` input arrays
+    /// re-read in pass 2), so pass 2 hits L2, but never fewer than make a
+    /// `minimumSpanBytes` span per sample.
+    static func forEachBlock(_ range: Range<Int>, _ g: ChannelGeometry, arrays: Int, _ body: (Range<Int>) -> Void) {
+        let channelBytes = max(g.perChannel * 4 * arrays, 1)
+        let fit = blockBudgetBytes / channelBytes
+        let span = (minimumSpanBytes + g.inner * 4 - 1) / max(g.inner * 4, 1)
+        let block = max(1, fit, span)
+        var lo = range.lowerBound
+        while lo < range.upperBound {
+            let hi = min(range.upperBound, lo + block)
+            body(lo..<hi)
+            lo = hi
+        }
+    }
+
     // MARK: Run-level building blocks (contiguous runs)
 
     /// (sum (x-k), sum (x-k)^2) over `count` contiguous floats, in Double
@@ -138,31 +162,6 @@ enum BatchNormKernels {
         }
         var s1 = Double(a1.sum()), s2 = Double(a2.sum())
         while i < count { s1 += Double(dy[i]); s2 += Double(dy[i] * (x[i] - mean)); i += 1 }
-        return (s1, s2)
-    }
-
-    /// gradSums over four runs at once: (dy, x) + n * stride for n = 0..<4.
-    @inline(__always)
-    static func gradSums4(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, stride: Int, _ count: Int,
-                          mean: Float) -> (Double, Double) {
-        let mv = V16(repeating: mean)
-        var a1 = V16(), a2 = V16(), b1 = V16(), b2 = V16(), i = 0
-        let g1 = dy + stride, g2 = dy + 2 * stride, g3 = dy + 3 * stride
-        let x1 = x + stride, x2 = x + 2 * stride, x3 = x + 3 * stride
-        while i + 16 <= count {
-            let d0 = load16(dy + i), d1 = load16(g1 + i), d2 = load16(g2 + i), d3 = load16(g3 + i)
-            a1 += d0 + d1; b1 += d2 + d3
-            a2 += d0 * (load16(x + i) - mv) + d1 * (load16(x1 + i) - mv)
-            b2 += d2 * (load16(x2 + i) - mv) + d3 * (load16(x3 + i) - mv)
-            i += 16
-        }
-        var s1 = Double((a1 + b1).sum()), s2 = Double((a2 + b2).sum())
-        while i < count {
-            for (gp, xp) in [(dy, x), (g1, x1), (g2, x2), (g3, x3)] {
-                s1 += Double(gp[i]); s2 += Double(gp[i] * (xp[i] - mean))
-            }
-            i += 1
-        }
         return (s1, s2)
     }
 
@@ -224,8 +223,9 @@ enum BatchNormKernels {
             return
         }
         let stride = g.channels * g.inner, S = g.inner
-        Threading.parallelFor(g.channels, minChunk: minChunk(g)) { range in
-            // The worker's channels, visited in memory order: for each sample
+        Threading.parallelFor(g.channels, minChunk: minChunk(g)) { workerRange in
+          forEachBlock(workerRange, g, arrays: 1) { range in
+            // The block's channels, visited in memory order: for each sample
             // one contiguous span of range.count * S floats.
             let w = range.count, c0 = range.lowerBound
             let k = UnsafeMutablePointer<Float>.allocate(capacity: w)
@@ -263,84 +263,7 @@ enum BatchNormKernels {
                     normaliseRun(x + off + j * S, y + off + j * S, S, mean: mean[c0 + j], a: ab[2 * j], b: ab[2 * j + 1])
                 }
             }
-        }
-    }
-
-    /// Statistics of channels `range` for (N, C) data (inner == 1), row by
-    /// row, vectorised across channels; Float partials are flushed to
-    /// Double every 64 rows.
-    static func rowStatistics(
-        x: UnsafePointer<Float>, geometry g: ChannelGeometry, channels range: Range<Int>, eps: Float,
-        mean: UnsafeMutablePointer<Float>, variance: UnsafeMutablePointer<Float>, invStd: UnsafeMutablePointer<Float>
-    ) {
-        let w = range.count, c0 = range.lowerBound, C = g.channels
-        let k = UnsafeMutablePointer<Float>.allocate(capacity: w)
-        let f1 = UnsafeMutablePointer<Float>.allocate(capacity: w), f2 = UnsafeMutablePointer<Float>.allocate(capacity: w)
-        let d1 = UnsafeMutablePointer<Double>.allocate(capacity: w), d2 = UnsafeMutablePointer<Double>.allocate(capacity: w)
-        defer { k.deallocate(); f1.deallocate(); f2.deallocate(); d1.deallocate(); d2.deallocate() }
-        d1.initialize(repeating: 0, count: w); d2.initialize(repeating: 0, count: w)
-        func pass() {
-            var r0 = 0
-            while r0 < g.outer {
-                f1.initialize(repeating: 0, count: w); f2.initialize(repeating: 0, count: w)
-                for r in r0..<min(g.outer, r0 + 64) {
-                    let row = x + r * C + c0
-                    var j = 0
-                    while j + 16 <= w {
-                        let d = load16(row + j) - load16(k + j)
-                        store16(f1 + j, load16(f1 + j) + d)
-                        store16(f2 + j, load16(f2 + j) + d * d)
-                        j += 16
-                    }
-                    while j < w { let d = row[j] - k[j]; f1[j] += d; f2[j] += d * d; j += 1 }
-                }
-                for j in 0..<w { d1[j] += Double(f1[j]); d2[j] += Double(f2[j]) }
-                r0 += 64
-            }
-        }
-        (k as UnsafeMutablePointer<Float>).update(from: x + c0, count: w)
-        pass()
-        let m = Double(g.perChannel)
-        var refine = false
-        for j in 0..<w {
-            let mu = Double(k[j]) + d1[j] / m
-            let v = max(0, (d2[j] - d1[j] * d1[j] / m) / m)
-            if (d1[j] / m) * (d1[j] / m) > 64 * v && v > 0 { refine = true }
-            mean[c0 + j] = Float(mu); variance[c0 + j] = Float(v)
-            invStd[c0 + j] = Float(1 / (v + Double(eps)).squareRoot())
-        }
-        if refine {
-            for j in 0..<w { k[j] = mean[c0 + j]; d1[j] = 0; d2[j] = 0 }
-            pass()
-            for j in 0..<w {
-                let mu = Double(k[j]) + d1[j] / m
-                let v = max(0, (d2[j] - d1[j] * d1[j] / m) / m)
-                mean[c0 + j] = Float(mu); variance[c0 + j] = Float(v)
-                invStd[c0 + j] = Float(1 / (v + Double(eps)).squareRoot())
-            }
-        }
-    }
-
-    /// y[r, c] = (x[r, c] - mean[j]) * a[j] + b[j] with j = c - lo, for channels
-    /// `range` of (N, C) data; without `mean`, y = x * a[j] + b[j].
-    static func rowAffine(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, geometry g: ChannelGeometry,
-                          channels range: Range<Int>, mean: UnsafePointer<Float>?,
-                          a: UnsafePointer<Float>, b: UnsafePointer<Float>) {
-        let w = range.count, c0 = range.lowerBound, C = g.channels
-        if let mu = mean {
-            for r in 0..<g.outer {
-                let xr = x + r * C + c0, yr = y + r * C + c0
-                var j = 0
-                while j + 16 <= w { store16(yr + j, (load16(xr + j) - load16(mu + j)) * load16(a + j) + load16(b + j)); j += 16 }
-                while j < w { yr[j] = (xr[j] - mu[j]) * a[j] + b[j]; j += 1 }
-            }
-            return
-        }
-        for r in 0..<g.outer {
-            let xr = x + r * C + c0, yr = y + r * C + c0
-            var j = 0
-            while j + 16 <= w { store16(yr + j, load16(xr + j) * load16(a + j) + load16(b + j)); j += 16 }
-            while j < w { yr[j] = xr[j] * a[j] + b[j]; j += 1 }
+          }
         }
     }
 
@@ -418,90 +341,37 @@ enum BatchNormKernels {
             return
         }
         let stride = g.channels * g.inner, S = g.inner
-        Threading.parallelFor(g.channels, minChunk: minChunk(g)) { range in
-            // One channel at a time, so that pass 2 finds the channel's x and
-            // dy in cache. Pass 1 reads four samples' runs at once: the runs
-            // are short (H*W floats) and far apart, and one stream at a time
-            // leaves the memory system idle between runs.
-            for c in range {
-                let mu = mean[c]
-                var s1 = 0.0, s2 = 0.0, n = 0
-                while n + 4 <= g.outer {
-                    let off = n * stride + c * S
-                    let (t1, t2) = gradSums4(dy + off, x + off, stride: stride, S, mean: mu)
-                    s1 += t1; s2 += t2
-                    n += 4
-                }
-                while n < g.outer {
-                    let off = n * stride + c * S
-                    let (t1, t2) = gradSums(dy + off, x + off, S, mean: mu)
-                    s1 += t1; s2 += t2
-                    n += 1
-                }
-                sumDy[c] = Float(s1)
-                sumDyXhat[c] = Float(s2) * invStd[c]
-                guard let dx else { continue }
-                let (p, q, r) = coefficients(c)
-                for n in 0..<g.outer {
-                    let off = n * stride + c * S
-                    gradInputRun(dy + off, x + off, dx + off, S, p: p, q: q, r: r, accumulate: accumulate)
+        Threading.parallelFor(g.channels, minChunk: minChunk(g)) { workerRange in
+          forEachBlock(workerRange, g, arrays: 2) { range in
+            let w = range.count, c0 = range.lowerBound
+            let d = UnsafeMutablePointer<Double>.allocate(capacity: 2 * w)
+            defer { d.deallocate() }
+            d.initialize(repeating: 0, count: 2 * w)
+            // Pass 1, in memory order over the block's channels.
+            for n in 0..<g.outer {
+                let off = n * stride + c0 * S
+                for j in 0..<w {
+                    let (t1, t2) = gradSums(dy + off + j * S, x + off + j * S, S, mean: mean[c0 + j])
+                    d[2 * j] += t1; d[2 * j + 1] += t2
                 }
             }
-        }
-    }
-
-    /// Backward for (N, C) data: sums row by row across channels, then dx.
-    @inline(__always)
-    static func rowBackward(
-        x: UnsafePointer<Float>, dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?, accumulate: Bool,
-        geometry g: ChannelGeometry, channels range: Range<Int>, mean: UnsafePointer<Float>, invStd: UnsafePointer<Float>,
-        sumDy: UnsafeMutablePointer<Float>, sumDyXhat: UnsafeMutablePointer<Float>,
-        coefficients: (Int) -> (Float, Float, Float)
-    ) {
-        let w = range.count, c0 = range.lowerBound, C = g.channels
-        let f1 = UnsafeMutablePointer<Float>.allocate(capacity: w), f2 = UnsafeMutablePointer<Float>.allocate(capacity: w)
-        let d1 = UnsafeMutablePointer<Double>.allocate(capacity: w), d2 = UnsafeMutablePointer<Double>.allocate(capacity: w)
-        let p = UnsafeMutablePointer<Float>.allocate(capacity: w), q = UnsafeMutablePointer<Float>.allocate(capacity: w)
-        let r = UnsafeMutablePointer<Float>.allocate(capacity: w)
-        defer { f1.deallocate(); f2.deallocate(); d1.deallocate(); d2.deallocate(); p.deallocate(); q.deallocate(); r.deallocate() }
-        d1.initialize(repeating: 0, count: w); d2.initialize(repeating: 0, count: w)
-        let mu = mean + c0
-        var r0 = 0
-        while r0 < g.outer {
-            f1.initialize(repeating: 0, count: w); f2.initialize(repeating: 0, count: w)
-            for row in r0..<min(g.outer, r0 + 64) {
-                let xr = x + row * C + c0, gr = dy + row * C + c0
-                var j = 0
-                while j + 16 <= w {
-                    let gv = load16(gr + j)
-                    store16(f1 + j, load16(f1 + j) + gv)
-                    store16(f2 + j, load16(f2 + j) + gv * (load16(xr + j) - load16(mu + j)))
-                    j += 16
+            for j in 0..<w {
+                sumDy[c0 + j] = Float(d[2 * j])
+                sumDyXhat[c0 + j] = Float(d[2 * j + 1]) * invStd[c0 + j]
+            }
+            guard let dx else { return }
+            let pqr = UnsafeMutablePointer<Float>.allocate(capacity: 3 * w)
+            defer { pqr.deallocate() }
+            for j in 0..<w { (pqr[3 * j], pqr[3 * j + 1], pqr[3 * j + 2]) = coefficients(c0 + j) }
+            // Pass 2: dx.
+            for n in 0..<g.outer {
+                let off = n * stride + c0 * S
+                for j in 0..<w {
+                    gradInputRun(dy + off + j * S, x + off + j * S, dx + off + j * S, S,
+                                 p: pqr[3 * j], q: pqr[3 * j + 1], r: pqr[3 * j + 2], accumulate: accumulate)
                 }
-                while j < w { f1[j] += gr[j]; f2[j] += gr[j] * (xr[j] - mu[j]); j += 1 }
             }
-            for j in 0..<w { d1[j] += Double(f1[j]); d2[j] += Double(f2[j]) }
-            r0 += 64
-        }
-        for j in 0..<w {
-            sumDy[c0 + j] = Float(d1[j])
-            sumDyXhat[c0 + j] = Float(d2[j]) * invStd[c0 + j]
-        }
-        guard let dx else { return }
-        for j in 0..<w { (p[j], q[j], r[j]) = coefficients(c0 + j) }
-        for row in 0..<g.outer {
-            let xr = x + row * C + c0, gr = dy + row * C + c0, dr = dx + row * C + c0
-            var j = 0
-            while j + 16 <= w {
-                let v = load16(gr + j) * load16(p + j) + (load16(xr + j) * load16(q + j) + load16(r + j))
-                store16(dr + j, accumulate ? load16(dr + j) + v : v)
-                j += 16
-            }
-            while j < w {
-                let v = gr[j] * p[j] + (xr[j] * q[j] + r[j])
-                dr[j] = accumulate ? dr[j] + v : v
-                j += 1
-            }
+          }
         }
     }
 }
