@@ -141,6 +141,29 @@ final class BatchNormTests: XCTestCase {
         }
     }
 
+    func testChannelBlocksAndThreadCountsGiveTheSameResult() {
+        // [2, 20, 64, 64]: on one thread the 20 channels run as blocks of 16 and 4.
+        let shape = [2, 20, 64, 64]
+        let gen = RandomGenerator(seed: 77)
+        let x = Tensor.randn(shape, mean: -2, std: 3, generator: gen)
+        let dy = Tensor.randn(shape, generator: gen)
+        let ref = referenceBatchNorm(x: x.scalars, dy: dy.scalars, n: 2, c: 20, inner: 4096,
+                                     gamma: [Float](repeating: 1, count: 20), beta: [Float](repeating: 0, count: 20), eps: 1e-5)
+        let saved = Threading.count
+        defer { Threading.count = saved }
+        for threads in [1, 2] {
+            Threading.count = threads
+            let bn = BatchNorm2d(20)
+            x.requiresGrad = true
+            x.grad = nil
+            let y = bn(x)
+            y.backward(dy)
+            assertClose(y.scalars, ref.y, rtol: 1e-4, atol: 1e-4, "threads \(threads)")
+            assertClose(x.grad!.scalars, ref.dx, rtol: 1e-3, atol: 1e-4, "threads \(threads)")
+            assertClose(bn.weight!.grad!.scalars, ref.dgamma, rtol: 1e-3, atol: 1e-2, "threads \(threads)")
+        }
+    }
+
     func testGradientAccumulatesIntoExistingGrad() {
         let bn = BatchNorm2d(2)
         let x = randomAwayFromZero([3, 2, 2, 2], seed: 5)
