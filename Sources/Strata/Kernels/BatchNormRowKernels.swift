@@ -1,13 +1,20 @@
 /// BatchNorm kernels for (N, C) input (inner == 1): the Linear ->
 /// BatchNorm1d case of MLPs. Channels are contiguous in a row, so the
 /// textbook per-channel loop would walk memory with stride C. Instead the
-/// loops take 16 channels at a time (one SIMD16 register group) and run
+/// loops take 8 channels at a time (a SIMD8 group; with two accumulator
+/// sets that fills the 16 SSE registers without spilling) and run
 /// down a chunk of 64 rows, keeping the per-channel sums in registers (two
 /// accumulator sets, for even and odd rows, to halve the dependency chain);
 /// each chunk's Float sums are added into Double totals. The output passes
-/// hold the 16 channels' coefficients in registers the same way. A chunk of
+/// hold 16 channels' coefficients in registers the same way. A chunk of
 /// 64 rows stays in L1 while its channel blocks are visited. Channels that
-/// do not fill a group of 16 take a scalar loop.
+/// do not fill a group take a scalar loop.
+typealias V8 = SIMD8<Float>
+
+@inline(__always) func load8(_ p: UnsafePointer<Float>) -> V8 {
+    UnsafeRawPointer(p).loadUnaligned(as: V8.self)
+}
+
 extension BatchNormKernels {
     static let rowChunk = 64
 
@@ -22,19 +29,19 @@ extension BatchNormKernels {
         while r0 < rows {
             let r1 = min(rows, r0 + rowChunk)
             var j = 0
-            while j + 16 <= w {
-                let kv = load16(k + j)
-                var a1 = V16(), a2 = V16(), b1 = V16(), b2 = V16()
+            while j + 8 <= w {
+                let kv = load8(k + j)
+                var a1 = V8(), a2 = V8(), b1 = V8(), b2 = V8()
                 var p = x + r0 * C + c0 + j, r = r0
                 while r + 2 <= r1 {
-                    let u = load16(p) - kv, v = load16(p + C) - kv
+                    let u = load8(p) - kv, v = load8(p + C) - kv
                     a1 += u; a2 += u * u; b1 += v; b2 += v * v
                     p += 2 * C; r += 2
                 }
-                if r < r1 { let u = load16(p) - kv; a1 += u; a2 += u * u }
+                if r < r1 { let u = load8(p) - kv; a1 += u; a2 += u * u }
                 a1 += b1; a2 += b2
-                for l in 0..<16 { d1[j + l] += Double(a1[l]); d2[j + l] += Double(a2[l]) }
-                j += 16
+                for l in 0..<8 { d1[j + l] += Double(a1[l]); d2[j + l] += Double(a2[l]) }
+                j += 8
             }
             while j < w {
                 var t1: Float = 0, t2: Float = 0
@@ -118,21 +125,21 @@ extension BatchNormKernels {
         while r0 < rows {
             let r1 = min(rows, r0 + rowChunk)
             var j = 0
-            while j + 16 <= w {
-                let mv = load16(mu + j)
-                var a1 = V16(), a2 = V16(), b1 = V16(), b2 = V16()
+            while j + 8 <= w {
+                let mv = load8(mu + j)
+                var a1 = V8(), a2 = V8(), b1 = V8(), b2 = V8()
                 let off = r0 * C + c0 + j
                 var px = x + off, pg = dy + off, r = r0
                 while r + 2 <= r1 {
-                    let g0 = load16(pg), g1 = load16(pg + C)
-                    a1 += g0; a2 += g0 * (load16(px) - mv)
-                    b1 += g1; b2 += g1 * (load16(px + C) - mv)
+                    let g0 = load8(pg), g1 = load8(pg + C)
+                    a1 += g0; a2 += g0 * (load8(px) - mv)
+                    b1 += g1; b2 += g1 * (load8(px + C) - mv)
                     px += 2 * C; pg += 2 * C; r += 2
                 }
-                if r < r1 { let g0 = load16(pg); a1 += g0; a2 += g0 * (load16(px) - mv) }
+                if r < r1 { let g0 = load8(pg); a1 += g0; a2 += g0 * (load8(px) - mv) }
                 a1 += b1; a2 += b2
-                for l in 0..<16 { d1[j + l] += Double(a1[l]); d2[j + l] += Double(a2[l]) }
-                j += 16
+                for l in 0..<8 { d1[j + l] += Double(a1[l]); d2[j + l] += Double(a2[l]) }
+                j += 8
             }
             while j < w {
                 var t1: Float = 0, t2: Float = 0
