@@ -238,8 +238,8 @@ final class BatchNormTests: XCTestCase {
         XCTAssertNoThrow(try bn1.validate(inputShape: [1, 4, 2]))
         XCTAssertThrowsError(try bn1.validate(inputShape: [2, 4, 2, 2]))
         let untracked = BatchNorm1d(4, trackRunningStats: false)
-        untracked.eval()   // still uses batch statistics, but only training forbids a batch of one
-        XCTAssertNoThrow(try untracked.validate(inputShape: [1, 4]))
+        untracked.eval()   // still uses batch statistics: PyTorch rejects a batch of one here too
+        XCTAssertThrowsError(try untracked.validate(inputShape: [1, 4]))
     }
 
     // MARK: Conventions and options

@@ -107,7 +107,9 @@ public class BatchNormBase: Module {
         guard acceptsRank(shape.count), shape[1] == numFeatures else {
             throw StrataError.shapeMismatch(op: layerName, expected: shapeDescription, actual: shape)
         }
-        if training && usesBatchStatistics {
+        // As PyTorch, whenever batch statistics are used (also in eval mode
+        // without running statistics).
+        if usesBatchStatistics {
             let perChannel = shape.count == 0 ? 0 : shape.reduce(1, *) / numFeatures
             if perChannel <= 1 {
                 throw StrataError.invalidArgument(
