@@ -131,4 +131,22 @@ final class AutogradTests: XCTestCase {
         XCTAssertNil(weakOut, "a graph without backward leaked")
         XCTAssertNotNil(model.parameters()[0].grad)
     }
+
+    func testBackwardWithExplicitGradientLeavesItUntouched() {
+        let x = Tensor([1, 2, 3], requiresGrad: true)
+        let y = x * 2
+        y.retainsGrad = true
+        let g = Tensor([1, 1, 1])
+        y.backward(g)
+        XCTAssertEqual(g.scalars, [1, 1, 1])
+        XCTAssertEqual(y.grad?.scalars, [1, 1, 1])
+        XCTAssertEqual(x.grad?.scalars, [2, 2, 2])
+        // A leaf's explicit gradient is copied into grad, not aliased.
+        let leaf = Tensor([5], requiresGrad: true)
+        let seed = Tensor([3])
+        leaf.backward(seed)
+        leaf.backward(seed)
+        XCTAssertEqual(leaf.grad?.scalars, [6])
+        XCTAssertEqual(seed.scalars, [3])
+    }
 }

@@ -83,13 +83,18 @@ extension Tensor {
     /// and intermediate gradients are dropped unless `retainsGrad`.
     public func backward(_ gradient: Tensor? = nil) {
         strataCheck(requiresGrad, "backward: tensor does not require grad (no input of its graph requires grad)")
+        // The seed is only read by the backward closures, so a caller's
+        // gradient is used as is (no copy) unless it must be stored in `grad`.
         let seed: Tensor
+        let seedIsOwned: Bool
         if let g = gradient {
             strataCheck(g.shape == shape, "backward: gradient shape \(g.shape) does not match tensor shape \(shape)")
-            seed = g.copy()
+            seed = g
+            seedIsOwned = false
         } else {
             strataCheck(count == 1, "backward: implicit gradient only for a one-element tensor, this one has shape \(shape)")
             seed = Tensor.full(shape, 1)
+            seedIsOwned = true
         }
 
         // Iterative post-order DFS gives a topological order (inputs before outputs).
@@ -109,10 +114,11 @@ extension Tensor {
             }
         }
 
-        accumulateGrad(seed, owned: true)
+        if isLeaf || retainsGrad { accumulateGrad(seed, owned: seedIsOwned) }
         for t in order.reversed() {
             guard let node = t.gradNode else { continue }
-            if let g = t.grad, let fn = node.backward { fn(g) }
+            let incoming = t === self ? seed : t.grad
+            if let g = incoming, let fn = node.backward { fn(g) }
             node.backward = nil
             node.inputs = []
             t.gradNode = nil
