@@ -73,7 +73,7 @@ enum Im2Col {
                         for x in 0..<cols.lowerBound { d[x] = 0 }
                         for x in cols.upperBound..<ow { d[x] = 0 }
                         if g.strideW == 1 {
-                            for x in cols { d[x] = s[x] }
+                            (d + cols.lowerBound).update(from: s + cols.lowerBound, count: cols.count)
                         } else {
                             let sw = g.strideW
                             for x in cols { d[x] = s[x * sw] }

@@ -257,17 +257,15 @@ struct ConvPlan: @unchecked Sendable {
         }
     }
 
-    /// db[o] += sum over samples and pixels of G[n, o].
+    /// db[o] += sum over samples and pixels of G[n, o]: one sgemv per
+    /// sample of G[n] [O, OH*OW] with a vector of ones.
     func biasGradient(gradOut: UnsafePointer<Float>, gb: UnsafeMutablePointer<Float>) {
-        for o in 0..<outChannels {
-            var acc: Float = 0
+        Workspace.with(count: plane) { ones in
+            ones.update(repeating: 1, count: plane)
             for s in 0..<batch {
-                let p = gradOut + s * outSample + o * plane
-                var part: Float = 0
-                for i in 0..<plane { part += p[i] }
-                acc += part
+                BLAS.sgemv(trans: .none, m: outChannels, n: plane, alpha: 1, a: gradOut + s * outSample, lda: plane,
+                           x: ones, beta: 1, y: gb)
             }
-            gb[o] += acc
         }
     }
 }
