@@ -86,7 +86,7 @@ public func conv2d(
 }
 
 /// Sizes of one conv2d call and its forward/backward kernels.
-struct ConvPlan: @unchecked Sendable {
+struct ConvPlan: Sendable {
     let geometry: ConvGeometry
     let batch: Int, outChannels: Int, groups: Int
     /// Output channels per group.
