@@ -54,6 +54,12 @@ public func conv2d(
                 "conv2d: weight must be [O, C/groups, kh, kw] with O divisible by groups = \(groups), got \(weight.shape)")
     strataCheck(bias == nil || bias?.shape == [weight.shape[0]],
                 "conv2d: bias must be [\(weight.shape[0])], got \(bias?.shape ?? [])")
+    strataCheck(stride.height > 0 && stride.width > 0 && dilation.height > 0 && dilation.width > 0,
+                "conv2d: stride \(stride) and dilation \(dilation) must be positive")
+    strataCheck(padding != .same || stride == 1, "conv2d: padding .same needs stride 1, got stride \(stride)")
+    if case .explicit(let p) = padding {
+        strataCheck(p.height >= 0 && p.width >= 0, "conv2d: padding \(p) must not be negative")
+    }
     let g = strataTry {
         try convGeometry(op: "conv2d", inputShape: x.shape, weightShape: weight.shape,
                          stride: stride, padding: padding, dilation: dilation, groups: groups)
