@@ -278,14 +278,21 @@ struct ConvPlan: Sendable {
         }
     }
 
-    /// db[o] += sum over samples and pixels of G[n, o]: one sgemv per
-    /// sample of G[n] [O, OH*OW] with a vector of ones.
+    /// db[o] += sum over samples and pixels of G[n, o]: per sample, an sgemv
+    /// of G[n] [O, OH*OW] with a vector of ones. Output channels are split
+    /// over workers (single-threaded BLAS inside), so no OpenBLAS threads
+    /// are woken for these small products.
     func biasGradient(gradOut: UnsafePointer<Float>, gb: UnsafeMutablePointer<Float>) {
         Workspace.with(count: plane) { ones in
             ones.update(repeating: 1, count: plane)
-            for s in 0..<batch {
-                BLAS.sgemv(trans: .none, m: outChannels, n: plane, alpha: 1, a: gradOut + s * outSample, lda: plane,
-                           x: ones, beta: 1, y: gb)
+            Threading.parallelFor(outChannels, minChunk: 8) { channels in
+                BLAS.withThreads(1) {
+                    for s in 0..<batch {
+                        BLAS.sgemv(trans: .none, m: channels.count, n: plane, alpha: 1,
+                                   a: gradOut + s * outSample + channels.lowerBound * plane, lda: plane,
+                                   x: ones, beta: 1, y: gb + channels.lowerBound)
+                    }
+                }
             }
         }
     }
