@@ -205,4 +205,27 @@ final class NormFamilyTests: XCTestCase {
         XCTAssertTrue(model.namedModules().allSatisfy { !$0.1.training })
         XCTAssertNil(lin.weight.grad)
     }
+
+    /// Conv2d -> BatchNorm2d pairs (with and without conv bias, strided,
+    /// grouped) fold into one Conv2d whose output equals the eval output.
+    func testFoldBatchNormIntoConv2d() {
+        let g = RandomGenerator(seed: 31)
+        let model = Sequential(
+            Conv2d(inputChannels: 2, outputChannels: 4, kernelSize: 3, padding: 1, generator: g), BatchNorm2d(4), ReLU(),
+            Conv2d(inputChannels: 4, outputChannels: 6, kernelSize: [3, 2], stride: 2, groups: 2, bias: false, generator: g),
+            BatchNorm2d(6))
+        // A few train steps give the BatchNorms non-trivial statistics; random affine parameters too.
+        for _ in 0..<3 { _ = model(Tensor.randn([4, 2, 9, 8], mean: 1, std: 2, generator: g)) }
+        for case let bn as BatchNorm2d in model.layers {
+            bn.weight?.assign(Tensor.rand([bn.numFeatures], low: 0.5, high: 2, generator: g))
+            bn.bias?.assign(Tensor.randn([bn.numFeatures], generator: g))
+        }
+        model.eval()
+        let folded = foldBatchNorm(model)
+        XCTAssertEqual(folded.layers.count, 3)
+        XCTAssertTrue(folded.layers[0] is Conv2d && folded.layers[2] is Conv2d)
+        let x = Tensor.randn([3, 2, 9, 8], generator: g)
+        let expected = withNoGrad { model(x) }
+        assertClose(withNoGrad { folded(x) }.scalars, expected.scalars, rtol: 1e-5, atol: 1e-5)
+    }
 }

@@ -44,23 +44,22 @@ public func foldBatchNorm(_ linear: Linear, _ bn: BatchNormBase) -> Linear {
     return folded
 }
 
-// TODO(lead, after merging branch `conv`): wire Conv2d folding here, e.g.
-//
-//     public func foldBatchNorm(_ conv: Conv2d, _ bn: BatchNormBase) -> Conv2d {
-//         let (w, b) = foldBatchNorm(weight: conv.weight, bias: conv.bias, into: bn)
-//         let folded = Conv2d(<same arguments as conv>, bias: true)
-//         folded.weight.assign(w)
-//         if let fb = folded.bias { fb.assign(b) }
-//         return folded
-//     }
-//
-// and add a `case let conv as Conv2d` arm in `foldBatchNorm(_ model:)` below.
-// The tensor-level function above already handles [out, in/groups, kh, kw]
-// weights (tested on a 4-D weight in BatchNormTests).
+/// A new Conv2d (with bias) equal, in eval mode, to `conv` followed by `bn`.
+public func foldBatchNorm(_ conv: Conv2d, _ bn: BatchNormBase) -> Conv2d {
+    let (w, b) = foldBatchNorm(weight: conv.weight, bias: conv.bias, into: bn)
+    let folded = Conv2d(
+        inputChannels: conv.inputChannels, outputChannels: conv.outputChannels, kernelSize: conv.kernelSize,
+        stride: conv.stride, padding: conv.padding, dilation: conv.dilation, groups: conv.groups,
+        bias: true, generator: RandomGenerator(seed: 0))
+    folded.weight.assign(w)
+    folded.bias?.assign(b)
+    folded.training = conv.training
+    return folded
+}
 
-/// A copy of `model`'s layer list in which every Linear directly followed
-/// by a BatchNorm1d (or BatchRenorm1d) with running statistics is replaced
-/// by one folded Linear; nested Sequentials are folded recursively. Other
+/// A copy of `model`'s layer list in which every Linear or Conv2d directly
+/// followed by a BatchNorm with running statistics is replaced by one
+/// folded layer; nested Sequentials are folded recursively. Other
 /// layers are shared with `model`, not copied. The result is meant for
 /// eval mode (it is returned in eval mode); its output equals `model`'s
 /// eval output up to rounding.
@@ -73,6 +72,12 @@ public func foldBatchNorm(_ model: Sequential) -> Sequential {
         if let lin = layer as? Linear, i + 1 < source.count, let bn = source[i + 1] as? BatchNormBase,
            bn.trackRunningStats, bn.numFeatures == lin.outFeatures {
             layers.append(foldBatchNorm(lin, bn))
+            i += 2
+            continue
+        }
+        if let conv = layer as? Conv2d, i + 1 < source.count, let bn = source[i + 1] as? BatchNormBase,
+           bn.trackRunningStats, bn.numFeatures == conv.outputChannels {
+            layers.append(foldBatchNorm(conv, bn))
             i += 2
             continue
         }
