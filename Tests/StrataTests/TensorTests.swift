@@ -82,4 +82,15 @@ final class TensorTests: XCTestCase {
             XCTAssertTrue((0..<n).allSatisfy { hits[$0] == 1 }, "threads \(threads)")
         }
     }
+
+    func testOverlappingParallelRegionsRestoreBLASThreads() {
+        let old = Threading.count
+        defer { Threading.count = old }
+        Threading.count = 2
+        // Two regions started from different threads at once.
+        DispatchQueue.concurrentPerform(iterations: 4) { _ in
+            Threading.parallelFor(64) { r in for _ in r { XCTAssertEqual(BLAS.threadCount, 1) } }
+        }
+        XCTAssertEqual(BLAS.threadCount, 2)
+    }
 }

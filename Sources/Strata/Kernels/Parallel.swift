@@ -25,6 +25,28 @@ public enum Threading {
         }
     }
 
+    private static let regionLock = NSLock()
+    nonisolated(unsafe) private static var activeRegions = 0
+    nonisolated(unsafe) private static var savedBLASThreads = 1
+
+    /// The first region to start pins OpenBLAS to one thread; the last to
+    /// finish restores it. Counting regions keeps two regions that overlap on
+    /// different threads from leaving OpenBLAS pinned.
+    private static func enterParallelRegion() {
+        regionLock.lock(); defer { regionLock.unlock() }
+        if activeRegions == 0 {
+            savedBLASThreads = BLAS.threadCount
+            if savedBLASThreads != 1 { BLAS.threadCount = 1 }
+        }
+        activeRegions += 1
+    }
+
+    private static func leaveParallelRegion() {
+        regionLock.lock(); defer { regionLock.unlock() }
+        activeRegions -= 1
+        if activeRegions == 0 && BLAS.threadCount != savedBLASThreads { BLAS.threadCount = savedBLASThreads }
+    }
+
     /// Splits 0..<n into at most `Threading.count` contiguous chunks (no
     /// smaller than `minChunk` items) and runs `body` on each, in parallel
     /// when there is more than one. OpenBLAS runs single-threaded inside.
@@ -32,14 +54,14 @@ public enum Threading {
         if n <= 0 { return }
         let workers = min(current, max(1, n / max(minChunk, 1)))
         if workers <= 1 { body(0..<n); return }
-        BLAS.withThreads(1) {
-            withoutActuallyEscaping(body) { escapable in
-                // The chunks are disjoint; callers' closures write disjoint memory.
-                let work = UncheckedSendable(escapable)
-                DispatchQueue.concurrentPerform(iterations: workers) { w in
-                    let lo = n * w / workers, hi = n * (w + 1) / workers
-                    if lo < hi { work.value(lo..<hi) }
-                }
+        enterParallelRegion()
+        defer { leaveParallelRegion() }
+        withoutActuallyEscaping(body) { escapable in
+            // The chunks are disjoint; callers' closures write disjoint memory.
+            let work = UncheckedSendable(escapable)
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                let lo = n * w / workers, hi = n * (w + 1) / workers
+                if lo < hi { work.value(lo..<hi) }
             }
         }
     }
