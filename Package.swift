@@ -29,6 +29,15 @@ let package = Package(
             dependencies: ["COpenBLAS", "CZlib"],
             path: "Sources/Strata"
         ),
+        // `make bench`: the benchmark harness (never part of `make test`).
+        .executableTarget(
+            name: "strata-bench",
+            dependencies: [
+                "Strata",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/StrataBench"
+        ),
         .testTarget(
             name: "StrataTests",
             dependencies: ["Strata"],
