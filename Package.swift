@@ -36,7 +36,9 @@ let package = Package(
                 "Strata",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            path: "Benchmarks/StrataBench"
+            path: "Benchmarks/StrataBench",
+            // Not compiled until Conv2d/BatchNorm are merged (see that file's header).
+            exclude: ["WorkloadsPending.swift.txt"]
         ),
         .testTarget(
             name: "StrataTests",

@@ -3,4 +3,6 @@
 /// After the merge, replace this file with it:
 ///
 ///     mv Benchmarks/StrataBench/WorkloadsPending.swift.txt Benchmarks/StrataBench/WorkloadsPending.swift
+///
+/// and delete the `exclude:` line of the strata-bench target in Package.swift.
 let pendingWorkloads: [Workload] = []
