@@ -49,7 +49,7 @@ enum Report {
             var tool: String
         }
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let data = try encoder.encode(File(machine: machine, records: records, not_measured: missing, tool: "strata"))
         try data.write(to: URL(fileURLWithPath: path))
     }
