@@ -67,7 +67,7 @@ let gemmWorkload = Workload(name: "gemm", ids: ["gemm", "gemm:raw-sgemm", "gemm:
     let c = Tensor(zeros: [n, n])
     let flops = 2 * Double(n) * Double(n) * Double(n)
     let s = run.timer.interleaved([
-        { matmul(a, b).data[n + 1] },
+        { element(matmul(a, b), n + 1) },
         {
             BLAS.sgemm(transA: .none, transB: .none, m: n, n: n, k: n, alpha: 1, a: a.data, lda: n,
                        b: b.data, ldb: n, beta: 0, c: c.data, ldc: n)
@@ -100,7 +100,7 @@ let linearWorkload = Workload(name: "linear", ids: ["linear"]) { run, threads in
         layer.zeroGrad()
         let y = layer(x)
         y.backward(g)
-        return (x.grad?.data[1] ?? 0) + (layer.weight.grad?.data[1] ?? 0)
+        return element(x.grad, 1) + element(layer.weight.grad, 1)
     }
     run.add(Record(id: "linear", threads: threads, unit: .ms, samples: s, flops: flops,
                    note: "forward + backward, input gradient included"))
