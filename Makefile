@@ -50,3 +50,27 @@ data:
 
 clean:
 	rm -rf .build
+
+# --- Benchmarks (never part of `make test`; method in Docs/Benchmarks.md) ---
+# Python for bench-compare: the repository's .venv when present, else python3.
+PYTHON     ?= $(shell [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)
+# Extra options for both sides, e.g. BENCH_ARGS="--quick" or "--filter gemm --threads 1".
+BENCH_ARGS ?=
+
+# Builds strata-bench in release and runs every workload (a few minutes).
+bench: deps
+	$(SWIFT) build -c release --product strata-bench
+	.build/release/strata-bench --json bench-results.json $(BENCH_ARGS)
+
+# Runs `bench`, then the same workloads in PyTorch in the same session, then
+# prints each figure beside PyTorch's with the ratio (higher = Strata better).
+bench-compare: deps
+	@if ! $(PYTHON) -c "import torch, numpy" >/dev/null 2>&1; then \
+	  echo "bench-compare: $(PYTHON) cannot import torch and numpy; nothing measured."; \
+	  echo "Install them in a local venv:  python3 -m venv .venv && .venv/bin/pip install torch numpy"; \
+	  echo "or name an interpreter that has them:  make bench-compare PYTHON=/path/to/python"; \
+	  exit 0; \
+	fi; \
+	$(MAKE) --no-print-directory bench && \
+	$(PYTHON) Benchmarks/pytorch_bench.py --json bench-results-pytorch.json $(BENCH_ARGS) && \
+	$(PYTHON) Benchmarks/compare_bench.py bench-results.json bench-results-pytorch.json

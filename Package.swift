@@ -29,6 +29,17 @@ let package = Package(
             dependencies: ["COpenBLAS", "CZlib"],
             path: "Sources/Strata"
         ),
+        // `make bench`: the benchmark harness (never part of `make test`).
+        .executableTarget(
+            name: "strata-bench",
+            dependencies: [
+                "Strata",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/StrataBench",
+            // Not compiled until Conv2d/BatchNorm are merged (see that file's header).
+            exclude: ["WorkloadsPending.swift.txt"]
+        ),
         .testTarget(
             name: "StrataTests",
             dependencies: ["Strata"],

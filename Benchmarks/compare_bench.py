@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""Prints Strata's results beside PyTorch's, record by record (stdlib only).
+
+Usage: python3 Benchmarks/compare_bench.py bench-results.json bench-results-pytorch.json [--markdown]
+
+The ratio column is always "higher is better for Strata":
+  - time units (ms, us, s):               PyTorch time / Strata time
+  - rate units (GFLOP/s, steps/s, ...):   Strata rate / PyTorch rate
+Both are ratios of medians. "%peak" is GFLOP/s over the sgemm peak and
+"%bw" GB/s of compulsory traffic over the streaming bandwidth, both measured
+by strata-bench in its run (limit:* records) at the same thread count.
+"""
+import json
+import sys
+
+TIME_UNITS = {"ms", "us", "s"}
+# Report order: WORKLOADS.md's.
+CANONICAL = ["gemm", "gemm:raw-sgemm", "linear", "conv1", "conv2:fwd", "conv2:fwd-bwd", "bn2d:train-fwd",
+             "bn2d:train-fwd-bwd", "bn2d:eval-fwd", "bn1d", "mlp-step", "cnn-step", "cnn-epoch"]
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def limits(records):
+    peak, bw = {}, {}
+    for r in records:
+        if r["id"] == "limit:sgemm-peak":
+            peak[r["threads"]] = r["median"]
+        if r["id"] in ("limit:bw-copy", "limit:bw-triad"):
+            bw[r["threads"]] = max(bw.get(r["threads"], 0), r["median"])
+    return peak, bw
+
+
+def fraction(r, peak, bw):
+    if r is None:
+        return ""
+    if r.get("gflops") is not None and r["threads"] in peak:
+        return f"{100 * r['gflops'] / peak[r['threads']]:.0f}% peak"
+    if r.get("gbps") is not None and r["threads"] in bw:
+        return f"{100 * r['gbps'] / bw[r['threads']]:.0f}% bw"
+    return ""
+
+
+def fmt(v):
+    if v is None:
+        return "-"
+    a = abs(v)
+    if a >= 1000:
+        return f"{v:.0f}"
+    if a >= 100:
+        return f"{v:.1f}"
+    if a >= 10:
+        return f"{v:.2f}"
+    return f"{v:.3f}"
+
+
+def main():
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    markdown = "--markdown" in sys.argv
+    if len(args) != 2:
+        sys.exit(__doc__)
+    strata, torch = load(args[0]), load(args[1])
+    peak, bw = limits(strata["records"])
+    s_by = {(r["id"], r["threads"]): r for r in strata["records"]}
+    t_by = {(r["id"], r["threads"]): r for r in torch["records"]}
+    keys = []
+    for r in strata["records"] + torch["records"]:
+        k = (r["id"], r["threads"])
+        if k not in keys and not r["id"].startswith("limit:") and r["unit"] != "x":
+            keys.append(k)
+    order = {rid: i for i, rid in enumerate(CANONICAL)}
+    for rid, _ in keys:
+        order.setdefault(rid, len(order))
+    keys.sort(key=lambda k: (order[k[0]], k[1]))
+
+    sm, tm = strata["machine"], torch["machine"]
+    print(f"Strata run {sm.get('date')} (load {sm.get('loadavg_start')} -> {sm.get('loadavg_end')}"
+          f"{', BUSY' if sm.get('busy') else ''}); PyTorch {tm.get('torch_version')} run {tm.get('date')}"
+          f" (load {tm.get('loadavg_start')} -> {tm.get('loadavg_end')}{', BUSY' if tm.get('busy') else ''})")
+    print(f"cpu: {sm.get('cpu_model')}, {sm.get('cores')} cores; OpenBLAS: {sm.get('openblas_config')}")
+    if "quick" in str(sm.get("timing")) or "quick" in str(tm.get("timing")):
+        print("NOTE: a --quick run: smoke test only, not for reporting.")
+    print("ratio > 1: Strata better (times: PyTorch time / Strata time; rates: Strata rate / PyTorch rate; medians)")
+    print()
+    header = ["id", "thr", "unit", "Strata", "PyTorch", "ratio", "Strata vs limit", "PyTorch vs limit"]
+    rows = []
+    for k in keys:
+        s, t = s_by.get(k), t_by.get(k)
+        unit = (s or t)["unit"]
+        ratio = None
+        if s and t and s["median"] > 0 and t["median"] > 0:
+            ratio = t["median"] / s["median"] if unit in TIME_UNITS else s["median"] / t["median"]
+        rows.append([k[0], str(k[1]), unit, fmt(s and s["median"]), fmt(t and t["median"]),
+                     f"{ratio:.2f}x" if ratio is not None else "-", fraction(s, peak, bw), fraction(t, peak, bw)])
+    if markdown:
+        print("| " + " | ".join(header) + " |")
+        print("|" + "---|" * len(header))
+        for r in rows:
+            print("| " + " | ".join(r) + " |")
+    else:
+        widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+        print("  ".join(h.ljust(w) if i < 3 else h.rjust(w) for i, (h, w) in enumerate(zip(header, widths))))
+        print("-" * (sum(widths) + 2 * (len(widths) - 1)))
+        for r in rows:
+            print("  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
+    print()
+    lim = [r for r in strata["records"] if r["id"].startswith("limit:")]
+    if lim:
+        print("Limits (strata-bench): " + "; ".join(f"{r['id']} {r['threads']}t {fmt(r['median'])} {r['unit']}" for r in lim))
+    for name, data in (("Strata", strata), ("PyTorch", torch)):
+        for r in data["records"]:
+            if r["id"] == "gemm:ratio":
+                print(f"{name} gemm:ratio {r['threads']}t = {r['median']:.3f} ({r.get('note', '')})")
+    for name, data in (("Strata", strata), ("PyTorch", torch)):
+        for r in data["records"]:
+            if "peak_rss_mb" in r:
+                print(f"{name} cnn-epoch {r['threads']}t peak RSS (ru_maxrss, whole process): {r['peak_rss_mb']:.0f} MB")
+    if strata.get("not_measured"):
+        print("Not measured by Strata in this build: " + ", ".join(strata["not_measured"]))
+
+
+if __name__ == "__main__":
+    main()
