@@ -37,8 +37,6 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/StrataBench",
-            // Not compiled until Conv2d/BatchNorm are merged (see that file's header).
-            exclude: ["WorkloadsPending.swift.txt"]
         ),
         .testTarget(
             name: "StrataTests",

@@ -46,7 +46,7 @@ struct Workload: Sendable {
 /// supports, then those that need Conv2d, BatchNorm and pooling
 /// (`WorkloadsPending.swift`).
 func allWorkloads() -> [Workload] {
-    [limitsWorkload, gemmWorkload, linearWorkload] + pendingWorkloads
+    [limitsWorkload, gemmWorkload, linearWorkload] + networkWorkloads
 }
 
 /// Record ids that exist in WORKLOADS.md but have no Strata workload yet.

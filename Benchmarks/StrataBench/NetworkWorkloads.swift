@@ -1,21 +1,15 @@
 import Foundation
 import Strata
 
-// The workloads that need Conv2d, MaxPool2d and BatchNorm1d/2d (branches
-// conv and bn). Written against their announced API; after merging those
-// branches, replace the placeholder with this file:
-//
-//     mv Benchmarks/StrataBench/WorkloadsPending.swift.txt Benchmarks/StrataBench/WorkloadsPending.swift
-//
-// and delete the `exclude: ["WorkloadsPending.swift.txt"]` line of the
-// strata-bench target in Package.swift.
+// The workloads built on Conv2d, MaxPool2d and BatchNorm1d/2d: conv1, conv2,
+// bn2d, bn1d, mlp-step, cnn-step, cnn-epoch.
 //
 // Shapes, ids and units: /work/shared/bench/WORKLOADS.md. "fwd" records run
 // with grad mode on (parameters require grad, so the graph is recorded as
 // in training) and no backward; "eval-fwd" runs in eval mode under
 // `withNoGrad`. Gradients are reset to nil before each step.
 
-let pendingWorkloads: [Workload] = [
+let networkWorkloads: [Workload] = [
     conv1Workload, conv2Workload, bn2dWorkload, bn1dWorkload, mlpStepWorkload, cnnStepWorkload, cnnEpochWorkload,
 ]
 
