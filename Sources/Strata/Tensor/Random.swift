@@ -30,6 +30,23 @@ public final class RandomGenerator: @unchecked Sendable {
         s0 = splitmix(); s1 = splitmix(); s2 = splitmix(); s3 = splitmix()
     }
 
+    /// The generator's position in its stream (four 64-bit words), so a
+    /// checkpoint can resume the exact sequence. Setting it restores a
+    /// position read earlier; an all-zero state is rejected (xoshiro would
+    /// stay at zero forever).
+    public var state: [UInt64] {
+        get {
+            lock.lock(); defer { lock.unlock() }
+            return [s0, s1, s2, s3]
+        }
+        set {
+            strataCheck(newValue.count == 4 && newValue.contains { $0 != 0 },
+                        "RandomGenerator.state: needs four words, not all zero, got \(newValue)")
+            lock.lock(); defer { lock.unlock() }
+            s0 = newValue[0]; s1 = newValue[1]; s2 = newValue[2]; s3 = newValue[3]
+        }
+    }
+
     @inline(__always) private func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
 
     @inline(__always) private func nextUnlocked() -> UInt64 {

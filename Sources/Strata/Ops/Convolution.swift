@@ -1,0 +1,271 @@
+import Foundation
+
+/// How `conv2d` arranges its matrix products.
+enum ConvStrategy: Sendable {
+    /// One sgemm per sample (and group) on a per-sample column matrix that
+    /// stays in cache; samples are split over `Threading.count` workers with
+    /// `Threading.parallelFor`, so each sgemm runs single-threaded.
+    case perSample
+    /// One column matrix [C*kh*kw, N*OH*OW] for the whole batch (built in
+    /// parallel over samples), one sgemm per group using all of OpenBLAS's
+    /// threads, then a reorder of the result to NCHW.
+    case batched
+}
+
+/// Choice of `ConvStrategy`; see Docs/Convolution.md for the measurements.
+enum ConvTuning {
+    /// Forces a strategy (benchmarks and tests); nil chooses automatically.
+    nonisolated(unsafe) static var forced: ConvStrategy?
+
+    static func strategy(_ g: ConvGeometry, batch: Int, pointwise: Bool) -> ConvStrategy {
+        if let f = forced { return f }
+        return .perSample
+    }
+}
+
+/// 2-D convolution (cross-correlation) of x [N, C, H, W] with weight
+/// [O, C/groups, kh, kw] plus bias [O]: the op behind `Conv2d`
+/// (PyTorch's `F.conv2d`). Output [N, O, OH, OW].
+///
+/// Forward: per sample, the input is unfolded by im2col into a column matrix
+/// [C*kh*kw, OH*OW] (skipped for 1x1 kernels with stride 1 and no padding,
+/// where the input already is that matrix), and for each group g
+///
+///     out[n][g] (O/G x OH*OW) = W[g] (O/G x K) * col[n][g] (K x OH*OW),  K = C/G*kh*kw
+///
+/// Backward, with G = d(loss)/d(out):
+///
+///     dW[g]     += G[n][g] * col[n][g]^T      (sgemm, beta = 1, into weight.grad)
+///     dcol[n][g] = W[g]^T * G[n][g]          then col2im adds dcol into x.grad
+///     db[o]     += sum over n, pixels of G[n][o]
+///
+/// Column matrices live in `Workspace` buffers borrowed per call (and per
+/// worker), so concurrent calls never share scratch memory.
+public func conv2d(
+    _ x: Tensor, weight: Tensor, bias: Tensor? = nil,
+    stride: Size2 = 1, padding: ConvPadding = 0, dilation: Size2 = 1, groups: Int = 1
+) -> Tensor {
+    strataCheck(weight.rank == 4 && groups > 0 && weight.shape[0] % groups == 0,
+                "conv2d: weight must be [O, C/groups, kh, kw] with O divisible by groups = \(groups), got \(weight.shape)")
+    strataCheck(bias == nil || bias?.shape == [weight.shape[0]],
+                "conv2d: bias must be [\(weight.shape[0])], got \(bias?.shape ?? [])")
+    let g = strataTry {
+        try convGeometry(op: "conv2d", inputShape: x.shape, weightShape: weight.shape,
+                         stride: stride, padding: padding, dilation: dilation, groups: groups)
+    }
+    let plan = ConvPlan(geometry: g, batch: x.shape[0], outChannels: weight.shape[0], groups: groups)
+    let out = Tensor(uninitialized: [plan.batch, plan.outChannels, g.outH, g.outW])
+    switch ConvTuning.strategy(g, batch: plan.batch, pointwise: plan.pointwise) {
+    case .perSample: plan.forwardPerSample(x: x.data, w: weight.data, bias: bias?.data, out: out.data)
+    case .batched: plan.forwardBatched(x: x.data, w: weight.data, bias: bias?.data, out: out.data)
+    }
+    let inputs = [x, weight] + (bias.map { [$0] } ?? [])
+    return out.recordOp("conv2d", inputs: inputs) { gradOut in
+        let gx = x.requiresGrad ? x.gradBuffer().data : nil
+        let gw = weight.requiresGrad ? weight.gradBuffer().data : nil
+        if gx != nil || gw != nil {
+            switch ConvTuning.strategy(g, batch: plan.batch, pointwise: plan.pointwise) {
+            case .perSample: plan.backwardPerSample(x: x.data, w: weight.data, gradOut: gradOut.data, gx: gx, gw: gw)
+            case .batched: plan.backwardBatched(x: x.data, w: weight.data, gradOut: gradOut.data, gx: gx, gw: gw)
+            }
+        }
+        if let b = bias, b.requiresGrad {
+            plan.biasGradient(gradOut: gradOut.data, gb: b.gradBuffer().data)
+        }
+    }
+}
+
+/// Sizes of one conv2d call and its forward/backward kernels.
+struct ConvPlan: @unchecked Sendable {
+    let geometry: ConvGeometry
+    let batch: Int, outChannels: Int, groups: Int
+    /// Output channels per group.
+    let groupOut: Int
+    /// Column rows per group: C/groups * kh * kw.
+    let groupK: Int
+    /// OH * OW.
+    let plane: Int
+    /// Elements of one input sample, one output sample.
+    let inSample: Int, outSample: Int
+    /// 1x1 kernel, stride 1, no padding: the input is its own column matrix.
+    let pointwise: Bool
+
+    init(geometry g: ConvGeometry, batch: Int, outChannels: Int, groups: Int) {
+        geometry = g
+        self.batch = batch
+        self.outChannels = outChannels
+        self.groups = groups
+        groupOut = outChannels / groups
+        groupK = g.columnRows / groups
+        plane = g.outPlane
+        inSample = g.channels * g.inPlane
+        outSample = outChannels * g.outPlane
+        pointwise = g.kernelH == 1 && g.kernelW == 1 && g.strideH == 1 && g.strideW == 1
+            && g.padTop == 0 && g.padLeft == 0 && g.outH == g.height && g.outW == g.width
+    }
+
+    // MARK: Forward
+
+    /// out[n] = W * col(x[n]) (+ bias), samples split over workers.
+    func forwardPerSample(x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>) {
+        Threading.parallelFor(batch) { range in
+            Workspace.with(count: pointwise ? 0 : geometry.columnRows * plane) { col in
+                for s in range {
+                    let xs = x + s * inSample, os = out + s * outSample
+                    let column: UnsafePointer<Float>
+                    if pointwise { column = xs } else {
+                        Im2Col.im2col(xs, geometry, column: col, ldColumn: plane)
+                        column = UnsafePointer(col)
+                    }
+                    if let b = bias { for o in 0..<outChannels { (os + o * plane).update(repeating: b[o], count: plane) } }
+                    for gi in 0..<groups {
+                        BLAS.sgemm(transA: .none, transB: .none, m: groupOut, n: plane, k: groupK, alpha: 1,
+                                   a: w + gi * groupOut * groupK, lda: groupK,
+                                   b: column + gi * groupK * plane, ldb: plane,
+                                   beta: bias == nil ? 0 : 1, c: os + gi * groupOut * plane, ldc: plane)
+                    }
+                }
+            }
+        }
+    }
+
+    /// One column matrix for the batch, one sgemm per group, then reorder.
+    func forwardBatched(x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>) {
+        let ld = batch * plane
+        Workspace.with(count: geometry.columnRows * ld) { col in
+            Workspace.with(count: outChannels * ld) { tmp in
+                Threading.parallelFor(batch) { range in
+                    for s in range { Im2Col.im2col(x + s * inSample, geometry, column: col + s * plane, ldColumn: ld) }
+                }
+                for gi in 0..<groups {
+                    BLAS.sgemm(transA: .none, transB: .none, m: groupOut, n: ld, k: groupK, alpha: 1,
+                               a: w + gi * groupOut * groupK, lda: groupK,
+                               b: col + gi * groupK * ld, ldb: ld,
+                               beta: 0, c: tmp + gi * groupOut * ld, ldc: ld)
+                }
+                // tmp [O, N, OH*OW] -> out [N, O, OH*OW], adding the bias.
+                Threading.parallelFor(batch) { range in
+                    for s in range {
+                        for o in 0..<outChannels {
+                            let src = tmp + o * ld + s * plane, dst = out + s * outSample + o * plane
+                            if let b = bias {
+                                let bo = b[o]
+                                for i in 0..<plane { dst[i] = src[i] + bo }
+                            } else {
+                                dst.update(from: src, count: plane)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: Backward
+
+    /// dW += G[n] col[n]^T and dx[n] += col2im(W^T G[n]), samples split over
+    /// workers. With one worker dW accumulates straight into weight.grad;
+    /// with several, each worker sums into a private partial that is added
+    /// to weight.grad under a lock at the end.
+    func backwardPerSample(
+        x: UnsafePointer<Float>, w: UnsafePointer<Float>, gradOut: UnsafePointer<Float>,
+        gx: UnsafeMutablePointer<Float>?, gw: UnsafeMutablePointer<Float>?
+    ) {
+        let lock = NSLock()
+        let weightCount = outChannels * groupK
+        Threading.parallelFor(batch) { range in
+            let direct = range.count == batch
+            Workspace.with(count: pointwise ? 0 : geometry.columnRows * plane) { col in
+                Workspace.with(count: (gw == nil || direct) ? 0 : weightCount, zeroed: true) { partial in
+                    let wAcc = direct ? gw : (gw == nil ? nil : partial)
+                    for s in range {
+                        let xs = x + s * inSample, gs = gradOut + s * outSample
+                        if let dW = wAcc {
+                            let column: UnsafePointer<Float>
+                            if pointwise { column = xs } else {
+                                Im2Col.im2col(xs, geometry, column: col, ldColumn: plane)
+                                column = UnsafePointer(col)
+                            }
+                            for gi in 0..<groups {
+                                BLAS.sgemm(transA: .none, transB: .transpose, m: groupOut, n: groupK, k: plane, alpha: 1,
+                                           a: gs + gi * groupOut * plane, lda: plane,
+                                           b: column + gi * groupK * plane, ldb: plane,
+                                           beta: 1, c: dW + gi * groupOut * groupK, ldc: groupK)
+                            }
+                        }
+                        if let dx = gx {
+                            let dxs = dx + s * inSample
+                            // Pointwise: the column gradient is the input gradient itself.
+                            let dcol = pointwise ? dxs : col
+                            for gi in 0..<groups {
+                                BLAS.sgemm(transA: .transpose, transB: .none, m: groupK, n: plane, k: groupOut, alpha: 1,
+                                           a: w + gi * groupOut * groupK, lda: groupK,
+                                           b: gs + gi * groupOut * plane, ldb: plane,
+                                           beta: pointwise ? 1 : 0, c: dcol + gi * groupK * plane, ldc: plane)
+                            }
+                            if !pointwise { Im2Col.col2im(col, ldColumn: plane, geometry, inputGrad: dxs) }
+                        }
+                    }
+                    if !direct, let dW = gw {
+                        lock.lock()
+                        for i in 0..<weightCount { dW[i] += partial[i] }
+                        lock.unlock()
+                    }
+                }
+            }
+        }
+    }
+
+    /// One column matrix and one reordered gradient [O, N*OH*OW] for the
+    /// batch; dW and the column gradient are one multi-threaded sgemm each
+    /// per group; col2im runs in parallel over samples.
+    func backwardBatched(
+        x: UnsafePointer<Float>, w: UnsafePointer<Float>, gradOut: UnsafePointer<Float>,
+        gx: UnsafeMutablePointer<Float>?, gw: UnsafeMutablePointer<Float>?
+    ) {
+        let ld = batch * plane
+        Workspace.with(count: geometry.columnRows * ld) { col in
+            Workspace.with(count: outChannels * ld) { gt in
+                Threading.parallelFor(batch) { range in
+                    for s in range {
+                        if gw != nil { Im2Col.im2col(x + s * inSample, geometry, column: col + s * plane, ldColumn: ld) }
+                        for o in 0..<outChannels {
+                            (gt + o * ld + s * plane).update(from: gradOut + s * outSample + o * plane, count: plane)
+                        }
+                    }
+                }
+                if let dW = gw {
+                    for gi in 0..<groups {
+                        BLAS.sgemm(transA: .none, transB: .transpose, m: groupOut, n: groupK, k: ld, alpha: 1,
+                                   a: gt + gi * groupOut * ld, lda: ld, b: col + gi * groupK * ld, ldb: ld,
+                                   beta: 1, c: dW + gi * groupOut * groupK, ldc: groupK)
+                    }
+                }
+                if let dx = gx {
+                    for gi in 0..<groups {
+                        BLAS.sgemm(transA: .transpose, transB: .none, m: groupK, n: ld, k: groupOut, alpha: 1,
+                                   a: w + gi * groupOut * groupK, lda: groupK, b: gt + gi * groupOut * ld, ldb: ld,
+                                   beta: 0, c: col + gi * groupK * ld, ldc: ld)
+                    }
+                    Threading.parallelFor(batch) { range in
+                        for s in range {
+                            Im2Col.col2im(col + s * plane, ldColumn: ld, geometry, inputGrad: dx + s * inSample)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// db[o] += sum over samples and pixels of G[n, o]: one sgemv per
+    /// sample of G[n] [O, OH*OW] with a vector of ones.
+    func biasGradient(gradOut: UnsafePointer<Float>, gb: UnsafeMutablePointer<Float>) {
+        Workspace.with(count: plane) { ones in
+            ones.update(repeating: 1, count: plane)
+            for s in 0..<batch {
+                BLAS.sgemv(trans: .none, m: outChannels, n: plane, alpha: 1, a: gradOut + s * outSample, lda: plane,
+                           x: ones, beta: 1, y: gb)
+            }
+        }
+    }
+}

@@ -1,0 +1,141 @@
+/// Differentiable per-channel normalisation ops (BatchNorm, BatchRenorm,
+/// InstanceNorm), forward and backward side by side. The arithmetic lives
+/// in `Kernels/BatchNormKernels.swift`; this file wires it into autograd.
+
+/// Batch Renormalization's correction (Ioffe 2017): r and d per channel are
+/// computed from the batch statistics and the running ones, clipped, and
+/// treated as constants (no gradient flows through them).
+struct RenormCorrection {
+    var runningMean: [Float]
+    var runningVar: [Float]
+    var rmax: Float
+    var dmax: Float
+}
+
+/// Normalises `x` with its own batch statistics per geometry channel.
+///
+/// - Geometry channel k uses affine index k % affineChannels (BatchNorm:
+///   affineChannels == channels; InstanceNorm: channels = N*C, affine per C).
+/// - y = gEff * xhat + bEff with gEff = gamma (times r for renorm) and
+///   bEff = beta (plus gamma*d for renorm).
+/// - Returns the output and each geometry channel's mean and biased variance.
+func batchStatisticsNorm(
+    _ x: Tensor, geometry g: ChannelGeometry, affineChannels: Int, weight: Tensor?, bias: Tensor?,
+    eps: Float, renorm: RenormCorrection?, op: String
+) -> (output: Tensor, mean: FloatBuffer, variance: FloatBuffer) {
+    let C = g.channels
+    let out = Tensor(uninitialized: x.shape)
+    let mean = FloatBuffer(C), variance = FloatBuffer(C), invStd = FloatBuffer(C), gEff = FloatBuffer(C)
+    let rBuf = FloatBuffer(renorm == nil ? 0 : C), dBuf = FloatBuffer(renorm == nil ? 0 : C)
+    let w = weight?.data, b = bias?.data
+    BatchNormKernels.trainForward(
+        x: x.data, y: out.data, geometry: g, eps: eps,
+        mean: mean.pointer, variance: variance.pointer, invStd: invStd.pointer
+    ) { c, mu, v, s in
+        let k = c % affineChannels
+        var scale = w?[k] ?? 1, shift = b?[k] ?? 0
+        if let rn = renorm {
+            let sigmaRun = (rn.runningVar[k] + eps).squareRoot()
+            let r = min(max((v + eps).squareRoot() / sigmaRun, 1 / rn.rmax), rn.rmax)
+            let d = min(max((mu - rn.runningMean[k]) / sigmaRun, -rn.dmax), rn.dmax)
+            rBuf[c] = r; dBuf[c] = d
+            shift += scale * d
+            scale *= r
+        }
+        gEff[c] = scale
+        return (scale * s, shift)
+    }
+    let inputs = [x] + [weight, bias].compactMap { $0 }
+    out.recordOp(op, inputs: inputs) { gy in
+        let sumDy = FloatBuffer(C), sumDyXhat = FloatBuffer(C)
+        let (dx, accumulate, fresh) = gradientTarget(x)
+        BatchNormKernels.backward(
+            x: x.data, dy: gy.data, dx: dx, accumulate: accumulate, geometry: g,
+            mean: mean.pointer, invStd: invStd.pointer, gEff: gEff.pointer, batchStatistics: true,
+            sumDy: sumDy.pointer, sumDyXhat: sumDyXhat.pointer)
+        if let t = fresh { x.grad = t }
+        if let wt = weight, wt.requiresGrad {
+            let dw = wt.gradBuffer().data
+            for c in 0..<C {
+                dw[c % affineChannels] += renorm == nil ? sumDyXhat[c] : rBuf[c] * sumDyXhat[c] + dBuf[c] * sumDy[c]
+            }
+        }
+        if let bt = bias, bt.requiresGrad {
+            let db = bt.gradBuffer().data
+            for c in 0..<C { db[c % affineChannels] += sumDy[c] }
+        }
+    }
+    return (out, mean, variance)
+}
+
+/// Normalises `x` with fixed statistics (eval-mode BatchNorm): one pass of
+/// y = x * scale + shift with scale = gamma / sqrt(var + eps) and
+/// shift = beta - mean * scale. `mean` and `variance` have `channels` entries.
+func fixedStatisticsNorm(
+    _ x: Tensor, geometry g: ChannelGeometry, weight: Tensor?, bias: Tensor?,
+    mean: UnsafePointer<Float>, variance: UnsafePointer<Float>, eps: Float, op: String
+) -> Tensor {
+    let C = g.channels
+    let out = Tensor(uninitialized: x.shape)
+    let meanCopy = FloatBuffer(C), invStd = FloatBuffer(C), scale = FloatBuffer(C), shift = FloatBuffer(C)
+    let gamma = FloatBuffer(C, repeating: 1)
+    for c in 0..<C {
+        meanCopy[c] = mean[c]
+        invStd[c] = Float(1 / (Double(variance[c]) + Double(eps)).squareRoot())
+        if let w = weight { gamma[c] = w.data[c] }
+        scale[c] = gamma[c] * invStd[c]
+        shift[c] = (bias?.data[c] ?? 0) - mean[c] * scale[c]
+    }
+    BatchNormKernels.affine(x: x.data, y: out.data, geometry: g, scale: scale.pointer, shift: shift.pointer)
+    let inputs = [x] + [weight, bias].compactMap { $0 }
+    out.recordOp(op, inputs: inputs) { gy in
+        let sumDy = FloatBuffer(C), sumDyXhat = FloatBuffer(C)
+        let (dx, accumulate, fresh) = gradientTarget(x)
+        BatchNormKernels.backward(
+            x: x.data, dy: gy.data, dx: dx, accumulate: accumulate, geometry: g,
+            mean: meanCopy.pointer, invStd: invStd.pointer, gEff: gamma.pointer, batchStatistics: false,
+            sumDy: sumDy.pointer, sumDyXhat: sumDyXhat.pointer)
+        if let t = fresh { x.grad = t }
+        if let wt = weight, wt.requiresGrad {
+            let dw = wt.gradBuffer().data
+            for c in 0..<C { dw[c] += sumDyXhat[c] }
+        }
+        if let bt = bias, bt.requiresGrad {
+            let db = bt.gradBuffer().data
+            for c in 0..<C { db[c] += sumDy[c] }
+        }
+    }
+    return out
+}
+
+/// Where a fused backward writes d(loss)/dx: into the existing gradient
+/// (accumulating), or into a fresh tensor that becomes `x.grad` afterwards.
+/// Returns nil when x does not need a gradient.
+func gradientTarget(_ x: Tensor) -> (UnsafeMutablePointer<Float>?, Bool, Tensor?) {
+    guard x.requiresGrad else { return (nil, false, nil) }
+    if let existing = x.grad { return (existing.data, true, nil) }
+    let t = Tensor(uninitialized: x.shape)
+    return (t.data, false, t)
+}
+
+/// Updates running statistics in place with PyTorch's rule:
+/// num_batches_tracked += 1; f = momentum ?? 1/num_batches_tracked;
+/// running = (1 - f) * running + f * batch. `variance` is the biased batch
+/// variance over `count` values; it is stored unbiased (times
+/// count/(count-1)) unless `unbiased` is false.
+func updateRunningStatistics(
+    runningMean: Tensor, runningVar: Tensor, numBatchesTracked: Tensor?, momentum: Float?,
+    mean: [Double], variance: [Double], count: Int, unbiased: Bool
+) {
+    var tracked: Float = 1
+    if let nbt = numBatchesTracked {
+        nbt.data[0] += 1
+        tracked = nbt.data[0]
+    }
+    let f = Double(momentum ?? 1 / tracked)
+    let correction = unbiased && count > 1 ? Double(count) / Double(count - 1) : 1
+    for c in 0..<mean.count {
+        runningMean.data[c] = Float((1 - f) * Double(runningMean.data[c]) + f * mean[c])
+        runningVar.data[c] = Float((1 - f) * Double(runningVar.data[c]) + f * variance[c] * correction)
+    }
+}
