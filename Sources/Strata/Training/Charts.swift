@@ -131,7 +131,18 @@ public struct LineChart: Sendable {
         }
         out += "</g>\n"
         if showLegend && !series.isEmpty {
-            out += SVG.legend(series, palette: palette, x: left + 8, y: top + 6, size: f * 0.85)
+            // The plot corner whose legend box would cover the fewest data points.
+            let (lw, lh) = SVG.legendSize(series, size: f * 0.85)
+            var points: [(Double, Double)] = []
+            for s in series {
+                let pts = zip(s.x, s.y).filter { $0.0.isFinite && $0.1.isFinite }.map { (px($0.0), py($0.1)) }
+                points += pts
+                points += zip(pts, pts.dropFirst()).map { (($0.0 + $1.0) / 2, ($0.1 + $1.1) / 2) }
+            }
+            let corners = [(right - lw - 8, top + 6), (left + 8, top + 6), (right - lw - 8, bottom - lh - 6), (left + 8, bottom - lh - 6)]
+            let covered = corners.map { c in points.filter { $0.0 >= c.0 && $0.0 <= c.0 + lw && $0.1 >= c.1 && $0.1 <= c.1 + lh }.count }
+            let best = corners[covered.firstIndex(of: covered.min() ?? 0) ?? 0]
+            out += SVG.legend(series, palette: palette, x: best.0, y: best.1, size: f * 0.85)
         }
     }
 }

@@ -39,6 +39,16 @@ enum SVG {
         return "<text x=\"\(n(x))\" y=\"\(n(y))\" font-size=\"\(n(size))\" text-anchor=\"\(anchor)\"\(w)>\(escape(s))</text>\n"
     }
 
+    /// Width and height of the legend box for `series`.
+    static func legendSize(_ series: [ChartSeries], size: Double, horizontal: Bool = false) -> (width: Double, height: Double) {
+        var seen = Set<String>()
+        let items = series.filter { seen.insert($0.name).inserted }
+        let rowH = size * 1.35
+        let widths = items.map { 30 + Double($0.name.count) * size * 0.6 + 14 }
+        return (horizontal ? widths.reduce(0, +) + 8 : (widths.max() ?? 0) + 8,
+                horizontal ? rowH + 6 : rowH * Double(items.count) + 6)
+    }
+
     /// A legend box: one short line sample (colour and dash) per series name.
     static func legend(_ series: [ChartSeries], palette: [String: String], x: Double, y: Double, size: Double,
                        horizontal: Bool = false) -> String {
@@ -46,8 +56,7 @@ enum SVG {
         let items = series.filter { seen.insert($0.name).inserted }
         let rowH = size * 1.35
         let widths = items.map { 30 + Double($0.name.count) * size * 0.6 + 14 }
-        let boxW = horizontal ? widths.reduce(0, +) + 8 : (widths.max() ?? 0) + 8
-        let boxH = horizontal ? rowH + 6 : rowH * Double(items.count) + 6
+        let (boxW, boxH) = legendSize(series, size: size, horizontal: horizontal)
         var out = "<g class=\"legend\">\n<rect x=\"\(n(x))\" y=\"\(n(y))\" width=\"\(n(boxW))\" height=\"\(n(boxH))\" "
             + "fill=\"white\" fill-opacity=\"0.85\" stroke=\"#bbb\"/>\n"
         var cx = x + 6, cy = y + 3 + rowH / 2
