@@ -29,6 +29,21 @@ let package = Package(
             dependencies: ["COpenBLAS", "CZlib"],
             path: "Sources/Strata"
         ),
+        .executableTarget(
+            name: "fashion-cnn",
+            dependencies: ["Strata", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Examples/FashionCNN"
+        ),
+        .executableTarget(
+            name: "bn-init-sweep",
+            dependencies: ["Strata", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Examples/BNInitSweep"
+        ),
+        .executableTarget(
+            name: "small-batch",
+            dependencies: ["Strata", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Examples/SmallBatch"
+        ),
         .testTarget(
             name: "StrataTests",
             dependencies: ["Strata"],
