@@ -5,7 +5,7 @@ SWIFT      ?= swift
 APT_PKGS   := libopenblas-dev liblapacke-dev zlib1g-dev
 DATA_DIR   := data
 
-.PHONY: deps build test demo data bench bench-compare clean
+.PHONY: deps build test demo data bench bench-compare clean fashion sweep small-batch
 
 # Installs the C libraries the package links, only when a header is missing.
 deps:
@@ -48,3 +48,21 @@ data:
 
 clean:
 	rm -rf .build
+
+# Examples (Docs/Examples/*.md). Outputs go to runs/ (git-ignored).
+# demo: one epoch of the reference CNN on 10,000 Fashion-MNIST images (about a minute).
+demo: deps data
+	$(SWIFT) run -c release fashion-cnn --epochs 1 --subset 10000 --output runs/demo
+	@echo "demo outputs: runs/demo/ (log.csv, curves.png, confusion.md, checkpoint.safetensors)"
+
+# fashion: the full default run (20 epochs on 60,000 images, target >= 93% test accuracy).
+fashion: deps data
+	$(SWIFT) run -c release fashion-cnn --output runs/fashion-cnn
+
+# sweep: the seed article's BatchNorm / weight-init experiment on real MNIST.
+sweep: deps data
+	$(SWIFT) run -c release bn-init-sweep --output runs/bn-init-sweep
+
+# small-batch: BatchNorm vs GroupNorm vs Batch Renorm at batch sizes 2..32.
+small-batch: deps data
+	$(SWIFT) run -c release small-batch --output runs/small-batch
