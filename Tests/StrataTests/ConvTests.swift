@@ -147,15 +147,23 @@ final class ConvTests: XCTestCase {
     }
 
     func testGradientsAccumulateAcrossCalls() {
-        // Two backward passes add up, for the input and the parameters.
-        let layer = Conv2d(2, 3, kernelSize: 3, padding: 1, generator: RandomGenerator(seed: 5))
-        let x = Tensor.randn([2, 2, 5, 5], generator: RandomGenerator(seed: 6), requiresGrad: true)
-        layer(x).backward(Tensor.ones([2, 3, 5, 5]))
-        let (dx1, dw1, db1) = (x.grad!.scalars, layer.weight.grad!.scalars, layer.bias!.grad!.scalars)
-        layer(x).backward(Tensor.ones([2, 3, 5, 5]))
-        assertClose(x.grad!.scalars, dx1.map { 2 * $0 }, rtol: 1e-5, atol: 1e-5)
-        assertClose(layer.weight.grad!.scalars, dw1.map { 2 * $0 }, rtol: 1e-5, atol: 1e-5)
-        assertClose(layer.bias!.grad!.scalars, db1.map { 2 * $0 }, rtol: 1e-5, atol: 1e-5)
+        // Two backward passes add up, for the input and the parameters, on
+        // the im2col path and the pointwise path, with both strategies.
+        for strategy in [ConvStrategy.perSample, .batched] {
+            ConvTuning.forced = strategy
+            for kernel in [Size2(3), Size2(1)] {
+                let layer = Conv2d(2, 3, kernelSize: kernel, padding: kernel == 3 ? 1 : 0, generator: RandomGenerator(seed: 5))
+                let x = Tensor.randn([2, 2, 5, 5], generator: RandomGenerator(seed: 6), requiresGrad: true)
+                let g = Tensor.randn([2, 3, 5, 5], generator: RandomGenerator(seed: 7))
+                layer(x).backward(g)
+                let (dx1, dw1, db1) = (x.grad!.scalars, layer.weight.grad!.scalars, layer.bias!.grad!.scalars)
+                layer(x).backward(g)
+                let label = "\(strategy) kernel \(kernel)"
+                assertClose(x.grad!.scalars, dx1.map { 2 * $0 }, rtol: 1e-5, atol: 1e-5, label)
+                assertClose(layer.weight.grad!.scalars, dw1.map { 2 * $0 }, rtol: 1e-5, atol: 1e-5, label)
+                assertClose(layer.bias!.grad!.scalars, db1.map { 2 * $0 }, rtol: 1e-5, atol: 1e-5, label)
+            }
+        }
     }
 
     func testGradCheck() {

@@ -16,8 +16,8 @@ public enum IDX {
     public struct Contents: Sendable {
         /// Extent of each dimension, outermost first.
         public let shape: [Int]
-        /// The elements, row-major.
-        public let bytes: [UInt8]
+        /// The elements, row-major (a slice of the file's bytes, not a copy).
+        public let bytes: ArraySlice<UInt8>
     }
 
     /// Reads an IDX file whose magic must be `magic`, checking that the data
@@ -55,7 +55,7 @@ public enum IDX {
         guard have == expected else {
             throw StrataError.io(path: path, reason: "\(have - expected) unexpected bytes after the \(expected) bytes of data for \(shape)")
         }
-        return Contents(shape: shape, bytes: [UInt8](b[headerSize...]))
+        return Contents(shape: shape, bytes: b[headerSize...])
     }
 
     /// Reads an images file: [N, rows, cols] unsigned bytes.

@@ -18,7 +18,7 @@ public enum Workspace {
     /// Most buffers kept for reuse.
     nonisolated(unsafe) public static var maxRetainedBuffers = 8
     /// Most bytes kept for reuse.
-    nonisolated(unsafe) public static var maxRetainedBytes = 512 << 20
+    nonisolated(unsafe) public static var maxRetainedBytes = 256 << 20
 
     private struct Buffer {
         let pointer: UnsafeMutablePointer<Float>

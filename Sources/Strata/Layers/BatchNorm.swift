@@ -49,8 +49,10 @@ public class BatchNormBase: Module {
 
     /// Layer name for messages, e.g. "BatchNorm2d".
     public var typeName: String { "BatchNorm" }
-    /// Ranks the layer accepts, e.g. [2, 3] for BatchNorm1d.
-    var acceptedRanks: [Int] { [2, 3, 4] }
+    /// "BatchNorm2d(64)", built once (forward runs often).
+    lazy var layerName = "\(typeName)(\(numFeatures))"
+    /// Whether the layer accepts inputs of `rank` dimensions ([N, C] and [N, C, L] for BatchNorm1d).
+    func acceptsRank(_ rank: Int) -> Bool { rank >= 2 && rank <= 4 }
     var shapeDescription: String { "[N, \(numFeatures), ...]" }
 
     init(numFeatures: Int, eps: Float, momentum: Float?, affine: Bool, trackRunningStats: Bool,
@@ -102,15 +104,16 @@ public class BatchNormBase: Module {
     /// forward with batch statistics would see one value per channel
     /// (PyTorch: "Expected more than 1 value per channel when training").
     public func validate(inputShape shape: [Int]) throws {
-        let name = "\(typeName)(\(numFeatures))"
-        guard acceptedRanks.contains(shape.count), shape[1] == numFeatures else {
-            throw StrataError.shapeMismatch(op: name, expected: shapeDescription, actual: shape)
+        guard acceptsRank(shape.count), shape[1] == numFeatures else {
+            throw StrataError.shapeMismatch(op: layerName, expected: shapeDescription, actual: shape)
         }
-        if training && usesBatchStatistics {
+        // As PyTorch, whenever batch statistics are used (also in eval mode
+        // without running statistics).
+        if usesBatchStatistics {
             let perChannel = shape.count == 0 ? 0 : shape.reduce(1, *) / numFeatures
             if perChannel <= 1 {
                 throw StrataError.invalidArgument(
-                    "\(name): expected more than 1 value per channel when training, got input of shape \(shape)")
+                    "\(layerName): expected more than 1 value per channel when training, got input of shape \(shape)")
             }
         }
     }
@@ -127,7 +130,7 @@ public class BatchNormBase: Module {
     public func forward(_ x: Tensor) -> Tensor {
         strataTry { try validate(inputShape: x.shape) }
         let g = geometry(x.shape)
-        let name = "\(typeName)(\(numFeatures))"
+        let name = layerName
         if usesBatchStatistics {
             let update = updatesRunningStatistics
             let renorm = update ? renormCorrection() : nil
@@ -161,7 +164,7 @@ public final class BatchNorm1d: BatchNormBase {
                    trackRunningStats: trackRunningStats, unbiasedRunningVariance: unbiasedRunningVariance)
     }
     override public var typeName: String { "BatchNorm1d" }
-    override var acceptedRanks: [Int] { [2, 3] }
+    override func acceptsRank(_ rank: Int) -> Bool { rank == 2 || rank == 3 }
     override var shapeDescription: String { "[N, \(numFeatures)] or [N, \(numFeatures), L]" }
 }
 
@@ -175,6 +178,6 @@ public final class BatchNorm2d: BatchNormBase {
                    trackRunningStats: trackRunningStats, unbiasedRunningVariance: unbiasedRunningVariance)
     }
     override public var typeName: String { "BatchNorm2d" }
-    override var acceptedRanks: [Int] { [4] }
+    override func acceptsRank(_ rank: Int) -> Bool { rank == 4 }
     override var shapeDescription: String { "[N, \(numFeatures), H, W]" }
 }

@@ -49,7 +49,8 @@ public func foldBatchNorm(_ linear: Linear, _ bn: BatchNormBase) -> Linear {
 //     public func foldBatchNorm(_ conv: Conv2d, _ bn: BatchNormBase) -> Conv2d {
 //         let (w, b) = foldBatchNorm(weight: conv.weight, bias: conv.bias, into: bn)
 //         let folded = Conv2d(<same arguments as conv>, bias: true)
-//         folded.weight.assign(w); folded.bias!.assign(b)   // no force-unwrap in Sources
+//         folded.weight.assign(w)
+//         if let fb = folded.bias { fb.assign(b) }
 //         return folded
 //     }
 //

@@ -53,7 +53,7 @@ public final class BatchRenorm1d: BatchRenormBase {
         super.init(numFeatures: numFeatures, eps: eps, momentum: momentum, affine: affine, rmax: rmax, dmax: dmax)
     }
     override public var typeName: String { "BatchRenorm1d" }
-    override var acceptedRanks: [Int] { [2, 3] }
+    override func acceptsRank(_ rank: Int) -> Bool { rank == 2 || rank == 3 }
     override var shapeDescription: String { "[N, \(numFeatures)] or [N, \(numFeatures), L]" }
 }
 
@@ -64,6 +64,6 @@ public final class BatchRenorm2d: BatchRenormBase {
         super.init(numFeatures: numFeatures, eps: eps, momentum: momentum, affine: affine, rmax: rmax, dmax: dmax)
     }
     override public var typeName: String { "BatchRenorm2d" }
-    override var acceptedRanks: [Int] { [4] }
+    override func acceptsRank(_ rank: Int) -> Bool { rank == 4 }
     override var shapeDescription: String { "[N, \(numFeatures), H, W]" }
 }

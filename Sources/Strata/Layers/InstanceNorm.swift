@@ -51,14 +51,14 @@ public final class InstanceNorm2d: Module {
         return [("running_mean", m), ("running_var", v), ("num_batches_tracked", n)]
     }
 
-    /// Throws unless `shape` is [N, C, H, W], or when training with one
-    /// value per instance (H*W == 1).
+    /// Throws unless `shape` is [N, C, H, W], or when instance statistics
+    /// would be computed from one value (H*W == 1), as PyTorch.
     public func validate(inputShape shape: [Int]) throws {
         let name = "InstanceNorm2d(\(numFeatures))"
         guard shape.count == 4, shape[1] == numFeatures else {
             throw StrataError.shapeMismatch(op: name, expected: "[N, \(numFeatures), H, W]", actual: shape)
         }
-        if training && shape[2] * shape[3] <= 1 {
+        if (training || !trackRunningStats) && shape[2] * shape[3] <= 1 {
             throw StrataError.invalidArgument(
                 "\(name): expected more than 1 spatial element when training, got input of shape \(shape)")
         }

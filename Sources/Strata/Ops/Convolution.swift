@@ -17,8 +17,12 @@ enum ConvTuning {
     /// Forces a strategy (benchmarks and tests); nil chooses automatically.
     nonisolated(unsafe) static var forced: ConvStrategy?
 
+    /// Batched only for small output planes (under 100 pixels, e.g. 7x7),
+    /// where per-sample gemms are too narrow, and only while the batch's
+    /// column matrix stays under 64 MB; per-sample everywhere else.
     static func strategy(_ g: ConvGeometry, batch: Int, pointwise: Bool) -> ConvStrategy {
         if let f = forced { return f }
+        if !pointwise && g.outPlane < 100 && g.columnRows * g.outPlane * batch <= 16 << 20 { return .batched }
         return .perSample
     }
 }
@@ -61,12 +65,18 @@ public func conv2d(
     }
     let inputs = [x, weight] + (bias.map { [$0] } ?? [])
     return out.recordOp("conv2d", inputs: inputs) { gradOut in
+        // A new input gradient is left uninitialised: each sample's slice is
+        // zeroed by the worker that fills it, while it is in cache.
+        let freshGX = x.requiresGrad && x.grad == nil
+        if freshGX { x.grad = Tensor(uninitialized: x.shape) }
         let gx = x.requiresGrad ? x.gradBuffer().data : nil
         let gw = weight.requiresGrad ? weight.gradBuffer().data : nil
         if gx != nil || gw != nil {
             switch ConvTuning.strategy(g, batch: plan.batch, pointwise: plan.pointwise) {
-            case .perSample: plan.backwardPerSample(x: x.data, w: weight.data, gradOut: gradOut.data, gx: gx, gw: gw)
-            case .batched: plan.backwardBatched(x: x.data, w: weight.data, gradOut: gradOut.data, gx: gx, gw: gw)
+            case .perSample:
+                plan.backwardPerSample(x: x.data, w: weight.data, gradOut: gradOut.data, gx: gx, freshGX: freshGX, gw: gw)
+            case .batched:
+                plan.backwardBatched(x: x.data, w: weight.data, gradOut: gradOut.data, gx: gx, freshGX: freshGX, gw: gw)
             }
         }
         if let b = bias, b.requiresGrad {
@@ -76,7 +86,7 @@ public func conv2d(
 }
 
 /// Sizes of one conv2d call and its forward/backward kernels.
-struct ConvPlan: @unchecked Sendable {
+struct ConvPlan: Sendable {
     let geometry: ConvGeometry
     let batch: Int, outChannels: Int, groups: Int
     /// Output channels per group.
@@ -169,7 +179,7 @@ struct ConvPlan: @unchecked Sendable {
     /// to weight.grad under a lock at the end.
     func backwardPerSample(
         x: UnsafePointer<Float>, w: UnsafePointer<Float>, gradOut: UnsafePointer<Float>,
-        gx: UnsafeMutablePointer<Float>?, gw: UnsafeMutablePointer<Float>?
+        gx: UnsafeMutablePointer<Float>?, freshGX: Bool, gw: UnsafeMutablePointer<Float>?
     ) {
         let lock = NSLock()
         let weightCount = outChannels * groupK
@@ -201,9 +211,12 @@ struct ConvPlan: @unchecked Sendable {
                                 BLAS.sgemm(transA: .transpose, transB: .none, m: groupK, n: plane, k: groupOut, alpha: 1,
                                            a: w + gi * groupOut * groupK, lda: groupK,
                                            b: gs + gi * groupOut * plane, ldb: plane,
-                                           beta: pointwise ? 1 : 0, c: dcol + gi * groupK * plane, ldc: plane)
+                                           beta: pointwise && !freshGX ? 1 : 0, c: dcol + gi * groupK * plane, ldc: plane)
                             }
-                            if !pointwise { Im2Col.col2im(col, ldColumn: plane, geometry, inputGrad: dxs) }
+                            if !pointwise {
+                                if freshGX { dxs.update(repeating: 0, count: inSample) }
+                                Im2Col.col2im(col, ldColumn: plane, geometry, inputGrad: dxs)
+                            }
                         }
                     }
                     if !direct, let dW = gw {
@@ -221,7 +234,7 @@ struct ConvPlan: @unchecked Sendable {
     /// per group; col2im runs in parallel over samples.
     func backwardBatched(
         x: UnsafePointer<Float>, w: UnsafePointer<Float>, gradOut: UnsafePointer<Float>,
-        gx: UnsafeMutablePointer<Float>?, gw: UnsafeMutablePointer<Float>?
+        gx: UnsafeMutablePointer<Float>?, freshGX: Bool, gw: UnsafeMutablePointer<Float>?
     ) {
         let ld = batch * plane
         Workspace.with(count: geometry.columnRows * ld) { col in
@@ -249,6 +262,7 @@ struct ConvPlan: @unchecked Sendable {
                     }
                     Threading.parallelFor(batch) { range in
                         for s in range {
+                            if freshGX { (dx + s * inSample).update(repeating: 0, count: inSample) }
                             Im2Col.col2im(col + s * plane, ldColumn: ld, geometry, inputGrad: dx + s * inSample)
                         }
                     }
