@@ -22,7 +22,7 @@ struct BNInitSweep: ParsableCommand {
     @Option(help: "First seed.") var firstSeed: UInt64 = 1
     @Option(help: "BatchNorm eps (default PyTorch's 1e-5).") var bnEps: Float?
     @Option(help: "BatchNorm momentum: weight of the new batch (PyTorch's 0.1).") var bnMomentum: Float?
-    @Flag(help: "Use the seed article's BN convention: decay 0.9 on the old value (= momentum 0.1), eps 1e-6, biased running variance.")
+    @Flag(help: "Use the seed article's BN convention: decay 0.9 on the old value (= momentum 0.1), eps 1e-6, biased running variance starting at 0.")
     var seedConvention = false
     @Option(help: "Number of init scales w in logspace(0, -4, N).") var scales = 16
     @Option(help: "Epochs.") var epochs = 20

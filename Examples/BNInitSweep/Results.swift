@@ -44,7 +44,7 @@ enum InitSweep {
             func list(_ a: [Double]) -> String { "[" + a.map { String(format: "%.4f", $0) }.joined(separator: ", ") + "]" }
             var s = "{\n"
             s += "  \"bn_convention\": {\"name\": \(JSONValue.quote(convention.name)), \"eps\": \(convention.eps), "
-            s += "\"momentum\": \(convention.momentum), \"unbiased_running_var\": \(convention.unbiasedRunningVariance)},\n"
+            s += "\"momentum\": \(convention.momentum), \"unbiased_running_var\": \(convention.unbiasedRunningVariance), \"initial_running_var\": \(convention.initialRunningVar)},\n"
             s += "  \"w\": [" + ws.map { "\($0)" }.joined(separator: ", ") + "],\n"
             s += "  \"seeds\": [" + seeds.map(String.init).joined(separator: ", ") + "],\n"
             s += "  \"epochs\": \(epochs), \"train_images\": \(trainCount), \"held_out_images\": \(heldOutCount),\n"

@@ -54,6 +54,7 @@ final class ExampleModelTests: XCTestCase {
         let norms = bn.layers.compactMap { $0 as? BatchNorm1d }
         XCTAssertEqual(norms.count, 5)
         XCTAssertTrue(norms.allSatisfy { $0.eps == 1e-6 && $0.momentum == 0.1 && !$0.unbiasedRunningVariance })
+        XCTAssertTrue(norms.allSatisfy { $0.runningVar!.scalars.allSatisfy { $0 == 0 } })
         let plain = SeedMLP.make(batchNorm: false, weightStd: 0.01, generator: RandomGenerator(seed: 3))
         XCTAssertEqual(plain.layers.count, 11)
         XCTAssertEqual(plain.stateDict().map(\.0).first, "0.weight")
