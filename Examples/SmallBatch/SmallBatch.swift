@@ -114,7 +114,7 @@ struct SmallBatch: ParsableCommand {
                         style: styles[i % styles.count])
         }
         let chart = LineChart(title: "Fashion-MNIST test accuracy vs batch size (\(train.count) examples seen)",
-                              xLabel: "log2(batch size): 1 = 2, 2 = 4, 3 = 8, 5 = 32", yLabel: "test accuracy", series: series)
+                              xLabel: "log2(batch size): " + batchSizes.map { "\(Int(log2(Double($0)))) = \($0)" }.joined(separator: ", "), yLabel: "test accuracy", series: series)
         _ = try ChartFile.write(chart.svg(width: 720, height: 440), base: "\(output)/accuracy")
         say(md)
         say("outputs in \(output)/: results.json summary.md accuracy.svg accuracy.png")
