@@ -37,7 +37,8 @@ let package = Package(
         .executableTarget(
             name: "bn-init-sweep",
             dependencies: ["Strata", .product(name: "ArgumentParser", package: "swift-argument-parser")],
-            path: "Examples/BNInitSweep"
+            path: "Examples/BNInitSweep",
+            exclude: ["pytorch_crosscheck.py"]
         ),
         .executableTarget(
             name: "small-batch",
