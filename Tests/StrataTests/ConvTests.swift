@@ -111,6 +111,7 @@ final class ConvTests: XCTestCase {
         ConvCase(n: 2, c: 2, h: 7, w: 6, o: 3, kernel: 3, padding: .same),       // same, odd kernel
         ConvCase(n: 2, c: 2, h: 6, w: 7, o: 3, kernel: [4, 2], padding: .same),  // same, even kernel
         ConvCase(n: 1, c: 2, h: 6, w: 8, o: 2, kernel: 2, padding: .same, dilation: [2, 3]),
+        ConvCase(n: 2, c: 2, h: 7, w: 5, o: 3, kernel: [3, 1]),                  // full-width rows, fewer rows out
         ConvCase(n: 2, c: 1, h: 5, w: 5, o: 3, kernel: 5, padding: .valid),      // kernel = input
         ConvCase(n: 5, c: 1, h: 6, w: 6, o: 8, kernel: 3, padding: 1),           // conv1-like
     ]

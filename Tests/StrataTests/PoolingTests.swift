@@ -77,6 +77,24 @@ final class PoolingTests: XCTestCase {
         XCTAssertEqual(z.grad!.scalars, [0, 3, 0])
     }
 
+    func testMaxPoolPropagatesNaNLikePyTorch() {
+        // PyTorch 2.x CPU: a NaN wins its window; of several NaNs, the last one
+        // in row-major order gets the gradient. Checked on the 2x2 fast path
+        // and on the general path (padding 1).
+        let nan = Float.nan
+        for (pool, values, expected) in [
+            (MaxPool2d(kernelSize: 2), [1, nan, 2, nan], [Float(0), 0, 0, 1]),
+            (MaxPool2d(kernelSize: 2), [nan, 3, 2, 1], [Float(1), 0, 0, 0]),
+            (MaxPool2d(kernelSize: 3, stride: 3, padding: 1), [1, nan, 2, nan], [Float(0), 0, 0, 1]),
+        ] {
+            let x = Tensor(shape: [1, 1, 2, 2], values, requiresGrad: true)
+            let y = pool(x)
+            XCTAssertTrue(y.scalars.allSatisfy(\.isNaN))
+            y.backward(Tensor.ones(y.shape))
+            XCTAssertEqual(x.grad!.scalars, expected)
+        }
+    }
+
     func testPaddingIsMinusInfinityForMaxAndCountedForAverage() {
         let x = Tensor(shape: [1, 1, 2, 2], [-1, -2, -3, -4])
         // Every window of a padded max pool sees at least one real (negative) value.

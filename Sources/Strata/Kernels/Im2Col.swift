@@ -20,6 +20,12 @@ struct ConvGeometry: Equatable, Sendable {
     var outPlane: Int { outH * outW }
     /// Pixels of one input plane.
     var inPlane: Int { height * width }
+
+    /// Stride 1 and output width equal to the input width ("same"-like
+    /// padding, any dilation): every column-matrix row is then the input
+    /// plane shifted by a constant offset, so it can be copied as one flat
+    /// run instead of row by row.
+    var rowsAreShifts: Bool { strideH == 1 && strideW == 1 && outW == width }
 }
 
 /// Output positions o in 0..<count with 0 <= o * stride + offset < limit,
@@ -48,6 +54,7 @@ enum Im2Col {
         column: UnsafeMutablePointer<Float>, ldColumn: Int
     ) {
         let (oh, ow, h, w) = (g.outH, g.outW, g.height, g.width)
+        let flat = g.rowsAreShifts
         var row = 0
         for c in 0..<g.channels {
             let plane = input + c * g.inPlane
@@ -59,6 +66,10 @@ enum Im2Col {
                     let cols = validOutputRange(count: ow, stride: g.strideW, offset: offW, limit: w)
                     let dst = column + row * ldColumn
                     row += 1
+                    if flat {
+                        copyShiftedRows(plane + offH * w + offW, dst, width: ow, height: oh, rows: rows, cols: cols)
+                        continue
+                    }
                     if rows.lowerBound > 0 { dst.update(repeating: 0, count: rows.lowerBound * ow) }
                     if rows.upperBound < oh {
                         (dst + rows.upperBound * ow).update(repeating: 0, count: (oh - rows.upperBound) * ow)
@@ -88,11 +99,15 @@ enum Im2Col {
     /// sample, [C, H, W]): each column entry is added to the input pixel it
     /// was copied from; entries of padded positions are dropped. `inputGrad`
     /// is accumulated into, not overwritten.
+    ///
+    /// When the geometry allows the flat fast path, the padded positions of
+    /// `column` are overwritten with zeros (the buffer is scratch).
     static func col2im(
-        _ column: UnsafePointer<Float>, ldColumn: Int, _ g: ConvGeometry,
+        _ column: UnsafeMutablePointer<Float>, ldColumn: Int, _ g: ConvGeometry,
         inputGrad: UnsafeMutablePointer<Float>
     ) {
         let (oh, ow, h, w) = (g.outH, g.outW, g.height, g.width)
+        let flat = g.rowsAreShifts
         var row = 0
         for c in 0..<g.channels {
             let plane = inputGrad + c * g.inPlane
@@ -104,7 +119,11 @@ enum Im2Col {
                     let cols = validOutputRange(count: ow, stride: g.strideW, offset: offW, limit: w)
                     let src = column + row * ldColumn
                     row += 1
-                    if cols.isEmpty { continue }
+                    if cols.isEmpty || rows.isEmpty { continue }
+                    if flat {
+                        addShiftedRows(src, plane + offH * w + offW, width: ow, rows: rows, cols: cols)
+                        continue
+                    }
                     for y in rows {
                         let s = src + y * ow
                         let d = plane + (y * g.strideH + offH) * w + offW
@@ -119,4 +138,65 @@ enum Im2Col {
             }
         }
     }
+}
+
+/// One column-matrix row on the flat path: dst[y*width + x] =
+/// src[y*width + x] for y in `rows`, x in `cols` (src already offset by the
+/// kernel tap's shift), zero elsewhere. The valid part is one contiguous
+/// copy; the columns it wraps into are zeroed afterwards.
+@inline(__always)
+func copyShiftedRows(
+    _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>,
+    width: Int, height: Int, rows: Range<Int>, cols: Range<Int>
+) {
+    if rows.isEmpty || cols.isEmpty {
+        dst.update(repeating: 0, count: height * width)
+        return
+    }
+    if rows.lowerBound > 0 { dst.update(repeating: 0, count: rows.lowerBound * width) }
+    if rows.upperBound < height {
+        (dst + rows.upperBound * width).update(repeating: 0, count: (height - rows.upperBound) * width)
+    }
+    let start = rows.lowerBound * width + cols.lowerBound
+    let end = (rows.upperBound - 1) * width + cols.upperBound
+    (dst + start).update(from: src + start, count: end - start)
+    if cols.count < width {
+        for y in rows { zeroOutside(cols, of: dst + y * width, width: width) }
+    }
+}
+
+/// The adjoint of `copyShiftedRows`: dst[y*width + x] += src[y*width + x]
+/// for y in `rows`, x in `cols`. The entries of `src` outside `cols` are
+/// zeroed first so that one contiguous add can run over the whole block.
+@inline(__always)
+func addShiftedRows(
+    _ src: UnsafeMutablePointer<Float>, _ dst: UnsafeMutablePointer<Float>,
+    width: Int, rows: Range<Int>, cols: Range<Int>
+) {
+    let start = rows.lowerBound * width + cols.lowerBound
+    let end = (rows.upperBound - 1) * width + cols.upperBound
+    if cols.count < width {
+        for y in rows { zeroOutside(cols, of: src + y * width, width: width) }
+    }
+    let (d, s) = (dst + start, src + start)
+    for i in 0..<(end - start) { d[i] += s[i] }
+}
+
+/// row[x] = 0 for x outside `cols`. Padding is usually one or two columns;
+/// single stores avoid the library call a zeroing loop would become.
+@inline(__always)
+func zeroOutside(_ cols: Range<Int>, of row: UnsafeMutablePointer<Float>, width: Int) {
+    zeroFew(row, cols.lowerBound)
+    zeroFew(row + cols.upperBound, width - cols.upperBound)
+}
+
+/// p[0..<n] = 0 with plain stores for n <= 2 (a loop would be turned into
+/// a memset call, which costs more than the stores).
+@inline(__always)
+func zeroFew(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
+    if n <= 0 { return }
+    p[0] = 0
+    if n == 1 { return }
+    p[1] = 0
+    if n > 2 { (p + 2).update(repeating: 0, count: n - 2) }
 }

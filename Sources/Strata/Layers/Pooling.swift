@@ -10,7 +10,8 @@
 ///   be at most half the kernel (as PyTorch).
 /// - Backward routes each output gradient to the position of its window's
 ///   maximum. Ties: the first maximum in row-major window order receives the
-///   whole gradient (as PyTorch's CPU kernel); a NaN counts as the maximum.
+///   whole gradient (as PyTorch's CPU kernel). A NaN counts as the maximum;
+///   of several NaNs the last one in window order wins (as PyTorch).
 public final class MaxPool2d: Module {
     public var training = true
     public let kernelSize: Size2

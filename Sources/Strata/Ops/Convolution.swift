@@ -17,12 +17,13 @@ enum ConvTuning {
     /// Forces a strategy (benchmarks and tests); nil chooses automatically.
     nonisolated(unsafe) static var forced: ConvStrategy?
 
-    /// Batched only for small output planes (under 100 pixels, e.g. 7x7),
+    /// Batched only for output planes smaller than 7x7 (e.g. 4x4, 2x2),
     /// where per-sample gemms are too narrow, and only while the batch's
-    /// column matrix stays under 64 MB; per-sample everywhere else.
+    /// column matrix stays under 64 MB; per-sample everywhere else. At 7x7
+    /// the two tie; from 14x14 up per-sample is 15-50% faster.
     static func strategy(_ g: ConvGeometry, batch: Int, pointwise: Bool) -> ConvStrategy {
         if let f = forced { return f }
-        if !pointwise && g.outPlane < 100 && g.columnRows * g.outPlane * batch <= 16 << 20 { return .batched }
+        if !pointwise && g.outPlane < 49 && g.columnRows * g.outPlane * batch <= 16 << 20 { return .batched }
         return .perSample
     }
 }
@@ -53,6 +54,12 @@ public func conv2d(
                 "conv2d: weight must be [O, C/groups, kh, kw] with O divisible by groups = \(groups), got \(weight.shape)")
     strataCheck(bias == nil || bias?.shape == [weight.shape[0]],
                 "conv2d: bias must be [\(weight.shape[0])], got \(bias?.shape ?? [])")
+    strataCheck(stride.height > 0 && stride.width > 0 && dilation.height > 0 && dilation.width > 0,
+                "conv2d: stride \(stride) and dilation \(dilation) must be positive")
+    strataCheck(padding != .same || stride == 1, "conv2d: padding .same needs stride 1, got stride \(stride)")
+    if case .explicit(let p) = padding {
+        strataCheck(p.height >= 0 && p.width >= 0, "conv2d: padding \(p) must not be negative")
+    }
     let g = strataTry {
         try convGeometry(op: "conv2d", inputShape: x.shape, weightShape: weight.shape,
                          stride: stride, padding: padding, dilation: dilation, groups: groups)
@@ -271,14 +278,21 @@ struct ConvPlan: Sendable {
         }
     }
 
-    /// db[o] += sum over samples and pixels of G[n, o]: one sgemv per
-    /// sample of G[n] [O, OH*OW] with a vector of ones.
+    /// db[o] += sum over samples and pixels of G[n, o]: per sample, an sgemv
+    /// of G[n] [O, OH*OW] with a vector of ones. Output channels are split
+    /// over workers (single-threaded BLAS inside), so no OpenBLAS threads
+    /// are woken for these small products.
     func biasGradient(gradOut: UnsafePointer<Float>, gb: UnsafeMutablePointer<Float>) {
         Workspace.with(count: plane) { ones in
             ones.update(repeating: 1, count: plane)
-            for s in 0..<batch {
-                BLAS.sgemv(trans: .none, m: outChannels, n: plane, alpha: 1, a: gradOut + s * outSample, lda: plane,
-                           x: ones, beta: 1, y: gb)
+            Threading.parallelFor(outChannels, minChunk: 8) { channels in
+                BLAS.withThreads(1) {
+                    for s in 0..<batch {
+                        BLAS.sgemv(trans: .none, m: channels.count, n: plane, alpha: 1,
+                                   a: gradOut + s * outSample + channels.lowerBound * plane, lda: plane,
+                                   x: ones, beta: 1, y: gb + channels.lowerBound)
+                    }
+                }
             }
         }
     }
