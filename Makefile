@@ -4,8 +4,11 @@
 SWIFT      ?= swift
 APT_PKGS   := libopenblas-dev liblapacke-dev zlib1g-dev
 DATA_DIR   := data
+# Python for `make data` and `make bench-compare`: the repository's .venv,
+# else the developers' shared venv, else python3.
+PYTHON     ?= $(shell for p in .venv/bin/python /work/venv/bin/python; do [ -x $$p ] && { echo $$p; exit; }; done; echo python3)
 
-.PHONY: deps build test demo data bench bench-compare clean
+.PHONY: deps build test demo data bench bench-compare clean fashion sweep small-batch
 
 # Installs the C libraries the package links, only when a header is missing.
 deps:
@@ -32,7 +35,6 @@ test: deps
 # into $(DATA_DIR)/ (git-ignored). Nothing downloads at run time.
 FASHION_DIR := /usr/share/datasets/fashion-mnist
 MNIST5K     := $(DATA_DIR)/mnist_5k.csv.gz
-PYTHON      ?= $(shell [ -x /work/venv/bin/python ] && echo /work/venv/bin/python || echo python3)
 
 data:
 	@if [ ! -e $(FASHION_DIR)/t10k-labels-idx1-ubyte.gz ]; then \
@@ -52,8 +54,6 @@ clean:
 	rm -rf .build
 
 # --- Benchmarks (never part of `make test`; method in Docs/Benchmarks.md) ---
-# Python for bench-compare: the repository's .venv when present, else python3.
-PYTHON     ?= $(shell [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)
 # Extra options for both sides, e.g. BENCH_ARGS="--quick" or "--filter gemm --threads 1".
 BENCH_ARGS ?=
 
@@ -74,3 +74,21 @@ bench-compare: deps
 	$(MAKE) --no-print-directory bench && \
 	$(PYTHON) Benchmarks/pytorch_bench.py --json bench-results-pytorch.json $(BENCH_ARGS) && \
 	$(PYTHON) Benchmarks/compare_bench.py bench-results.json bench-results-pytorch.json
+
+# Examples (Docs/Examples/*.md). Outputs go to runs/ (git-ignored).
+# demo: one epoch of the reference CNN on 10,000 Fashion-MNIST images (about a minute).
+demo: deps data
+	$(SWIFT) run -c release fashion-cnn --epochs 1 --subset 10000 --output runs/demo
+	@echo "demo outputs: runs/demo/ (log.csv, curves.png, confusion.md, checkpoint.safetensors)"
+
+# fashion: the full default run (20 epochs on 60,000 images, target >= 93% test accuracy).
+fashion: deps data
+	$(SWIFT) run -c release fashion-cnn --output runs/fashion-cnn
+
+# sweep: the seed article's BatchNorm / weight-init experiment on real MNIST.
+sweep: deps data
+	$(SWIFT) run -c release bn-init-sweep --output runs/bn-init-sweep
+
+# small-batch: BatchNorm vs GroupNorm vs Batch Renorm at batch sizes 2..32.
+small-batch: deps data
+	$(SWIFT) run -c release small-batch --output runs/small-batch

@@ -36,7 +36,24 @@ let package = Package(
                 "Strata",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            path: "Benchmarks/StrataBench",
+            path: "Benchmarks/StrataBench"
+        ),
+        // Example programs (Examples/*, `make demo`, `make fashion`, ...).
+        .executableTarget(
+            name: "fashion-cnn",
+            dependencies: ["Strata", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Examples/FashionCNN"
+        ),
+        .executableTarget(
+            name: "bn-init-sweep",
+            dependencies: ["Strata", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Examples/BNInitSweep",
+            exclude: ["pytorch_crosscheck.py"]
+        ),
+        .executableTarget(
+            name: "small-batch",
+            dependencies: ["Strata", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Examples/SmallBatch"
         ),
         .testTarget(
             name: "StrataTests",

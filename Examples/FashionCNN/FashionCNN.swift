@@ -1,0 +1,183 @@
+import ArgumentParser
+import Foundation
+import Strata
+
+/// Trains the reference CNN (WORKLOADS.md) on Fashion-MNIST, evaluating on
+/// the 10,000 test images after every epoch.
+@main
+struct FashionCNN: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fashion-cnn",
+        abstract: "Train the reference CNN (2 conv + BN + pooling) on Fashion-MNIST.",
+        discussion: """
+        Defaults: 20 epochs, batch 128, SGD lr 0.05 momentum 0.9, weight decay 5e-4, \
+        cosine annealing of the learning rate to 0 over the run (stepped per epoch), \
+        random horizontal flips, inputs normalised with the training set's mean/std. \
+        Writes checkpoint.safetensors (atomic, every epoch), log.csv/log.json, curves.svg/png, \
+        confusion.md/confusion.csv and summary.json into --output.
+        """)
+
+    @Option(help: "Epochs to train (total, including resumed ones).") var epochs = 20
+    @Option(help: "Mini-batch size.") var batchSize = 128
+    @Option(help: "Initial learning rate.") var lr: Float = 0.05
+    @Option(help: "SGD momentum.") var momentum: Float = 0.9
+    @Option(help: "L2 weight decay.") var weightDecay: Float = 5e-4
+    @Option(help: "Learning-rate schedule: cosine, step (x0.1 at 50% and 75%), or constant.") var schedule = "cosine"
+    @Flag(inversion: .prefixedNo, help: "Random horizontal flips of training images.") var flip = true
+    @Option(help: "Random-crop padding in pixels (0 = off).") var cropPadding = 0
+    @Flag(help: "Train the same network without BatchNorm.") var noBn = false
+    @Option(help: "Use only the first N training images (stratified), for quick runs.") var subset: Int?
+    @Option(help: "Evaluate on only the first N test images (stratified).") var testSubset: Int?
+    @Option(help: "Threads for Strata and OpenBLAS (default: all cores).") var threads: Int?
+    @Option(help: "Random seed (initialisation and shuffling).") var seed: UInt64 = 1
+    @Option(help: "Fashion-MNIST directory (Debian's dataset-fashion-mnist).") var dataDir = "/usr/share/datasets/fashion-mnist"
+    @Option(help: "Output folder.") var output = "runs/fashion-cnn"
+    @Flag(help: "Resume from OUTPUT/checkpoint.safetensors if present.") var resume = false
+
+    mutating func run() throws {
+        if let t = threads { Threading.count = t }
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        let start = Date()
+
+        var train = try Dataset.fashionMNIST(train: true, directory: dataDir)
+        var test = try Dataset.fashionMNIST(train: false, directory: dataDir)
+        if let n = subset { train = try train.stratifiedSplit(firstCount: min(n, train.count), seed: seed).first }
+        if let n = testSubset { test = try test.stratifiedSplit(firstCount: min(n, test.count)).first }
+        let stats = train.channelStatistics()
+        let norm = (mean: stats.mean, std: stats.std)
+
+        let generator = RandomGenerator(seed: seed)
+        let model = ReferenceCNN.make(norm: noBn ? .none : .batch, generator: generator)
+        let optimizer = SGD(parameters: model.parameters(), learningRate: lr, momentum: momentum, weightDecay: weightDecay)
+        let scheduler: (any LRScheduler)?
+        switch schedule {
+        case "cosine": scheduler = CosineAnnealingLR(optimizer, tMax: epochs)
+        case "step": scheduler = StepLR(optimizer, stepSize: max(1, epochs / 2), gamma: 0.1)
+        case "constant": scheduler = nil
+        default: throw ValidationError("--schedule must be cosine, step or constant, got \(schedule)")
+        }
+        let loader = DataLoader(train, batchSize: batchSize, shuffle: true, seed: seed,
+                                augmentation: Augmentation(randomCropPadding: cropPadding, horizontalFlip: flip),
+                                normalization: norm)
+
+        let ckptPath = "\(output)/checkpoint.safetensors"
+        var log = TrainingLog()
+        var firstEpoch = 0
+        var step = 0
+        if resume, FileManager.default.fileExists(atPath: ckptPath) {
+            let ckpt = try Checkpoint.load(from: ckptPath)
+            try ckpt.restore(model: model, optimizer: optimizer, scheduler: scheduler, generators: ["init": generator])
+            firstEpoch = ckpt.epoch
+            step = ckpt.step
+            log = try Self.readLog("\(output)/log.csv", upTo: firstEpoch)
+            say("resumed from \(ckptPath) after epoch \(firstEpoch) (step \(step))")
+        }
+        loader.epoch = firstEpoch
+
+        say("""
+        fashion-cnn: \(train.count) training / \(test.count) test images, batch \(batchSize), \
+        \(noBn ? "no BatchNorm" : "BatchNorm (eps 1e-5, momentum 0.1)"), threads \(Threading.count)
+        SGD lr \(lr) momentum \(momentum) weight decay \(weightDecay), schedule \(schedule), \
+        flip \(flip), crop padding \(cropPadding), \(model.parameterCount) parameters
+        """)
+
+        var confusion = ConfusionMatrix(classes: 10)
+        for epoch in firstEpoch..<epochs {
+            model.train()
+            let bar = ProgressBar(total: loader.batchCount, epoch: epoch + 1, epochs: epochs)
+            var loss = RunningMean()
+            var trainAcc = Accuracy()
+            let lrNow = optimizer.learningRate
+            let t0 = Date()
+            for batch in loader {
+                let logits = model(batch.images)
+                let l = crossEntropy(logits, labels: batch.labels)
+                optimizer.zeroGrad()
+                l.backward()
+                optimizer.step()
+                step += 1
+                let value = Double(l.item)
+                guard value.isFinite else { throw ValidationError("loss became \(value) at epoch \(epoch + 1), step \(step)") }
+                loss.add(value, count: batch.count)
+                trainAcc.add(logits: logits.detached(), labels: batch.labels)
+                bar.update(loss: value, samples: batch.count)
+            }
+            let trainTime = Date().timeIntervalSince(t0)
+            scheduler?.step()
+            let t1 = Date()
+            let evaluation = evaluateClassifier(model, on: test, batchSize: 500, classes: 10, normalization: norm)
+            let evalTime = Date().timeIntervalSince(t1)
+            confusion = evaluation.confusion
+            bar.finish(String(format: "test acc %.2f%%", evaluation.accuracy * 100))
+            log.append(pairs: [
+                ("epoch", Double(epoch + 1)), ("lr", Double(lrNow)), ("train_loss", loss.mean),
+                ("train_acc", trainAcc.value), ("test_acc", evaluation.accuracy),
+                ("epoch_seconds", trainTime), ("eval_seconds", evalTime),
+            ])
+            say(String(format: "epoch %d/%d: loss %.4f, train acc %.2f%%, test acc %.2f%%, %.1f s train (%.0f img/s), %.1f s eval",
+                         epoch + 1, epochs, loss.mean, trainAcc.value * 100, evaluation.accuracy * 100,
+                         trainTime, Double(loader.samplesPerEpoch) / trainTime, evalTime))
+            try Checkpoint(model: model, optimizer: optimizer, scheduler: scheduler, epoch: epoch + 1, step: step,
+                           generators: ["init": generator]).save(to: ckptPath)
+            try writeOutputs(log: log, confusion: confusion)
+        }
+        if firstEpoch >= epochs { say("nothing to do: checkpoint already at epoch \(firstEpoch) of \(epochs)") }
+        let wall = Date().timeIntervalSince(start)
+        let best = log.column("test_acc").compactMap { $0 }.max() ?? 0
+        let final = log.column("test_acc").compactMap { $0 }.last ?? 0
+        let summary = """
+        {"final_test_acc": \(final), "best_test_acc": \(best), "epochs": \(epochs), "train_images": \(train.count), \
+        "test_images": \(test.count), "batch_size": \(batchSize), "batchnorm": \(!noBn), "threads": \(Threading.count), \
+        "wall_seconds_this_run": \(wall)}
+        """
+        try AtomicFile.write(Array((summary + "\n").utf8), to: "\(output)/summary.json")
+        say(String(format: "final test accuracy %.2f%% (best %.2f%%), wall time %.1f s", final * 100, best * 100, wall))
+        say("outputs in \(output)/: checkpoint.safetensors log.csv log.json curves.svg curves.png confusion.md confusion.csv summary.json")
+    }
+
+    func writeOutputs(log: TrainingLog, confusion: ConfusionMatrix) throws {
+        try log.writeCSV(to: "\(output)/log.csv")
+        try log.writeJSON(to: "\(output)/log.json")
+        let train = log.series(x: "epoch", y: "train_acc"), test = log.series(x: "epoch", y: "test_acc")
+        let lossS = log.series(x: "epoch", y: "train_loss")
+        let acc = LineChart(title: "Fashion-MNIST accuracy\(noBn ? " (no BN)" : "")", xLabel: "epoch", yLabel: "accuracy",
+                            series: [ChartSeries("train", x: train.x, y: train.y), ChartSeries("test", x: test.x, y: test.y)])
+        let lossChart = LineChart(title: "training loss", xLabel: "epoch", yLabel: "cross-entropy",
+                                  series: [ChartSeries("train loss", x: lossS.x, y: lossS.y)])
+        let grid = ChartGrid(title: "", columns: 2, panels: [acc, lossChart], sharedLegend: false)
+        _ = try ChartFile.write(grid.svg(panelWidth: 420, panelHeight: 300), base: "\(output)/curves")
+        let names = ReferenceCNN.fashionClassNames
+        var md = "# Confusion matrix (test set, rows = true class, columns = predicted)\n\n"
+        md += "| true \\ predicted | " + names.joined(separator: " | ") + " | recall |\n"
+        md += "|---" + String(repeating: "|---:", count: names.count + 1) + "|\n"
+        for (r, row) in confusion.counts.enumerated() {
+            md += "| \(names[r]) | " + row.map(String.init).joined(separator: " | ")
+                + String(format: " | %.1f%% |\n", confusion.perClassRecall[r] * 100)
+        }
+        md += String(format: "\nAccuracy %.2f%% over %d images.\n", confusion.accuracy * 100, confusion.total)
+        try AtomicFile.write(Array(md.utf8), to: "\(output)/confusion.md")
+        var csv = "true," + names.map { "\"\($0)\"" }.joined(separator: ",") + "\n"
+        for (r, row) in confusion.counts.enumerated() { csv += "\"\(names[r])\"," + row.map(String.init).joined(separator: ",") + "\n" }
+        try AtomicFile.write(Array(csv.utf8), to: "\(output)/confusion.csv")
+    }
+
+    /// Reads the rows of an earlier log.csv up to epoch `upTo` (for --resume).
+    static func readLog(_ path: String, upTo: Int) throws -> TrainingLog {
+        var log = TrainingLog()
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return log }
+        let lines = text.split(separator: "\n").map(String.init)
+        guard let header = lines.first?.split(separator: ",").map(String.init) else { return log }
+        for line in lines.dropFirst() {
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map { Double($0) }
+            var pairs: [(String, Double)] = []
+            for (k, v) in zip(header, fields) { if let v { pairs.append((k, v)) } }
+            if let e = pairs.first(where: { $0.0 == "epoch" })?.1, Int(e) <= upTo { log.append(pairs: pairs) }
+        }
+        return log
+    }
+}
+
+/// Prints a line to stdout unbuffered, so it interleaves with the progress bar on stderr.
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
