@@ -79,7 +79,7 @@ struct StrataBench: ParsableCommand {
         print("checksum (defeats dead-code elimination): \(run.records.reduce(0) { $0 + $1.checksum })")
         let missing = missingWorkloadIds()
         if !missing.isEmpty {
-            print("not available in this build (need Conv2d/BatchNorm/MaxPool2d, see WorkloadsPending.swift.txt): \(missing.joined(separator: ", "))")
+            print("WORKLOADS.md ids with no registered workload: \(missing.joined(separator: ", "))")
         }
         try Report.writeJSON(machine: machine, records: run.records, missing: missing, to: json)
         print("wrote \(json)")

@@ -44,7 +44,7 @@ struct Workload: Sendable {
 
 /// Every workload, in report order: the ones this branch's library
 /// supports, then those that need Conv2d, BatchNorm and pooling
-/// (`WorkloadsPending.swift`).
+/// (`NetworkWorkloads.swift`).
 func allWorkloads() -> [Workload] {
     [limitsWorkload, gemmWorkload, linearWorkload] + networkWorkloads
 }

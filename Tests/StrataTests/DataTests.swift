@@ -11,7 +11,7 @@ func makeTempDir(_ test: XCTestCase) -> String {
 }
 
 func writeBytes(_ bytes: [UInt8], _ path: String) {
-    FileManager.default.createFile(atPath: path, contents: Data(bytes))
+    _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
 }
 
 /// Asserts that `body` throws `StrataError.io` for `path` with a reason containing `fragment`.
