@@ -77,4 +77,30 @@ final class BLASTests: XCTestCase {
             assertClose(gram.scalars, eye, rtol: 1e-4, atol: 1e-4, "shape \(shape)")
         }
     }
+
+    /// The split product equals the single call on both split axes, every
+    /// transpose, with beta = 1 accumulation, at 2 and 3 workers.
+    func testSgemmParallelMatchesSingleCall() {
+        let old = Threading.count
+        defer { Threading.count = old }
+        let g = RandomGenerator(seed: 17)
+        for workers in [2, 3] {
+            Threading.count = workers
+            for (m, n, k) in [(300, 40, 1000), (40, 300, 1000)] {  // split along M, then along N
+                for ta in [false, true] { for tb in [false, true] {
+                    let a = Tensor.randn(ta ? [k, m] : [m, k], generator: g)
+                    let b = Tensor.randn(tb ? [n, k] : [k, n], generator: g)
+                    let c0 = Tensor.randn([m, n], generator: g)
+                    let expected = c0.copy(), actual = c0.copy()
+                    BLAS.sgemm(transA: ta ? .transpose : .none, transB: tb ? .transpose : .none, m: m, n: n, k: k,
+                               alpha: 0.5, a: a.data, lda: a.shape[1], b: b.data, ldb: b.shape[1], beta: 1,
+                               c: expected.data, ldc: n)
+                    BLAS.sgemmParallel(transA: ta ? .transpose : .none, transB: tb ? .transpose : .none, m: m, n: n, k: k,
+                                       alpha: 0.5, a: a.data, lda: a.shape[1], b: b.data, ldb: b.shape[1], beta: 1,
+                                       c: actual.data, ldc: n)
+                    assertClose(actual.scalars, expected.scalars, rtol: 1e-5, atol: 1e-4, "m \(m) n \(n) ta \(ta) tb \(tb)")
+                } }
+            }
+        }
+    }
 }

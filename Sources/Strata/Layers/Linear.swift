@@ -52,20 +52,20 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
         for r in 0..<n { (out.data + r * outF).update(from: b.data, count: outF) }
         beta = 1
     } else { beta = 0 }
-    BLAS.sgemm(transA: .none, transB: .transpose, m: n, n: outF, k: inF, alpha: 1,
+    BLAS.sgemmParallel(transA: .none, transB: .transpose, m: n, n: outF, k: inF, alpha: 1,
                a: x.data, lda: inF, b: weight.data, ldb: inF, beta: beta, c: out.data, ldc: outF)
     let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
     return out.recordOp("linear", inputs: inputs) { g in
         if x.requiresGrad {
             // dx [N, in] = g [N, out] · W [out, in]
             let gx = x.gradBuffer()
-            BLAS.sgemm(transA: .none, transB: .none, m: n, n: inF, k: outF, alpha: 1,
+            BLAS.sgemmParallel(transA: .none, transB: .none, m: n, n: inF, k: outF, alpha: 1,
                        a: g.data, lda: outF, b: weight.data, ldb: inF, beta: 1, c: gx.data, ldc: inF)
         }
         if weight.requiresGrad {
             // dW [out, in] += g^T [out, N] · x [N, in]
             let gw = weight.gradBuffer()
-            BLAS.sgemm(transA: .transpose, transB: .none, m: outF, n: inF, k: n, alpha: 1,
+            BLAS.sgemmParallel(transA: .transpose, transB: .none, m: outF, n: inF, k: n, alpha: 1,
                        a: g.data, lda: outF, b: x.data, ldb: inF, beta: 1, c: gw.data, ldc: inF)
         }
         if let b = bias, b.requiresGrad {

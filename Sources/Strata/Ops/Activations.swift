@@ -23,13 +23,19 @@ extension Tensor {
         // Specialised (the hottest activation): the mask is read from the output.
         let x = self
         let out = Tensor(uninitialized: shape)
-        let px = data, py = out.data
-        for i in 0..<count { py[i] = max(px[i], 0) }
+        // Counts hoisted into locals: the stores through the pointers could
+        // otherwise alias the tensors' fields and block vectorisation.
+        let px = data, py = out.data, n = count
+        Threading.parallelFor(n, minChunk: 1 << 16) { r in
+            for i in r { py[i] = max(px[i], 0) }
+        }
         let saved = out.detached()
         return out.recordOp("relu", inputs: [x]) { g in
             let d = Tensor(uninitialized: x.shape)
             let pd = d.data, pg = g.data, ps = saved.data
-            for i in 0..<x.count { pd[i] = ps[i] > 0 ? pg[i] : 0 }
+            Threading.parallelFor(n, minChunk: 1 << 16) { r in
+                for i in r { pd[i] = ps[i] > 0 ? pg[i] : 0 }
+            }
             x.accumulateGrad(d, owned: true)
         }
     }

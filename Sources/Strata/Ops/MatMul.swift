@@ -11,7 +11,7 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
     let n = transposeB ? b.shape[0] : b.shape[1]
     strataCheck(k == kb, "matmul: inner dimensions differ: op(a) is [\(m), \(k)], op(b) is [\(kb), \(n)] (a \(a.shape), b \(b.shape), transposeA \(transposeA), transposeB \(transposeB))")
     let out = Tensor(uninitialized: [m, n])
-    BLAS.sgemm(transA: transposeA ? .transpose : .none, transB: transposeB ? .transpose : .none,
+    BLAS.sgemmParallel(transA: transposeA ? .transpose : .none, transB: transposeB ? .transpose : .none,
                m: m, n: n, k: k, alpha: 1, a: a.data, lda: a.shape[1], b: b.data, ldb: b.shape[1],
                beta: 0, c: out.data, ldc: n)
     return out.recordOp("matmul", inputs: [a, b]) { g in
@@ -20,10 +20,10 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
             let ga = a.gradBuffer()
             if transposeA {
                 // a = A'^T, so da = (g B'^T)^T = B' g^T: [k, m]
-                BLAS.sgemm(transA: transposeB ? .transpose : .none, transB: .transpose, m: k, n: m, k: n,
+                BLAS.sgemmParallel(transA: transposeB ? .transpose : .none, transB: .transpose, m: k, n: m, k: n,
                            alpha: 1, a: b.data, lda: b.shape[1], b: g.data, ldb: n, beta: 1, c: ga.data, ldc: m)
             } else {
-                BLAS.sgemm(transA: .none, transB: transposeB ? .none : .transpose, m: m, n: k, k: n,
+                BLAS.sgemmParallel(transA: .none, transB: transposeB ? .none : .transpose, m: m, n: k, k: n,
                            alpha: 1, a: g.data, lda: n, b: b.data, ldb: b.shape[1], beta: 1, c: ga.data, ldc: k)
             }
         }
@@ -31,10 +31,10 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
             let gb = b.gradBuffer()
             if transposeB {
                 // b = B'^T, so db = (A'^T g)^T = g^T A': [n, k]
-                BLAS.sgemm(transA: .transpose, transB: transposeA ? .transpose : .none, m: n, n: k, k: m,
+                BLAS.sgemmParallel(transA: .transpose, transB: transposeA ? .transpose : .none, m: n, n: k, k: m,
                            alpha: 1, a: g.data, lda: n, b: a.data, ldb: a.shape[1], beta: 1, c: gb.data, ldc: k)
             } else {
-                BLAS.sgemm(transA: transposeA ? .none : .transpose, transB: .none, m: k, n: n, k: m,
+                BLAS.sgemmParallel(transA: transposeA ? .none : .transpose, transB: .none, m: k, n: n, k: m,
                            alpha: 1, a: a.data, lda: a.shape[1], b: g.data, ldb: n, beta: 1, c: gb.data, ldc: n)
             }
         }

@@ -29,7 +29,10 @@ public final class Tensor: @unchecked Sendable {
     @inlinable public var count: Int { storage.count }
     /// Number of dimensions.
     @inlinable public var rank: Int { shape.count }
-    /// First element; valid for `count` elements.
+    /// First element; valid for `count` elements while this tensor is alive.
+    /// Hold the tensor in a variable while using the pointer: in
+    /// `matmul(a, b).data[0]` the temporary may be freed before the read.
+    /// `withUnsafeBufferPointer` keeps it alive for the closure.
     @inlinable public var data: UnsafeMutablePointer<Float> { storage.pointer }
     /// Whether the tensor was made by the user rather than by an op.
     public var isLeaf: Bool { gradNode == nil }
