@@ -26,16 +26,12 @@ extension Tensor {
         // Counts hoisted into locals: the stores through the pointers could
         // otherwise alias the tensors' fields and block vectorisation.
         let px = data, py = out.data, n = count
-        Threading.parallelFor(n, minChunk: 1 << 16) { r in
-            for i in r { py[i] = max(px[i], 0) }
-        }
+        Threading.parallelFor(n, minChunk: 1 << 16) { r in reluForwardKernel(px, py, r) }
         let saved = out.detached()
         return out.recordOp("relu", inputs: [x]) { g in
             let d = Tensor(uninitialized: x.shape)
             let pd = d.data, pg = g.data, ps = saved.data
-            Threading.parallelFor(n, minChunk: 1 << 16) { r in
-                for i in r { pd[i] = ps[i] > 0 ? pg[i] : 0 }
-            }
+            Threading.parallelFor(n, minChunk: 1 << 16) { r in reluBackwardKernel(ps, pg, pd, r) }
             x.accumulateGrad(d, owned: true)
         }
     }
@@ -135,4 +131,27 @@ extension Tensor {
             x.accumulateGrad(d, owned: true)
         }
     }
+}
+
+/// y = max(x, 0) over `r`, 16 lanes at a time; NaN stays NaN as in PyTorch.
+@inline(never)
+func reluForwardKernel(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ r: Range<Int>) {
+    var i = r.lowerBound
+    while i + 16 <= r.upperBound {
+        let v = load16(x + i)
+        store16(y + i, v.replacing(with: 0, where: v .< 0))
+        i += 16
+    }
+    while i < r.upperBound { y[i] = x[i] < 0 ? 0 : x[i]; i += 1 }
+}
+
+/// dx = dy where the output is positive, else 0, over `r`.
+@inline(never)
+func reluBackwardKernel(_ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, _ r: Range<Int>) {
+    var i = r.lowerBound
+    while i + 16 <= r.upperBound {
+        store16(dx + i, load16(dy + i).replacing(with: 0, where: load16(y + i) .<= 0))
+        i += 16
+    }
+    while i < r.upperBound { dx[i] = y[i] > 0 ? dy[i] : 0; i += 1 }
 }
