@@ -7,8 +7,8 @@ enum ConvStrategy: Sendable {
     /// `Threading.parallelFor`, so each sgemm runs single-threaded.
     case perSample
     /// One column matrix [C*kh*kw, N*OH*OW] for the whole batch (built in
-    /// parallel over samples), one sgemm per group using all of OpenBLAS's
-    /// threads, then a reorder of the result to NCHW.
+    /// parallel over samples), one sgemm per group split over the workers
+    /// (`BLAS.sgemmParallel`), then a reorder of the result to NCHW.
     case batched
 }
 
@@ -155,7 +155,7 @@ struct ConvPlan: Sendable {
                     for s in range { Im2Col.im2col(x + s * inSample, geometry, column: col + s * plane, ldColumn: ld) }
                 }
                 for gi in 0..<groups {
-                    BLAS.sgemm(transA: .none, transB: .none, m: groupOut, n: ld, k: groupK, alpha: 1,
+                    BLAS.sgemmParallel(transA: .none, transB: .none, m: groupOut, n: ld, k: groupK, alpha: 1,
                                a: w + gi * groupOut * groupK, lda: groupK,
                                b: col + gi * groupK * ld, ldb: ld,
                                beta: 0, c: tmp + gi * groupOut * ld, ldc: ld)
@@ -237,7 +237,7 @@ struct ConvPlan: Sendable {
     }
 
     /// One column matrix and one reordered gradient [O, N*OH*OW] for the
-    /// batch; dW and the column gradient are one multi-threaded sgemm each
+    /// batch; dW and the column gradient are one sgemm each, split over the workers,
     /// per group; col2im runs in parallel over samples.
     func backwardBatched(
         x: UnsafePointer<Float>, w: UnsafePointer<Float>, gradOut: UnsafePointer<Float>,
@@ -256,14 +256,14 @@ struct ConvPlan: Sendable {
                 }
                 if let dW = gw {
                     for gi in 0..<groups {
-                        BLAS.sgemm(transA: .none, transB: .transpose, m: groupOut, n: groupK, k: ld, alpha: 1,
+                        BLAS.sgemmParallel(transA: .none, transB: .transpose, m: groupOut, n: groupK, k: ld, alpha: 1,
                                    a: gt + gi * groupOut * ld, lda: ld, b: col + gi * groupK * ld, ldb: ld,
                                    beta: 1, c: dW + gi * groupOut * groupK, ldc: groupK)
                     }
                 }
                 if let dx = gx {
                     for gi in 0..<groups {
-                        BLAS.sgemm(transA: .transpose, transB: .none, m: groupK, n: ld, k: groupOut, alpha: 1,
+                        BLAS.sgemmParallel(transA: .transpose, transB: .none, m: groupK, n: ld, k: groupOut, alpha: 1,
                                    a: w + gi * groupOut * groupK, lda: groupK, b: gt + gi * groupOut * ld, ldb: ld,
                                    beta: 0, c: col + gi * groupK * ld, ldc: ld)
                     }
