@@ -72,6 +72,8 @@ bench-compare: deps
 	  exit 0; \
 	fi; \
 	$(MAKE) --no-print-directory bench && \
+	echo "waiting for the load of Strata's run to settle (1-minute load < 0.5 per core, at most 120 s)"; \
+	for i in $$(seq 24); do awk -v c=$$(nproc) '{ exit !($$1 < 0.5 * c) }' /proc/loadavg && break; sleep 5; done; \
 	$(PYTHON) Benchmarks/pytorch_bench.py --json bench-results-pytorch.json $(BENCH_ARGS) && \
 	$(PYTHON) Benchmarks/compare_bench.py bench-results.json bench-results-pytorch.json
 
