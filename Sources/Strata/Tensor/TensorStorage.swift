@@ -27,7 +27,8 @@ public final class TensorStorage: @unchecked Sendable {
 }
 
 /// A cache of freed buffers keyed by exact element count, bounded in total
-/// bytes (`BufferPool.shared.limitBytes`, 256 MiB by default; 0 disables it).
+/// bytes (`BufferPool.shared.limitBytes`, 512 MiB by default; 0 disables it).
+/// Tensor storage and kernel workspaces (`Workspace.with`) share it.
 public final class BufferPool: @unchecked Sendable {
     public static let shared = BufferPool()
 
@@ -35,7 +36,7 @@ public final class BufferPool: @unchecked Sendable {
     private var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
     private var cachedBytes = 0
     /// Most bytes kept for reuse; buffers beyond it are returned to the system.
-    public var limitBytes = 256 << 20 {
+    public var limitBytes = 512 << 20 {
         didSet { if limitBytes < cachedBytes { trim(to: limitBytes) } }
     }
 
