@@ -47,23 +47,12 @@ func batchStatisticsNorm(
     }
     let inputs = [x] + [weight, bias].compactMap { $0 }
     out.recordOp(op, inputs: inputs) { gy in
-        let sumDy = FloatBuffer(C), sumDyXhat = FloatBuffer(C)
-        let (dx, accumulate, fresh) = gradientTarget(x)
-        BatchNormKernels.backward(
-            x: x.data, dy: gy.data, dx: dx, accumulate: accumulate, geometry: g,
-            mean: mean.pointer, invStd: invStd.pointer, gEff: gEff.pointer, batchStatistics: true,
-            sumDy: sumDy.pointer, sumDyXhat: sumDyXhat.pointer)
-        if let t = fresh { x.grad = t }
-        if let wt = weight, wt.requiresGrad {
-            let dw = wt.gradBuffer().data
-            for c in 0..<C {
-                dw[c % affineChannels] += renorm == nil ? sumDyXhat[c] : rBuf[c] * sumDyXhat[c] + dBuf[c] * sumDy[c]
-            }
+        let (sumDy, sumDyXhat) = channelNormBackward(
+            x, gy, geometry: g, mean: mean, invStd: invStd, gEff: gEff, batchStatistics: true)
+        accumulateChannelSums(into: weight, channels: C, affineChannels: affineChannels) { c in
+            renorm == nil ? sumDyXhat[c] : rBuf[c] * sumDyXhat[c] + dBuf[c] * sumDy[c]
         }
-        if let bt = bias, bt.requiresGrad {
-            let db = bt.gradBuffer().data
-            for c in 0..<C { db[c % affineChannels] += sumDy[c] }
-        }
+        accumulateChannelSums(into: bias, channels: C, affineChannels: affineChannels) { sumDy[$0] }
     }
     return (out, mean, variance)
 }
@@ -89,23 +78,38 @@ func fixedStatisticsNorm(
     BatchNormKernels.affine(x: x.data, y: out.data, geometry: g, scale: scale.pointer, shift: shift.pointer)
     let inputs = [x] + [weight, bias].compactMap { $0 }
     out.recordOp(op, inputs: inputs) { gy in
-        let sumDy = FloatBuffer(C), sumDyXhat = FloatBuffer(C)
-        let (dx, accumulate, fresh) = gradientTarget(x)
-        BatchNormKernels.backward(
-            x: x.data, dy: gy.data, dx: dx, accumulate: accumulate, geometry: g,
-            mean: meanCopy.pointer, invStd: invStd.pointer, gEff: gamma.pointer, batchStatistics: false,
-            sumDy: sumDy.pointer, sumDyXhat: sumDyXhat.pointer)
-        if let t = fresh { x.grad = t }
-        if let wt = weight, wt.requiresGrad {
-            let dw = wt.gradBuffer().data
-            for c in 0..<C { dw[c] += sumDyXhat[c] }
-        }
-        if let bt = bias, bt.requiresGrad {
-            let db = bt.gradBuffer().data
-            for c in 0..<C { db[c] += sumDy[c] }
-        }
+        let (sumDy, sumDyXhat) = channelNormBackward(
+            x, gy, geometry: g, mean: meanCopy, invStd: invStd, gEff: gamma, batchStatistics: false)
+        accumulateChannelSums(into: weight, channels: C, affineChannels: C) { sumDyXhat[$0] }
+        accumulateChannelSums(into: bias, channels: C, affineChannels: C) { sumDy[$0] }
     }
     return out
+}
+
+/// Runs the fused per-channel backward: writes (or adds) d(loss)/dx into
+/// `x.grad` when x needs it, and returns each geometry channel's sum(dy) and
+/// sum(dy * xhat) for the affine gradients.
+func channelNormBackward(
+    _ x: Tensor, _ gy: Tensor, geometry g: ChannelGeometry, mean: FloatBuffer, invStd: FloatBuffer,
+    gEff: FloatBuffer, batchStatistics: Bool
+) -> (sumDy: FloatBuffer, sumDyXhat: FloatBuffer) {
+    let sumDy = FloatBuffer(g.channels), sumDyXhat = FloatBuffer(g.channels)
+    let (dx, accumulate, fresh) = gradientTarget(x)
+    BatchNormKernels.backward(
+        x: x.data, dy: gy.data, dx: dx, accumulate: accumulate, geometry: g,
+        mean: mean.pointer, invStd: invStd.pointer, gEff: gEff.pointer, batchStatistics: batchStatistics,
+        sumDy: sumDy.pointer, sumDyXhat: sumDyXhat.pointer)
+    if let t = fresh { x.grad = t }
+    return (sumDy, sumDyXhat)
+}
+
+/// Adds `value(c)` for each geometry channel c into the gradient of an
+/// affine parameter of `affineChannels` entries (entry c % affineChannels),
+/// when the parameter exists and requires gradients.
+func accumulateChannelSums(into parameter: Tensor?, channels: Int, affineChannels: Int, _ value: (Int) -> Float) {
+    guard let p = parameter, p.requiresGrad else { return }
+    let d = p.gradBuffer().data
+    for c in 0..<channels { d[c % affineChannels] += value(c) }
 }
 
 /// Where a fused backward writes d(loss)/dx: into the existing gradient
