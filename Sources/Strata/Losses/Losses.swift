@@ -31,13 +31,9 @@ public func crossEntropy(_ logits: Tensor, labels: [Int], reduction: Reduction =
     let px = logits.data, pp = probs.data
     for r in 0..<n {
         let row = px + r * c, prow = pp + r * c
-        var m = -Float.infinity
-        for j in 0..<c { m = max(m, row[j]) }
-        var s: Double = 0
-        for j in 0..<c { let e = Foundation.exp(row[j] - m); prow[j] = e; s += Double(e) }
-        let inv = Float(1 / s)
-        for j in 0..<c { prow[j] *= inv }
-        total += Double(m) + Foundation.log(s) - Double(row[labels[r]])
+        let lse = laneLogSumExp(px, base: r * c, extent: c, stride: 1)
+        for j in 0..<c { prow[j] = Foundation.exp(row[j] - lse) }
+        total += Double(lse) - Double(row[labels[r]])
     }
     let scale: Float = reduction == .mean ? 1 / Float(max(n, 1)) : 1
     let out = Tensor.scalar(Float(total) * scale)

@@ -63,74 +63,74 @@ extension Tensor {
         })
     }
 
-    /// Softmax along `axis` (default the last), computed stably by
-    /// subtracting the maximum.
+    /// Softmax along `axis` (default the last), computed stably as
+    /// exp(x - logsumexp(x)).
     public func softmax(axis: Int = -1) -> Tensor {
         let (outer, extent, inner, _) = splitAxis(shape, axis, op: "softmax")
         let x = self
         let out = Tensor(uninitialized: shape)
         let px = data, py = out.data
-        for o in 0..<outer {
-            for i in 0..<inner {
-                let base = o * extent * inner + i
-                var m = -Float.infinity
-                for e in 0..<extent { m = max(m, px[base + e * inner]) }
-                var s: Float = 0
-                for e in 0..<extent { let v = Foundation.exp(px[base + e * inner] - m); py[base + e * inner] = v; s += v }
-                let inv = 1 / s
-                for e in 0..<extent { py[base + e * inner] *= inv }
-            }
+        forEachLane(outer: outer, extent: extent, inner: inner) { base in
+            let lse = laneLogSumExp(px, base: base, extent: extent, stride: inner)
+            for e in 0..<extent { let j = base + e * inner; py[j] = Foundation.exp(px[j] - lse) }
         }
         let saved = out.detached()
         return out.recordOp("softmax", inputs: [x]) { g in
             // dx = y * (g - sum(g * y)) along the axis.
             let d = Tensor(uninitialized: x.shape)
             let pg = g.data, ps = saved.data, pd = d.data
-            for o in 0..<outer {
-                for i in 0..<inner {
-                    let base = o * extent * inner + i
-                    var dot: Float = 0
-                    for e in 0..<extent { dot += pg[base + e * inner] * ps[base + e * inner] }
-                    for e in 0..<extent { let j = base + e * inner; pd[j] = ps[j] * (pg[j] - dot) }
-                }
+            forEachLane(outer: outer, extent: extent, inner: inner) { base in
+                var dot: Float = 0
+                for e in 0..<extent { dot += pg[base + e * inner] * ps[base + e * inner] }
+                for e in 0..<extent { let j = base + e * inner; pd[j] = ps[j] * (pg[j] - dot) }
             }
             x.accumulateGrad(d, owned: true)
         }
     }
 
-    /// log(softmax(x)) along `axis`, computed as x - max - log(sum(exp(x - max))).
+    /// log(softmax(x)) along `axis`, computed as x - logsumexp(x).
     public func logSoftmax(axis: Int = -1) -> Tensor {
         let (outer, extent, inner, _) = splitAxis(shape, axis, op: "logSoftmax")
         let x = self
         let out = Tensor(uninitialized: shape)
         let px = data, py = out.data
-        for o in 0..<outer {
-            for i in 0..<inner {
-                let base = o * extent * inner + i
-                var m = -Float.infinity
-                for e in 0..<extent { m = max(m, px[base + e * inner]) }
-                var s: Double = 0
-                for e in 0..<extent { s += Double(Foundation.exp(px[base + e * inner] - m)) }
-                let lse = m + Float(Foundation.log(s))
-                for e in 0..<extent { py[base + e * inner] = px[base + e * inner] - lse }
-            }
+        forEachLane(outer: outer, extent: extent, inner: inner) { base in
+            let lse = laneLogSumExp(px, base: base, extent: extent, stride: inner)
+            for e in 0..<extent { let j = base + e * inner; py[j] = px[j] - lse }
         }
         let saved = out.detached()
         return out.recordOp("log_softmax", inputs: [x]) { g in
             // dx = g - softmax * sum(g) along the axis.
             let d = Tensor(uninitialized: x.shape)
             let pg = g.data, ps = saved.data, pd = d.data
-            for o in 0..<outer {
-                for i in 0..<inner {
-                    let base = o * extent * inner + i
-                    var total: Float = 0
-                    for e in 0..<extent { total += pg[base + e * inner] }
-                    for e in 0..<extent { let j = base + e * inner; pd[j] = pg[j] - Foundation.exp(ps[j]) * total }
-                }
+            forEachLane(outer: outer, extent: extent, inner: inner) { base in
+                var total: Float = 0
+                for e in 0..<extent { total += pg[base + e * inner] }
+                for e in 0..<extent { let j = base + e * inner; pd[j] = pg[j] - Foundation.exp(ps[j]) * total }
             }
             x.accumulateGrad(d, owned: true)
         }
     }
+}
+
+/// Calls `body(base)` for every lane along a reduction axis of a tensor seen
+/// as [outer, extent, inner]: the lane's elements are base + e * inner.
+@inline(__always)
+func forEachLane(outer: Int, extent: Int, inner: Int, _ body: (Int) -> Void) {
+    for o in 0..<outer {
+        for i in 0..<inner { body(o * extent * inner + i) }
+    }
+}
+
+/// log(sum(exp(x))) over `extent` elements at `base + e * stride`, stable
+/// (the maximum is subtracted first; the sum is accumulated in Double).
+@inline(__always)
+func laneLogSumExp(_ x: UnsafePointer<Float>, base: Int, extent: Int, stride: Int) -> Float {
+    var m = -Float.infinity
+    for e in 0..<extent { m = max(m, x[base + e * stride]) }
+    var s: Double = 0
+    for e in 0..<extent { s += Double(Foundation.exp(x[base + e * stride] - m)) }
+    return m + Float(Foundation.log(s))
 }
 
 /// y = max(x, 0) over `r`, 16 lanes at a time; NaN stays NaN as in PyTorch.
