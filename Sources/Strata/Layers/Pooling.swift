@@ -2,69 +2,69 @@
 /// side by side). Loops live in Kernels/PoolingKernels.swift; the N*C planes
 /// are split over `Threading.parallelFor` workers.
 
-/// Max pooling (PyTorch's `nn.MaxPool2d`, dilation 1, floor mode).
+/// What MaxPool2d and AvgPool2d share: a kernelSize x kernelSize window
+/// moved by `stride` (default: the kernel size, as PyTorch) over input
+/// padded by `padding` (at most half the kernel), floor mode.
 ///
 /// - Input: [N, C, H, W]. Output: [N, C, OH, OW] with
 ///   OH = (H + 2*padding.h - kernel.h) / stride.h + 1 (likewise OW).
-/// - `stride` defaults to `kernelSize`; padding pads with -infinity and must
-///   be at most half the kernel (as PyTorch).
-/// - Backward routes each output gradient to the position of its window's
-///   maximum. Ties: the first maximum in row-major window order receives the
-///   whole gradient (as PyTorch's CPU kernel). A NaN counts as the maximum;
-///   of several NaNs the last one in window order wins (as PyTorch).
-public final class MaxPool2d: Module {
+public class WindowPool2d: Module {
     public var training = true
     public let kernelSize: Size2
     public let stride: Size2
     public let padding: Size2
+    /// Layer name for messages.
+    var typeName: String { "Pool2d" }
 
-    public init(kernelSize: Size2, stride: Size2? = nil, padding: Size2 = 0) {
+    init(window kernelSize: Size2, stride: Size2?, padding: Size2) {
         self.kernelSize = kernelSize
         self.stride = stride ?? kernelSize
         self.padding = padding
-        checkPoolArguments("MaxPool2d", kernelSize, self.stride, padding)
+        checkPoolArguments(typeName, kernelSize, self.stride, padding)
     }
 
     /// Throws when `shape` is not [N, C, H, W] or the window does not fit.
     public func validate(inputShape shape: [Int]) throws {
-        _ = try poolGeometry(op: "MaxPool2d(kernelSize: \(kernelSize), stride: \(stride), padding: \(padding))",
+        _ = try poolGeometry(op: "\(typeName)(kernelSize: \(kernelSize), stride: \(stride), padding: \(padding))",
                              inputShape: shape, kernel: kernelSize, stride: stride, padding: padding)
     }
 
     public func forward(_ x: Tensor) -> Tensor {
         strataTry { try validate(inputShape: x.shape) }
-        return maxPool2d(x, kernelSize: kernelSize, stride: stride, padding: padding)
+        return pool(x)
+    }
+
+    /// The pooling op itself, after validation.
+    func pool(_ x: Tensor) -> Tensor { strataFatal("\(typeName): pool(_:) must be overridden") }
+}
+
+/// Max pooling (PyTorch's `nn.MaxPool2d`, dilation 1, floor mode); padding
+/// pads with -infinity.
+///
+/// Backward routes each output gradient to the position of its window's
+/// maximum. Ties: the first maximum in row-major window order receives the
+/// whole gradient (as PyTorch's CPU kernel). A NaN counts as the maximum; of
+/// several NaNs the last one in window order wins (as PyTorch).
+public final class MaxPool2d: WindowPool2d {
+    public init(kernelSize: Size2, stride: Size2? = nil, padding: Size2 = 0) {
+        super.init(window: kernelSize, stride: stride, padding: padding)
+    }
+    override var typeName: String { "MaxPool2d" }
+    override func pool(_ x: Tensor) -> Tensor {
+        maxPool2d(x, kernelSize: kernelSize, stride: stride, padding: padding)
     }
 }
 
 /// Average pooling (PyTorch's `nn.AvgPool2d` with count_include_pad = true,
 /// floor mode): each output is the window sum divided by kh*kw, padded
 /// zeros included.
-///
-/// - Input: [N, C, H, W]. Output: [N, C, OH, OW],
-///   OH = (H + 2*padding.h - kernel.h) / stride.h + 1. `stride` defaults to
-///   `kernelSize`; padding at most half the kernel.
-public final class AvgPool2d: Module {
-    public var training = true
-    public let kernelSize: Size2
-    public let stride: Size2
-    public let padding: Size2
-
+public final class AvgPool2d: WindowPool2d {
     public init(kernelSize: Size2, stride: Size2? = nil, padding: Size2 = 0) {
-        self.kernelSize = kernelSize
-        self.stride = stride ?? kernelSize
-        self.padding = padding
-        checkPoolArguments("AvgPool2d", kernelSize, self.stride, padding)
+        super.init(window: kernelSize, stride: stride, padding: padding)
     }
-
-    public func validate(inputShape shape: [Int]) throws {
-        _ = try poolGeometry(op: "AvgPool2d(kernelSize: \(kernelSize), stride: \(stride), padding: \(padding))",
-                             inputShape: shape, kernel: kernelSize, stride: stride, padding: padding)
-    }
-
-    public func forward(_ x: Tensor) -> Tensor {
-        strataTry { try validate(inputShape: x.shape) }
-        return avgPool2d(x, kernelSize: kernelSize, stride: stride, padding: padding)
+    override var typeName: String { "AvgPool2d" }
+    override func pool(_ x: Tensor) -> Tensor {
+        avgPool2d(x, kernelSize: kernelSize, stride: stride, padding: padding)
     }
 }
 
