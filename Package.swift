@@ -24,9 +24,27 @@ let package = Package(
             path: "Sources/CZlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // The library's layers, each a target that imports only those below it
+        // (Docs/Architecture.md draws the graph). Cross-target helpers are
+        // `package`, never `public`.
+        // Core: the BLAS door, Tensor, autograd, kernels, differentiable ops, losses.
+        .target(name: "StrataCore", dependencies: ["COpenBLAS"], path: "Sources/StrataCore"),
+        // Data: IDX and CSV readers (gzip via zlib), datasets, DataLoader.
+        .target(name: "StrataData", dependencies: ["StrataCore", "CZlib"], path: "Sources/StrataData"),
+        // nn: Module, layers, initialisers, optimisers and schedules, folding, models.
+        .target(name: "StrataNN", dependencies: ["StrataCore"], path: "Sources/StrataNN"),
+        // io: safetensors, state dicts, checkpoints.
+        .target(name: "StrataIO", dependencies: ["StrataCore", "StrataNN"], path: "Sources/StrataIO"),
+        // Training: progress, logs, metrics, charts, NaN guard, evaluation.
+        .target(
+            name: "StrataTraining",
+            dependencies: ["StrataCore", "StrataNN", "StrataData", "StrataIO"],
+            path: "Sources/StrataTraining"
+        ),
+        // The umbrella: `import Strata` re-exports every layer above.
         .target(
             name: "Strata",
-            dependencies: ["COpenBLAS", "CZlib"],
+            dependencies: ["StrataCore", "StrataData", "StrataNN", "StrataIO", "StrataTraining"],
             path: "Sources/Strata"
         ),
         // `make bench`: the benchmark harness (never part of `make test`).
@@ -57,7 +75,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StrataTests",
-            dependencies: ["Strata"],
+            dependencies: ["Strata", "StrataCore", "StrataData", "StrataIO", "StrataNN", "StrataTraining"],
             path: "Tests/StrataTests",
             resources: [.copy("Fixtures")]
         ),

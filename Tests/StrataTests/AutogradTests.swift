@@ -1,5 +1,9 @@
 import XCTest
-@testable import Strata
+@testable import StrataCore
+@testable import StrataData
+@testable import StrataIO
+@testable import StrataNN
+@testable import StrataTraining
 
 /// Autograd mechanics and finite-difference checks of every core op.
 final class AutogradTests: XCTestCase {

@@ -1,5 +1,9 @@
 import XCTest
-@testable import Strata
+@testable import StrataCore
+@testable import StrataData
+@testable import StrataIO
+@testable import StrataNN
+@testable import StrataTraining
 
 /// sgemm and matmul against a naive triple loop written here.
 final class BLASTests: XCTestCase {

@@ -1,5 +1,9 @@
 import XCTest
-@testable import Strata
+@testable import StrataCore
+@testable import StrataData
+@testable import StrataIO
+@testable import StrataNN
+@testable import StrataTraining
 
 /// Runs a module through the steps of a norm.json fixture case (train and
 /// eval steps on fresh inputs) and compares output, input gradient,

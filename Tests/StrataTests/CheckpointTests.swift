@@ -1,6 +1,10 @@
 import Foundation
 import XCTest
-@testable import Strata
+@testable import StrataCore
+@testable import StrataData
+@testable import StrataIO
+@testable import StrataNN
+@testable import StrataTraining
 
 /// A layer with a parameter and BatchNorm-like buffers (for key and dtype tests).
 final class BufferedLayer: Module {

@@ -1,6 +1,10 @@
 import Foundation
 import XCTest
-@testable import Strata
+@testable import StrataCore
+@testable import StrataData
+@testable import StrataIO
+@testable import StrataNN
+@testable import StrataTraining
 
 /// One convolution configuration for the naive-vs-fast comparison.
 private struct ConvCase: CustomStringConvertible {

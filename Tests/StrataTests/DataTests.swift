@@ -1,6 +1,10 @@
 import Foundation
 import XCTest
-@testable import Strata
+@testable import StrataCore
+@testable import StrataData
+@testable import StrataIO
+@testable import StrataNN
+@testable import StrataTraining
 
 /// A fresh directory under the system temp dir, removed after the test.
 func makeTempDir(_ test: XCTestCase) -> String {

@@ -1,5 +1,9 @@
 import XCTest
-@testable import Strata
+@testable import StrataCore
+@testable import StrataData
+@testable import StrataIO
+@testable import StrataNN
+@testable import StrataTraining
 
 /// The reusable pieces of the example programs: model builders, sampling
 /// and evaluation.

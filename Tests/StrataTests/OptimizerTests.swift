@@ -1,5 +1,9 @@
 import XCTest
-@testable import Strata
+@testable import StrataCore
+@testable import StrataData
+@testable import StrataIO
+@testable import StrataNN
+@testable import StrataTraining
 
 /// Optimisers against PyTorch, and an end-to-end training run.
 final class OptimizerTests: XCTestCase {

@@ -1,5 +1,9 @@
 import XCTest
-@testable import Strata
+@testable import StrataCore
+@testable import StrataData
+@testable import StrataIO
+@testable import StrataNN
+@testable import StrataTraining
 
 /// MaxPool2d, AvgPool2d, AdaptiveAvgPool2d.
 final class PoolingTests: XCTestCase {

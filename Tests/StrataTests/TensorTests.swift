@@ -1,5 +1,9 @@
 import XCTest
-@testable import Strata
+@testable import StrataCore
+@testable import StrataData
+@testable import StrataIO
+@testable import StrataNN
+@testable import StrataTraining
 
 /// Tensor creation, access, random generation, buffer pool and threading.
 final class TensorTests: XCTestCase {

@@ -1,6 +1,10 @@
 import Foundation
 import XCTest
-@testable import Strata
+@testable import StrataCore
+@testable import StrataData
+@testable import StrataIO
+@testable import StrataNN
+@testable import StrataTraining
 
 /// Element-by-element comparison |a - e| <= atol + rtol * |e|, reporting the
 /// first failing index at the caller's file and line.

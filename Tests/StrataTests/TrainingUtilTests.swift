@@ -1,6 +1,10 @@
 import Foundation
 import XCTest
-@testable import Strata
+@testable import StrataCore
+@testable import StrataData
+@testable import StrataIO
+@testable import StrataNN
+@testable import StrataTraining
 
 /// LR schedules, gradient clipping, NaN guard, metrics, progress bar, charts, logs.
 final class TrainingUtilTests: XCTestCase {

@@ -1,0 +1,194 @@
+/// Window geometry of a 2-D pooling over one [H, W] plane: kernel kh x kw,
+/// stride (sh, sw), `padTop`/`padLeft` before the input; output outH x outW.
+package struct PoolGeometry: Equatable, Sendable {
+    var height: Int, width: Int
+    var kernelH: Int, kernelW: Int
+    var strideH: Int, strideW: Int
+    var padH: Int, padW: Int
+    var outH: Int, outW: Int
+    var inPlane: Int { height * width }
+    var outPlane: Int { outH * outW }
+}
+
+/// Plain loops over NCHW planes for max, average and adaptive average
+/// pooling. Each function handles `planes` consecutive [H, W] planes (one
+/// per (n, c)); callers split the planes over workers with
+/// `Threading.parallelFor`.
+enum PoolingKernels {
+    /// Max over each window; padding counts as -infinity. Writes the
+    /// maximum to `out` and its flat index in the input plane to `argmax`.
+    /// Ties: the first maximum in row-major window order wins (strict `>`),
+    /// as PyTorch's CPU kernel. A NaN counts as the maximum (the last NaN of
+    /// the window, as PyTorch). Comparisons are branch-free selects: on
+    /// random data a branch per element mispredicts half the time.
+    static func maxForward(
+        _ input: UnsafePointer<Float>, _ g: PoolGeometry, planes: Range<Int>,
+        out: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>
+    ) {
+        if g.padH == 0 && g.padW == 0 && g.kernelH == 2 && g.kernelW == 2 {
+            maxForward2x2(input, g, planes: planes, out: out, argmax: argmax)
+            return
+        }
+        for p in planes {
+            let src = input + p * g.inPlane
+            let dst = out + p * g.outPlane, idx = argmax + p * g.outPlane
+            for oy in 0..<g.outH {
+                let y0 = oy * g.strideH - g.padH
+                let yLo = max(y0, 0), yHi = min(y0 + g.kernelH, g.height)
+                for ox in 0..<g.outW {
+                    let x0 = ox * g.strideW - g.padW
+                    let xLo = max(x0, 0), xHi = min(x0 + g.kernelW, g.width)
+                    var best = -Float.infinity
+                    var bestIndex = yLo * g.width + xLo
+                    for y in yLo..<yHi {
+                        let row = src + y * g.width
+                        for x in xLo..<xHi {
+                            let v = row[x]
+                            let take = v > best || v != v
+                            best = take ? v : best
+                            bestIndex = take ? y * g.width + x : bestIndex
+                        }
+                    }
+                    dst[oy * g.outW + ox] = best
+                    idx[oy * g.outW + ox] = Int32(bestIndex)
+                }
+            }
+        }
+    }
+
+    /// `maxForward` for 2x2 windows without padding (every window lies
+    /// inside the input), unrolled; same tie and NaN rules.
+    static func maxForward2x2(
+        _ input: UnsafePointer<Float>, _ g: PoolGeometry, planes: Range<Int>,
+        out: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>
+    ) {
+        let (w, sh, sw) = (g.width, g.strideH, g.strideW)
+        for p in planes {
+            let src = input + p * g.inPlane
+            let dst = out + p * g.outPlane, idx = argmax + p * g.outPlane
+            for oy in 0..<g.outH {
+                let top = oy * sh * w
+                for ox in 0..<g.outW {
+                    let i0 = top + ox * sw
+                    // Candidates in row-major order: (0,0), (0,1), (1,0), (1,1).
+                    var best = src[i0], bestIndex = i0
+                    @inline(__always) func consider(_ i: Int) {
+                        let v = src[i]
+                        let take = v > best || v != v
+                        best = take ? v : best
+                        bestIndex = take ? i : bestIndex
+                    }
+                    consider(i0 + 1)
+                    consider(i0 + w)
+                    consider(i0 + w + 1)
+                    dst[oy * g.outW + ox] = best
+                    idx[oy * g.outW + ox] = Int32(truncatingIfNeeded: bestIndex)
+                }
+            }
+        }
+    }
+
+    /// Routes each output gradient to its window's argmax (accumulating).
+    static func maxBackward(
+        _ gradOut: UnsafePointer<Float>, argmax: UnsafePointer<Int32>, _ g: PoolGeometry, planes: Range<Int>,
+        gradIn: UnsafeMutablePointer<Float>
+    ) {
+        for p in planes {
+            let go = gradOut + p * g.outPlane, idx = argmax + p * g.outPlane
+            let gi = gradIn + p * g.inPlane
+            for i in 0..<g.outPlane { gi[Int(idx[i])] += go[i] }
+        }
+    }
+
+    /// The window [lo, hi) of output `o` clipped to the input, and the
+    /// divisor PyTorch uses with count_include_pad = true: the window's size
+    /// clipped to the padded input, before clipping to the input itself.
+    @inline(__always)
+    static func avgWindow(_ o: Int, stride: Int, pad: Int, kernel: Int, size: Int) -> (lo: Int, hi: Int, padded: Int) {
+        let start = o * stride - pad
+        let end = min(start + kernel, size + pad)
+        return (max(start, 0), min(end, size), end - start)
+    }
+
+    /// Average over each window, dividing by the padded window size
+    /// (count_include_pad = true, PyTorch's default).
+    static func avgForward(_ input: UnsafePointer<Float>, _ g: PoolGeometry, planes: Range<Int>, out: UnsafeMutablePointer<Float>) {
+        for p in planes {
+            let src = input + p * g.inPlane, dst = out + p * g.outPlane
+            for oy in 0..<g.outH {
+                let wy = avgWindow(oy, stride: g.strideH, pad: g.padH, kernel: g.kernelH, size: g.height)
+                for ox in 0..<g.outW {
+                    let wx = avgWindow(ox, stride: g.strideW, pad: g.padW, kernel: g.kernelW, size: g.width)
+                    var sum: Float = 0
+                    for y in wy.lo..<wy.hi {
+                        for x in wx.lo..<wx.hi { sum += src[y * g.width + x] }
+                    }
+                    dst[oy * g.outW + ox] = sum / Float(wy.padded * wx.padded)
+                }
+            }
+        }
+    }
+
+    /// Spreads each output gradient evenly (by the same divisor) over its window.
+    static func avgBackward(_ gradOut: UnsafePointer<Float>, _ g: PoolGeometry, planes: Range<Int>, gradIn: UnsafeMutablePointer<Float>) {
+        for p in planes {
+            let go = gradOut + p * g.outPlane, gi = gradIn + p * g.inPlane
+            for oy in 0..<g.outH {
+                let wy = avgWindow(oy, stride: g.strideH, pad: g.padH, kernel: g.kernelH, size: g.height)
+                for ox in 0..<g.outW {
+                    let wx = avgWindow(ox, stride: g.strideW, pad: g.padW, kernel: g.kernelW, size: g.width)
+                    let share = go[oy * g.outW + ox] / Float(wy.padded * wx.padded)
+                    for y in wy.lo..<wy.hi {
+                        for x in wx.lo..<wx.hi { gi[y * g.width + x] += share }
+                    }
+                }
+            }
+        }
+    }
+
+    /// PyTorch's adaptive bin of output `o` of `outSize` over `inSize`:
+    /// [floor(o*in/out), ceil((o+1)*in/out)).
+    @inline(__always)
+    static func adaptiveBin(_ o: Int, outSize: Int, inSize: Int) -> Range<Int> {
+        let lo = (o * inSize) / outSize
+        let hi = ((o + 1) * inSize + outSize - 1) / outSize
+        return lo..<hi
+    }
+
+    /// Adaptive average pooling of [H, W] planes to [outH, outW].
+    static func adaptiveAvgForward(
+        _ input: UnsafePointer<Float>, height: Int, width: Int, outH: Int, outW: Int,
+        planes: Range<Int>, out: UnsafeMutablePointer<Float>
+    ) {
+        for p in planes {
+            let src = input + p * height * width, dst = out + p * outH * outW
+            for oy in 0..<outH {
+                let ys = adaptiveBin(oy, outSize: outH, inSize: height)
+                for ox in 0..<outW {
+                    let xs = adaptiveBin(ox, outSize: outW, inSize: width)
+                    var sum: Float = 0
+                    for y in ys { for x in xs { sum += src[y * width + x] } }
+                    dst[oy * outW + ox] = sum / Float(ys.count * xs.count)
+                }
+            }
+        }
+    }
+
+    /// Spreads each output gradient evenly over its adaptive bin.
+    static func adaptiveAvgBackward(
+        _ gradOut: UnsafePointer<Float>, height: Int, width: Int, outH: Int, outW: Int,
+        planes: Range<Int>, gradIn: UnsafeMutablePointer<Float>
+    ) {
+        for p in planes {
+            let go = gradOut + p * outH * outW, gi = gradIn + p * height * width
+            for oy in 0..<outH {
+                let ys = adaptiveBin(oy, outSize: outH, inSize: height)
+                for ox in 0..<outW {
+                    let xs = adaptiveBin(ox, outSize: outW, inSize: width)
+                    let share = go[oy * outW + ox] / Float(ys.count * xs.count)
+                    for y in ys { for x in xs { gi[y * width + x] += share } }
+                }
+            }
+        }
+    }
+}

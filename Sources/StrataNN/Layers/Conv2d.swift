@@ -1,0 +1,91 @@
+import StrataCore
+/// 2-D convolution over NCHW input (PyTorch's `nn.Conv2d`, cross-correlation).
+///
+/// - Input: [N, inputChannels, H, W]. Output: [N, outputChannels, OH, OW] with
+///   OH = (H + padTop + padBottom - dilation.h*(kernel.h-1) - 1) / stride.h + 1
+///   (likewise OW).
+/// - `weight`: [outputChannels, inputChannels/groups, kh, kw]; `bias`:
+///   [outputChannels] or nil. Keys "weight" and "bias", as PyTorch.
+/// - `groups` splits input and output channels into that many independent
+///   convolutions; groups == inputChannels is a depthwise convolution.
+/// - Initialisation as PyTorch: weight and bias ~ U(-1/sqrt(fanIn),
+///   1/sqrt(fanIn)), fanIn = inputChannels/groups * kh * kw (kaiming_uniform
+///   with a = sqrt(5)).
+///
+/// The computation (im2col + sgemm, threading) is described at `conv2d`.
+public final class Conv2d: Module {
+    public var training = true
+    public let inputChannels: Int
+    public let outputChannels: Int
+    public let kernelSize: Size2
+    public let stride: Size2
+    public let padding: ConvPadding
+    public let dilation: Size2
+    public let groups: Int
+    public let weight: Tensor
+    public let bias: Tensor?
+
+    public init(
+        inputChannels: Int, outputChannels: Int, kernelSize: Size2,
+        stride: Size2 = 1, padding: ConvPadding = 0, dilation: Size2 = 1, groups: Int = 1,
+        bias: Bool = true, generator: RandomGenerator = .global
+    ) {
+        let name = "Conv2d(\(inputChannels), \(outputChannels), kernelSize: \(kernelSize))"
+        strataCheck(inputChannels > 0 && outputChannels > 0, "\(name): channel counts must be positive")
+        strataCheck(groups > 0 && inputChannels % groups == 0 && outputChannels % groups == 0,
+                    "\(name): groups = \(groups) must divide both inputChannels and outputChannels")
+        strataCheck(kernelSize.height > 0 && kernelSize.width > 0, "\(name): kernel size must be positive")
+        strataCheck(stride.height > 0 && stride.width > 0, "\(name): stride \(stride) must be positive")
+        strataCheck(dilation.height > 0 && dilation.width > 0, "\(name): dilation \(dilation) must be positive")
+        if case .explicit(let p) = padding {
+            strataCheck(p.height >= 0 && p.width >= 0, "\(name): padding \(p) must not be negative")
+        }
+        strataCheck(padding != .same || stride == 1, "\(name): padding .same needs stride 1, got stride \(stride)")
+        self.inputChannels = inputChannels
+        self.outputChannels = outputChannels
+        self.kernelSize = kernelSize
+        self.stride = stride
+        self.padding = padding
+        self.dilation = dilation
+        self.groups = groups
+        let fanIn = inputChannels / groups * kernelSize.height * kernelSize.width
+        let bound = 1 / Float(fanIn).squareRoot()
+        weight = Tensor.rand([outputChannels, inputChannels / groups, kernelSize.height, kernelSize.width],
+                             low: -bound, high: bound, generator: generator, requiresGrad: true)
+        self.bias = bias ? Tensor.rand([outputChannels], low: -bound, high: bound, generator: generator, requiresGrad: true) : nil
+    }
+
+    /// `Conv2d(1, 32, kernelSize: 3, padding: 1)`: the channel counts unlabelled.
+    public convenience init(
+        _ inputChannels: Int, _ outputChannels: Int, kernelSize: Size2,
+        stride: Size2 = 1, padding: ConvPadding = 0, dilation: Size2 = 1, groups: Int = 1,
+        bias: Bool = true, generator: RandomGenerator = .global
+    ) {
+        self.init(inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: kernelSize,
+                  stride: stride, padding: padding, dilation: dilation, groups: groups, bias: bias, generator: generator)
+    }
+
+    public var ownParameters: [(String, Tensor)] {
+        var p = [("weight", weight)]
+        if let b = bias { p.append(("bias", b)) }
+        return p
+    }
+
+    var name: String {
+        "Conv2d(\(inputChannels), \(outputChannels), kernelSize: \(kernelSize), stride: \(stride), padding: \(padding)"
+            + (dilation == 1 ? "" : ", dilation: \(dilation)") + (groups == 1 ? "" : ", groups: \(groups)") + ")"
+    }
+
+    /// Throws when `shape` is not [N, inputChannels, H, W] or the (dilated)
+    /// kernel does not fit in the padded input.
+    public func validate(inputShape shape: [Int]) throws {
+        _ = try convGeometry(op: name, inputShape: shape, weightShape: weight.shape,
+                             stride: stride, padding: padding, dilation: dilation, groups: groups)
+    }
+
+    /// [N, inputChannels, H, W] -> [N, outputChannels, OH, OW].
+    public func forward(_ x: Tensor) -> Tensor {
+        strataTry { try validate(inputShape: x.shape) }
+        return conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
+    }
+}
