@@ -2,11 +2,11 @@
 # Both install what is missing first (Debian packages, only when absent).
 
 SWIFT      ?= swift
-APT_PKGS   := libopenblas-dev liblapacke-dev zlib1g-dev
+APT_PKGS   := libopenblas-dev liblapacke-dev zlib1g-dev librsvg2-bin
 DATA_DIR   := data
-# Python for `make data` and `make bench-compare`: the repository's .venv,
-# else the developers' shared venv, else python3.
-PYTHON     ?= $(shell for p in .venv/bin/python /work/venv/bin/python; do [ -x $$p ] && { echo $$p; exit; }; done; echo python3)
+# Python for `make data` and `make bench-compare`: the repository's .venv
+# when it exists, else python3 (override with `make ... PYTHON=...`).
+PYTHON     ?= $(shell [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)
 
 .PHONY: deps build test demo data bench bench-compare clean fashion sweep small-batch
 
@@ -16,6 +16,7 @@ deps:
 	[ -e /usr/include/x86_64-linux-gnu/cblas.h ] || [ -e /usr/include/cblas.h ] || missing="$$missing libopenblas-dev"; \
 	[ -e /usr/include/lapacke.h ] || missing="$$missing liblapacke-dev"; \
 	[ -e /usr/include/zlib.h ] || missing="$$missing zlib1g-dev"; \
+	command -v rsvg-convert >/dev/null || missing="$$missing librsvg2-bin"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
@@ -81,7 +82,7 @@ bench-compare: deps
 # demo: one epoch of the reference CNN on 10,000 Fashion-MNIST images (about a minute).
 demo: deps data
 	$(SWIFT) run -c release fashion-cnn --epochs 1 --subset 10000 --output runs/demo
-	@echo "demo outputs: runs/demo/ (log.csv, curves.png, confusion.md, checkpoint.safetensors)"
+	@echo "demo outputs in runs/demo/: $$(ls runs/demo | tr '\n' ' ')"
 
 # fashion: the full default run (20 epochs on 60,000 images, target >= 93% test accuracy).
 fashion: deps data

@@ -6,7 +6,14 @@ import PackageDescription
 let package = Package(
     name: "Strata",
     products: [
+        // Everything, through the umbrella's re-exports.
         .library(name: "Strata", targets: ["Strata"]),
+        // One layer and what is below it, for programs that need less.
+        .library(name: "StrataCore", targets: ["StrataCore"]),
+        .library(name: "StrataData", targets: ["StrataData"]),
+        .library(name: "StrataNN", targets: ["StrataNN"]),
+        .library(name: "StrataIO", targets: ["StrataIO"]),
+        .library(name: "StrataTraining", targets: ["StrataTraining"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

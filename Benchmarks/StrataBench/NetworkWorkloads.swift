@@ -4,7 +4,7 @@ import Strata
 // The workloads built on Conv2d, MaxPool2d and BatchNorm1d/2d: conv1, conv2,
 // bn2d, bn1d, mlp-step, cnn-step, cnn-epoch.
 //
-// Shapes, ids and units: /work/shared/bench/WORKLOADS.md. "fwd" records run
+// Shapes, ids and units: the project's shared bench/WORKLOADS.md. "fwd" records run
 // with grad mode on (parameters require grad, so the graph is recorded as
 // in training) and no backward; "eval-fwd" runs in eval mode under
 // `withNoGrad`. Gradients are reset to nil before each step.

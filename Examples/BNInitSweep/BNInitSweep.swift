@@ -99,7 +99,7 @@ struct BNInitSweep: ParsableCommand {
         }
         say(summary)
         say(String(format: "wall time %.1f s", wall))
-        say("outputs in \(output)/: results.json summary.md train_acc.svg train_acc.png test_acc.svg test_acc.png")
+        say("outputs in \(output)/: \(OutputFolder.listing(output))")
     }
 }
 

@@ -22,7 +22,7 @@ struct FashionCNN: ParsableCommand {
     @Option(help: "Initial learning rate.") var lr: Float = 0.05
     @Option(help: "SGD momentum.") var momentum: Float = 0.9
     @Option(help: "L2 weight decay.") var weightDecay: Float = 5e-4
-    @Option(help: "Learning-rate schedule: cosine, step (x0.1 at 50% and 75%), or constant.") var schedule = "cosine"
+    @Option(help: "Learning-rate schedule: cosine, step (x0.1 at 50% and 75% of the epochs), or constant.") var schedule = "cosine"
     @Flag(inversion: .prefixedNo, help: "Random horizontal flips of training images.") var flip = true
     @Option(help: "Random-crop padding in pixels (0 = off).") var cropPadding = 0
     @Flag(help: "Train the same network without BatchNorm.") var noBn = false
@@ -52,7 +52,7 @@ struct FashionCNN: ParsableCommand {
         let scheduler: (any LRScheduler)?
         switch schedule {
         case "cosine": scheduler = CosineAnnealingLR(optimizer, tMax: epochs)
-        case "step": scheduler = StepLR(optimizer, stepSize: max(1, epochs / 2), gamma: 0.1)
+        case "step": scheduler = MultiStepLR(optimizer, milestones: [max(1, epochs / 2), max(1, epochs * 3 / 4)], gamma: 0.1)
         case "constant": scheduler = nil
         default: throw ValidationError("--schedule must be cosine, step or constant, got \(schedule)")
         }
@@ -132,7 +132,7 @@ struct FashionCNN: ParsableCommand {
         """
         try AtomicFile.write(Array((summary + "\n").utf8), to: "\(output)/summary.json")
         say(String(format: "final test accuracy %.2f%% (best %.2f%%), wall time %.1f s", final * 100, best * 100, wall))
-        say("outputs in \(output)/: checkpoint.safetensors log.csv log.json curves.svg curves.png confusion.md confusion.csv summary.json")
+        say("outputs in \(output)/: \(OutputFolder.listing(output))")
     }
 
     func writeOutputs(log: TrainingLog, confusion: ConfusionMatrix) throws {

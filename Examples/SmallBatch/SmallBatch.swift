@@ -117,7 +117,7 @@ struct SmallBatch: ParsableCommand {
                               xLabel: "log2(batch size): " + batchSizes.map { "\(Int(log2(Double($0)))) = \($0)" }.joined(separator: ", "), yLabel: "test accuracy", series: series)
         _ = try ChartFile.write(chart.svg(width: 720, height: 440), base: "\(output)/accuracy")
         say(md)
-        say("outputs in \(output)/: results.json summary.md accuracy.svg accuracy.png")
+        say("outputs in \(output)/: \(OutputFolder.listing(output))")
     }
 }
 

@@ -311,12 +311,12 @@ final class CheckpointTests: XCTestCase {
     }
 }
 
-/// Pythons that may have torch: $STRATA_PYTHON, the repository's .venv, the
-/// developers' shared venv, then the system's.
+/// Pythons that may have torch: $STRATA_PYTHON, the repository's .venv, then
+/// the system's.
 func pythonCandidates() -> [String] {
     let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     var list: [String] = []
     if let env = ProcessInfo.processInfo.environment["STRATA_PYTHON"] { list.append(env) }
-    list += [repo.appendingPathComponent(".venv/bin/python").path, "/work/venv/bin/python", "/usr/bin/python3"]
+    list += [repo.appendingPathComponent(".venv/bin/python").path, "/usr/bin/python3"]
     return list
 }

@@ -19,6 +19,8 @@ final class TrainingUtilTests: XCTestCase {
     func testSchedulesMatchPyTorch() throws {
         let fx = try loadFixture("schedules")["schedules"] as! [String: Any]
         assertClose(schedulerRates({ StepLR($0, stepSize: 3, gamma: 0.5) }, steps: 12), floats(fx["step_lr"]), rtol: 1e-6, atol: 0)
+        assertClose(schedulerRates({ MultiStepLR($0, milestones: [7, 3, 7], gamma: 0.5) }, steps: 12), floats(fx["multi_step_lr"]),
+                    rtol: 1e-6, atol: 0)
         assertClose(schedulerRates({ CosineAnnealingLR($0, tMax: 10, etaMin: 0.001) }, steps: 25), floats(fx["cosine"]), rtol: 1e-6, atol: 1e-9)
         assertClose(schedulerRates({ OneCycleLR($0, maxLR: 0.2, totalSteps: 50) }, steps: 49), floats(fx["one_cycle"]), rtol: 1e-5, atol: 1e-9)
         // Jumping to a position (resume) gives the same rate as stepping there.

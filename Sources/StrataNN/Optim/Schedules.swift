@@ -53,6 +53,32 @@ public final class StepLR: LRScheduler {
     }
 }
 
+/// lr = baseLR * gamma ^ (number of milestones <= epoch) (PyTorch's
+/// `MultiStepLR`). A milestone listed twice decays twice at that epoch, as
+/// in PyTorch.
+public final class MultiStepLR: LRScheduler {
+    public let optimizer: any Optimizer
+    /// Epochs at which the rate is multiplied by `gamma`, ascending.
+    public let milestones: [Int]
+    public let gamma: Double
+    /// The rate at construction (PyTorch's `initial_lr`).
+    public let baseLR: Double
+    public var lastEpoch: Int = 0 { didSet { apply() } }
+
+    public init(_ optimizer: any Optimizer, milestones: [Int], gamma: Double = 0.1) {
+        strataCheck(milestones.allSatisfy { $0 > 0 }, "MultiStepLR: milestones must be positive, got \(milestones)")
+        self.optimizer = optimizer
+        self.milestones = milestones.sorted()
+        self.gamma = gamma
+        baseLR = Double(optimizer.learningRate)
+        apply()
+    }
+
+    public func learningRate(at epoch: Int) -> Double {
+        baseLR * Foundation.pow(gamma, Double(milestones.filter { $0 <= epoch }.count))
+    }
+}
+
 /// lr = etaMin + (baseLR - etaMin) * (1 + cos(pi * epoch / tMax)) / 2
 /// (PyTorch's `CosineAnnealingLR`; past `tMax` the curve continues
 /// periodically, as PyTorch's recursive form does).

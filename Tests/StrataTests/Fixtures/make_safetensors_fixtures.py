@@ -1,7 +1,7 @@
 """Generates the PyTorch fixtures for CheckpointTests and TrainingUtilTests.
 
-Run with the venv that has torch and safetensors:
-    /work/venv/bin/python Tests/StrataTests/Fixtures/make_safetensors_fixtures.py
+Run with a Python that has torch and safetensors (the repository's .venv):
+    .venv/bin/python Tests/StrataTests/Fixtures/make_safetensors_fixtures.py
 
 Writes, next to this script:
 - torch_mlp.safetensors: state_dict of Sequential(Linear(4, 3), ReLU, Linear(3, 2))
@@ -10,7 +10,7 @@ Writes, next to this script:
   and an int64 scalar "bn.num_batches_tracked";
 - safetensors.json: the expected float values of both files and the MLP's
   output on a fixed input;
-- schedules.json: learning rates of StepLR, CosineAnnealingLR and OneCycleLR
+- schedules.json: learning rates of StepLR, MultiStepLR, CosineAnnealingLR and OneCycleLR
   and clip_grad_norm_ results.
 """
 import json
@@ -72,6 +72,7 @@ def main():
 
     sched = {
         "step_lr": run(lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=3, gamma=0.5), 12),
+        "multi_step_lr": run(lambda o: torch.optim.lr_scheduler.MultiStepLR(o, milestones=[3, 7, 7], gamma=0.5), 12),
         "cosine": run(lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=10, eta_min=0.001), 25),
         "one_cycle": run(lambda o: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=0.2, total_steps=50,
                                                                        cycle_momentum=False), 49),
