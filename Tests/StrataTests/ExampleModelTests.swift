@@ -106,4 +106,19 @@ final class ExampleModelTests: XCTestCase {
         XCTAssertEqual(confusion.counts[2], [1, 0, 1])
         XCTAssertTrue(model.training)
     }
+
+    /// A BatchNorm put in eval mode on purpose (fine-tuning with frozen
+    /// statistics) stays in eval mode after an evaluation; the rest of the
+    /// model returns to train mode.
+    func testEvaluateClassifierKeepsASubModuleInEvalMode() {
+        let bn = BatchNorm1d(3)
+        let model = Sequential(Linear(3, 3), bn, ReLU())
+        bn.eval()
+        let data = Dataset(images: Tensor.randn([6, 3]), labels: [0, 1, 2, 0, 1, 2])
+        _ = evaluateClassifier(model, on: data, batchSize: 4)
+        XCTAssertTrue(model.training)
+        XCTAssertTrue(model.layers[0].training)
+        XCTAssertFalse(bn.training, "evaluateClassifier switched a BatchNorm the caller had frozen back to train mode")
+        XCTAssertEqual(bn.numBatchesTracked?.item, 0, "the evaluation must not update running statistics")
+    }
 }
