@@ -8,7 +8,7 @@ DATA_DIR   := data
 # when it exists, else python3 (override with `make ... PYTHON=...`).
 PYTHON     ?= $(shell [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)
 
-.PHONY: deps build test demo data bench bench-compare clean fashion sweep small-batch
+.PHONY: deps build test lint format demo data bench bench-compare clean fashion sweep small-batch
 
 # Installs the C libraries the package links, only when a header is missing.
 deps:
@@ -26,8 +26,9 @@ deps:
 build: deps
 	$(SWIFT) build -c release
 
-# Real-data tests need `make data`; if it cannot run here they skip and say why.
-test: deps
+# Lint first (it needs nothing installed), then the tests. Real-data tests
+# need `make data`; if it cannot run here they skip and say why.
+test: lint deps
 	@$(MAKE) --no-print-directory data || echo "warning: 'make data' failed; the real-data tests will be skipped"
 	$(SWIFT) test --disable-swift-testing
 
@@ -53,6 +54,23 @@ data:
 
 clean:
 	rm -rf .build
+
+# --- Style and documentation ---
+# The toolchain's `swift format` with the settings in .swift-format: 4-space
+# indent, 140 columns, the default rules except five left off because they
+# would rename API or undo the code's compact style: AlwaysUseLowerCamelCase
+# (safetensors' dtype names F32, BF16, ...), DoNotUseSemicolons (`{ a; b }`
+# one-liners), OneVariableDeclarationPerLine, OneCasePerLine and
+# UseLetInEveryBoundCaseVariable (`case let .x(a)`).
+FORMAT_PATHS := Sources Tests Examples Benchmarks Package.swift
+
+# format: rewrites the Swift files in place (run it before committing).
+format:
+	$(SWIFT) format format --in-place --recursive --parallel $(FORMAT_PATHS)
+
+# lint: fails on any finding, including what `make format` would change.
+lint:
+	$(SWIFT) format lint --strict --recursive --parallel $(FORMAT_PATHS)
 
 # --- Benchmarks (never part of `make test`; method in Docs/Benchmarks.md) ---
 # Extra options for both sides, e.g. BENCH_ARGS="--quick" or "--filter gemm --threads 1".
