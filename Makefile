@@ -8,7 +8,7 @@ DATA_DIR   := data
 # when it exists, else python3 (override with `make ... PYTHON=...`).
 PYTHON     ?= $(shell [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)
 
-.PHONY: deps build test lint format demo data bench bench-compare clean fashion sweep small-batch
+.PHONY: deps build test lint format docs demo data bench bench-compare clean fashion sweep small-batch
 
 # Installs the C libraries the package links, only when a header is missing.
 deps:
@@ -53,7 +53,7 @@ data:
 	@echo "data: $(FASHION_DIR) and $(MNIST5K) ready"
 
 clean:
-	rm -rf .build
+	rm -rf .build $(DOCC_GENERATED)
 
 # --- Style and documentation ---
 # The toolchain's `swift format` with the settings in .swift-format: 4-space
@@ -71,6 +71,25 @@ format:
 # lint: fails on any finding, including what `make format` would change.
 lint:
 	$(SWIFT) format lint --strict --recursive --parallel $(FORMAT_PATHS)
+
+# docs: the DocC archive of every library target, combined into one, with the
+# Strata catalog's articles (Sources/Strata/Strata.docc) and one article per
+# Docs/ page, generated into $(DOCC_GENERATED) (git-ignored) so that Docs/*.md
+# stay the only copy. Fails on any warning. Uses swift-docc-plugin.
+DOCC_TARGETS   := StrataCore StrataData StrataNN StrataIO StrataTraining Strata
+DOCC_GENERATED := Sources/Strata/Strata.docc/Generated
+DOCC_ARCHIVE   := .build/plugins/Swift-DocC/outputs/Strata.doccarchive
+
+docs: deps
+	python3 Docs/docc_articles.py Docs $(DOCC_GENERATED)
+	@log=$$(mktemp); \
+	$(SWIFT) package generate-documentation --enable-experimental-combined-documentation \
+	  $(addprefix --target ,$(DOCC_TARGETS)) --warnings-as-errors >$$log 2>&1; status=$$?; \
+	grep -v '^\[[0-9]*/[0-9]*\]' $$log; \
+	if [ $$status -ne 0 ] || grep -qi warning $$log; then rm -f $$log; echo "docs: failed (warnings above)"; exit 1; fi; \
+	rm -f $$log; \
+	echo "docs: $(DOCC_ARCHIVE)"; \
+	echo "to browse it: python3 -m http.server --directory $(DOCC_ARCHIVE), then open /documentation/strata"
 
 # --- Benchmarks (never part of `make test`; method in Docs/Benchmarks.md) ---
 # Extra options for both sides, e.g. BENCH_ARGS="--quick" or "--filter gemm --threads 1".
