@@ -56,6 +56,43 @@ func validateClassification(
     return ClassLayout(n: n, c: c, s: s, lossShape: [n] + positions)
 }
 
+/// Visits every target of `lay`: `body(r, base, y)` gets the target's index
+/// r (row-major over [N, d1, ...]), the offset `base` of its class-0 score
+/// (class j is at base + j · s) and its label y, and returns its loss. Ignored
+/// targets are skipped and get 0 in `perTarget` (the `.none` output, when
+/// given). Returns the summed loss and the summed weights w[y] of the
+/// counted targets (the `.mean` denominator).
+@inline(__always)
+func sumCountedTargets(
+    _ lay: ClassLayout, _ labels: [Int], ignoreIndex: Int, weight w: [Float]?, perTarget: Tensor?,
+    _ body: (_ r: Int, _ base: Int, _ y: Int) -> Double
+) -> (total: Double, counted: Double) {
+    var total: Double = 0, counted: Double = 0
+    for sample in 0..<lay.n {
+        for q in 0..<lay.s {
+            let r = sample * lay.s + q, y = labels[r]
+            if y == ignoreIndex { perTarget?.data[r] = 0; continue }
+            let l = body(r, sample * lay.c * lay.s + q, y)
+            perTarget?.data[r] = Float(l)
+            total += l
+            counted += Double(w?[y] ?? 1)
+        }
+    }
+    return (total, counted)
+}
+
+/// Calls `body(r, base, y)` for every target of `lay`, ignored ones included
+/// (backward passes decide what an ignored target writes).
+@inline(__always)
+func forEachTarget(_ lay: ClassLayout, _ labels: [Int], _ body: (_ r: Int, _ base: Int, _ y: Int) -> Void) {
+    for sample in 0..<lay.n {
+        for q in 0..<lay.s {
+            let r = sample * lay.s + q
+            body(r, sample * lay.c * lay.s + q, labels[r])
+        }
+    }
+}
+
 /// `crossEntropy`'s argument checks: `validateClassification` and a
 /// `labelSmoothing` in [0, 1] (PyTorch's range).
 @discardableResult
@@ -93,33 +130,24 @@ public func crossEntropy(
     let lay = strataTry {
         try validateCrossEntropy(logits, labels, weight: weight, ignoreIndex: ignoreIndex, labelSmoothing: labelSmoothing)
     }
-    let (n, c, s) = (lay.n, lay.c, lay.s)
+    let (c, s) = (lay.c, lay.s)
     let w: [Float]? = weight?.scalars
     let eps = Double(labelSmoothing)
     let smoothing = labelSmoothing > 0
     let weightTotal = w.map { $0.reduce(0) { $0 + Double($1) } } ?? Double(c)
     let probs = Tensor(uninitialized: logits.shape)
     let perTarget = reduction == .none ? Tensor(uninitialized: lay.lossShape) : nil
-    var total: Double = 0, counted: Double = 0
     let px = logits.data, pp = probs.data
-    for sample in 0..<n {
-        for q in 0..<s {
-            let r = sample * s + q, base = sample * c * s + q
-            let y = labels[r]
-            if y == ignoreIndex { perTarget?.data[r] = 0; continue }
-            let lse = laneLogSumExp(px, base: base, extent: c, stride: s)
-            for j in 0..<c { pp[base + j * s] = Foundation.exp(px[base + j * s] - lse) }
-            let wy = Double(w?[y] ?? 1)
-            var l = (1 - eps) * wy * (Double(lse) - Double(px[base + y * s]))
-            if smoothing {
-                var smooth: Double = 0
-                for j in 0..<c { smooth += Double(w?[j] ?? 1) * (Double(lse) - Double(px[base + j * s])) }
-                l += eps / Double(c) * smooth
-            }
-            perTarget?.data[r] = Float(l)
-            total += l
-            counted += wy
+    let (total, counted) = sumCountedTargets(lay, labels, ignoreIndex: ignoreIndex, weight: w, perTarget: perTarget) { _, base, y in
+        let lse = laneLogSumExp(px, base: base, extent: c, stride: s)
+        for j in 0..<c { pp[base + j * s] = Foundation.exp(px[base + j * s] - lse) }
+        var l = (1 - eps) * Double(w?[y] ?? 1) * (Double(lse) - Double(px[base + y * s]))
+        if smoothing {
+            var smooth: Double = 0
+            for j in 0..<c { smooth += Double(w?[j] ?? 1) * (Double(lse) - Double(px[base + j * s])) }
+            l += eps / Double(c) * smooth
         }
+        return l
     }
     let output = LossOutput(reduction, divisor: counted)
     let out = output.make(values: perTarget, total: total, shape: lay.lossShape)
@@ -128,25 +156,21 @@ public func crossEntropy(
         let d = Tensor(uninitialized: probs.shape)
         let pd = d.data, pp = probs.data
         let keep = Float(1 - eps), share = Float(eps / Double(c))
-        for sample in 0..<n {
-            for q in 0..<s {
-                let r = sample * s + q, base = sample * c * s + q
-                let y = labels[r]
-                if y == ignoreIndex {
-                    for j in 0..<c { pd[base + j * s] = 0 }
-                    continue
-                }
-                let k = factor(r)
-                let wy = w?[y] ?? 1
-                if smoothing {
-                    let a = k * (keep * wy + share * Float(weightTotal))
-                    for j in 0..<c { pd[base + j * s] = a * pp[base + j * s] - k * share * (w?[j] ?? 1) }
-                } else {
-                    let a = k * wy
-                    for j in 0..<c { pd[base + j * s] = a * pp[base + j * s] }
-                }
-                pd[base + y * s] -= k * keep * wy
+        forEachTarget(lay, labels) { r, base, y in
+            if y == ignoreIndex {
+                for j in 0..<c { pd[base + j * s] = 0 }
+                return
             }
+            let k = factor(r)
+            let wy = w?[y] ?? 1
+            if smoothing {
+                let a = k * (keep * wy + share * Float(weightTotal))
+                for j in 0..<c { pd[base + j * s] = a * pp[base + j * s] - k * share * (w?[j] ?? 1) }
+            } else {
+                let a = k * wy
+                for j in 0..<c { pd[base + j * s] = a * pp[base + j * s] }
+            }
+            pd[base + y * s] -= k * keep * wy
         }
         logits.accumulateGrad(d, owned: true)
     }
@@ -165,35 +189,20 @@ public func nllLoss(
     let lay = strataTry {
         try validateClassification(logProbs, labels, weight: weight, ignoreIndex: ignoreIndex, op: "nllLoss")
     }
-    let (n, c, s) = (lay.n, lay.c, lay.s)
+    let s = lay.s
     let w: [Float]? = weight?.scalars
     let perTarget = reduction == .none ? Tensor(uninitialized: lay.lossShape) : nil
-    var total: Double = 0, counted: Double = 0
     let px = logProbs.data
-    for sample in 0..<n {
-        for q in 0..<s {
-            let r = sample * s + q
-            let y = labels[r]
-            if y == ignoreIndex { perTarget?.data[r] = 0; continue }
-            let wy = Double(w?[y] ?? 1)
-            let l = -wy * Double(px[sample * c * s + y * s + q])
-            perTarget?.data[r] = Float(l)
-            total += l
-            counted += wy
-        }
+    let (total, counted) = sumCountedTargets(lay, labels, ignoreIndex: ignoreIndex, weight: w, perTarget: perTarget) { _, base, y in
+        -Double(w?[y] ?? 1) * Double(px[base + y * s])
     }
     let output = LossOutput(reduction, divisor: counted)
     let out = output.make(values: perTarget, total: total, shape: lay.lossShape)
     return out.recordOp("nll_loss", inputs: [logProbs]) { g in
         let factor = output.factor(g)
         let d = Tensor(zeros: logProbs.shape)
-        for sample in 0..<n {
-            for q in 0..<s {
-                let r = sample * s + q
-                let y = labels[r]
-                if y == ignoreIndex { continue }
-                d.data[sample * c * s + y * s + q] = -factor(r) * (w?[y] ?? 1)
-            }
+        forEachTarget(lay, labels) { r, base, y in
+            if y != ignoreIndex { d.data[base + y * s] = -factor(r) * (w?[y] ?? 1) }
         }
         logProbs.accumulateGrad(d, owned: true)
     }

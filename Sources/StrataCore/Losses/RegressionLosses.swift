@@ -39,19 +39,28 @@ public func l1Loss(_ input: Tensor, _ target: Tensor, reduction: Reduction = .me
                          dTarget: { x, y, _ in -signum(x - y) })
 }
 
+/// Smooth L1 scaled by `scale`: scale · (0.5 d² / beta where |d| < beta,
+/// else |d| - 0.5 beta), and its derivative scale · (d / beta or sign(d)).
+/// Huber with delta is this with beta = scale = delta.
+func scaledSmoothL1(_ op: String, _ input: Tensor, _ target: Tensor, beta: Float, scale: Float,
+                    reduction: Reduction) -> Tensor {
+    let (b, k) = (Double(beta), Double(scale))
+    let slope = { (d: Float) -> Float in scale * (abs(d) < beta ? d / beta : signum(d)) }
+    return pointwiseLoss(op, input, target, output: LossOutput(reduction, divisor: Double(input.count)),
+                         value: { x, y, _ in
+                             let d = Double(x - y), a = abs(d)
+                             return k * (a < b ? 0.5 * d * d / b : a - 0.5 * b)
+                         },
+                         dInput: { x, y, _ in slope(x - y) },
+                         dTarget: { x, y, _ in -slope(x - y) })
+}
+
 /// Smooth L1: 0.5 d² / beta where |d| < beta, else |d| - 0.5 beta.
 /// `beta` = 0 is exactly `l1Loss`; negative beta is an error. Backward:
 /// d / beta inside, sign(d) outside. PyTorch's `F.smooth_l1_loss(beta=)`.
 public func smoothL1Loss(_ input: Tensor, _ target: Tensor, beta: Float = 1, reduction: Reduction = .mean) -> Tensor {
     strataTry { try validateRegression(input, target, op: "smoothL1Loss", parameter: ("beta", beta, true)) }
-    let b = Double(beta)
-    return pointwiseLoss("smooth_l1_loss", input, target, output: LossOutput(reduction, divisor: Double(input.count)),
-                         value: { x, y, _ in
-                             let d = Double(x - y), a = abs(d)
-                             return a < b ? 0.5 * d * d / b : a - 0.5 * b
-                         },
-                         dInput: { x, y, _ in let d = x - y; return abs(d) < beta ? d / beta : signum(d) },
-                         dTarget: { x, y, _ in let d = x - y; return abs(d) < beta ? -d / beta : -signum(d) })
+    return scaledSmoothL1("smooth_l1_loss", input, target, beta: beta, scale: 1, reduction: reduction)
 }
 
 /// Huber loss: 0.5 d² where |d| < delta, else delta (|d| - 0.5 delta);
@@ -59,12 +68,5 @@ public func smoothL1Loss(_ input: Tensor, _ target: Tensor, beta: Float = 1, red
 /// Backward: d clamped to [-delta, delta]. PyTorch's `F.huber_loss(delta=)`.
 public func huberLoss(_ input: Tensor, _ target: Tensor, delta: Float = 1, reduction: Reduction = .mean) -> Tensor {
     strataTry { try validateRegression(input, target, op: "huberLoss", parameter: ("delta", delta, false)) }
-    let k = Double(delta)
-    return pointwiseLoss("huber_loss", input, target, output: LossOutput(reduction, divisor: Double(input.count)),
-                         value: { x, y, _ in
-                             let d = Double(x - y), a = abs(d)
-                             return a < k ? 0.5 * d * d : k * (a - 0.5 * k)
-                         },
-                         dInput: { x, y, _ in min(max(x - y, -delta), delta) },
-                         dTarget: { x, y, _ in -min(max(x - y, -delta), delta) })
+    return scaledSmoothL1("huber_loss", input, target, beta: delta, scale: delta, reduction: reduction)
 }
