@@ -59,6 +59,8 @@ final class LossTests: XCTestCase {
         }
         guard let t else { return nil }
         switch c["loss"] as? String {
+        case "cross_entropy_prob":
+            return crossEntropy(x, probabilities: t, weight: weight, labelSmoothing: float("label_smoothing", 0), reduction: red)
         case "bce": return binaryCrossEntropy(x, t, weight: weight, reduction: red)
         case "bce_logits":
             return binaryCrossEntropyWithLogits(x, t, weight: weight, posWeight: optionalTensor(c, "pos_weight"), reduction: red)
@@ -98,7 +100,7 @@ final class LossTests: XCTestCase {
                 assertMatches(t?.grad?.scalars ?? [], values(c["grad_target"]), "\(name) target gradient")
             }
         }
-        XCTAssertEqual(seen, ["cross_entropy", "nll_loss", "bce", "bce_logits", "l1", "mse", "smooth_l1", "huber", "kl_div"])
+        XCTAssertEqual(seen, ["cross_entropy", "cross_entropy_prob", "nll_loss", "bce", "bce_logits", "l1", "mse", "smooth_l1", "huber", "kl_div"])
     }
 
     // MARK: Finite differences
@@ -124,6 +126,13 @@ final class LossTests: XCTestCase {
             crossEntropy($0[0], labels: [0, 2, -100, 1, 1, 1, 2, 0], weight: Tensor([1, 0.3, 2]), labelSmoothing: 0.1)
         }, "spatial")
         assertGradCheck(gradCheck([x]) { nllLoss($0[0].logSoftmax(), labels: labels, weight: w, reduction: .mean) }, "nll")
+        let soft = Tensor.rand([5, 4], generator: RandomGenerator(seed: 14))
+        soft.requiresGrad = true
+        for red in [Reduction.mean, .sum, .none] {
+            assertGradCheck(gradCheck([x, soft]) {
+                crossEntropy($0[0], probabilities: $0[1], weight: w, labelSmoothing: 0.1, reduction: red)
+            }, "probabilities \(red)")
+        }
     }
 
     func testBinaryCrossEntropyGradCheck() {
@@ -191,6 +200,11 @@ final class LossTests: XCTestCase {
         assertClose(none.scalars, ref.perRow.map(Float.init), rtol: 1e-5, atol: 1e-5)
         let mean = crossEntropy(x, labels: labels, weight: wt, ignoreIndex: -1, labelSmoothing: 0.3)
         assertClose([mean.item], [Float(ref.mean)], rtol: 1e-5)
+        // One-hot probabilities give the class-index loss (no weights: the means then agree).
+        let onehot = Tensor(zeros: [7, 4])
+        for (r, y) in [3, 0, 1, 2, 2, 0, 1].enumerated() { onehot[r, y] = 1 }
+        assertClose([crossEntropy(x, probabilities: onehot, labelSmoothing: 0.3).item],
+                    [crossEntropy(x, labels: [3, 0, 1, 2, 2, 0, 1], labelSmoothing: 0.3).item], rtol: 1e-5)
         let plain = naiveCrossEntropy(x.scalars, c: 4, labels: [3, 0, 1, 2, 2, 0, 1], weight: [1, 1, 1, 1], ignore: -100, smoothing: 0)
         assertClose([crossEntropy(x, labels: [3, 0, 1, 2, 2, 0, 1]).item], [Float(plain.mean)], rtol: 1e-5)
     }
@@ -300,6 +314,10 @@ final class LossTests: XCTestCase {
                       "huberLoss: delta must be > 0, got 0.0")
         assertMessage(try validateKLDiv(Tensor.scalar(0), Tensor.scalar(1), reduction: .batchMean),
                       "klDiv: batchMean needs a batch dimension; input is a scalar")
+        assertMessage(try validateSoftCrossEntropy(x, Tensor(zeros: [2, 4]), weight: nil, labelSmoothing: 0),
+                      "crossEntropy(probabilities:): input shape [2, 3] differs from target shape [2, 4]")
+        assertMessage(try validateSoftCrossEntropy(x, x, weight: Tensor([1, 1, 1, 1]), labelSmoothing: 0),
+                      "crossEntropy(probabilities:): weight of shape [4] for 3 classes; needs shape [3]")
         XCTAssertNoThrow(try validateClassification(x, [2, -100], ignoreIndex: -100, op: "nllLoss"))
         XCTAssertNoThrow(try validateBinaryCrossEntropy(Tensor([0, 1]), Tensor([1, 0]), weight: Tensor([2])))
     }

@@ -22,6 +22,20 @@ struct ClassLayout {
     var lossShape: [Int]
 }
 
+/// Checks that scores are [N, C, d...] and an optional class weight is [C];
+/// errors name `op`.
+func validateClassScores(_ scores: Tensor, weight: Tensor?, op: String) throws -> ClassLayout {
+    guard scores.rank >= 2 else {
+        throw StrataError.shapeMismatch(op: op, expected: "[N, C] or [N, C, d1, ...]", actual: scores.shape)
+    }
+    let n = scores.shape[0], c = scores.shape[1]
+    let positions = Array(scores.shape.dropFirst(2))
+    if let w = weight, w.shape != [c] {
+        throw StrataError.invalidArgument("\(op): weight of shape \(w.shape) for \(c) classes; needs shape [\(c)]")
+    }
+    return ClassLayout(n: n, c: c, s: positions.reduce(1, *), lossShape: [n] + positions)
+}
+
 /// Checks scores [N, C, d...] against their labels (one per sample and
 /// position, each in 0..<C or equal to `ignoreIndex`) and an optional class
 /// weight [C]. Errors name `op` and the offending values.
@@ -29,21 +43,14 @@ struct ClassLayout {
 func validateClassification(
     _ scores: Tensor, _ labels: [Int], weight: Tensor? = nil, ignoreIndex: Int? = nil, op: String
 ) throws -> ClassLayout {
-    guard scores.rank >= 2 else {
-        throw StrataError.shapeMismatch(op: op, expected: "[N, C] or [N, C, d1, ...]", actual: scores.shape)
-    }
-    let n = scores.shape[0], c = scores.shape[1]
-    let positions = Array(scores.shape.dropFirst(2))
-    let s = positions.reduce(1, *)
-    guard labels.count == n * s else {
-        if positions.isEmpty {
-            throw StrataError.invalidArgument("\(op): \(labels.count) labels for a batch of \(n)")
+    let lay = try validateClassScores(scores, weight: weight, op: op)
+    let (c, targets) = (lay.c, lay.n * lay.s)
+    guard labels.count == targets else {
+        if scores.rank == 2 {
+            throw StrataError.invalidArgument("\(op): \(labels.count) labels for a batch of \(lay.n)")
         }
         throw StrataError.invalidArgument(
-            "\(op): \(labels.count) labels for input \(scores.shape); needs one per sample and position, \(n * s) for \([n] + positions)")
-    }
-    if let w = weight, w.shape != [c] {
-        throw StrataError.invalidArgument("\(op): weight of shape \(w.shape) for \(c) classes; needs shape [\(c)]")
+            "\(op): \(labels.count) labels for input \(scores.shape); needs one per sample and position, \(targets) for \(lay.lossShape)")
     }
     if let at = labels.firstIndex(where: { ($0 < 0 || $0 >= c) && $0 != ignoreIndex }) {
         let bad = labels[at]
@@ -53,7 +60,7 @@ func validateClassification(
         }
         throw StrataError.invalidArgument("\(op): label \(bad) out of range 0..<\(c)")
     }
-    return ClassLayout(n: n, c: c, s: s, lossShape: [n] + positions)
+    return lay
 }
 
 /// Visits every target of `lay`: `body(r, base, y)` gets the target's index
@@ -81,15 +88,14 @@ func sumCountedTargets(
     return (total, counted)
 }
 
-/// Calls `body(r, base, y)` for every target of `lay`, ignored ones included
-/// (backward passes decide what an ignored target writes).
+/// Calls `body(r, base)` for every sample and position of `lay`: r is the
+/// target index (row-major over [N, d1, ...]), base the offset of its
+/// class-0 score. Ignored targets are visited too; backward passes decide
+/// what they write.
 @inline(__always)
-func forEachTarget(_ lay: ClassLayout, _ labels: [Int], _ body: (_ r: Int, _ base: Int, _ y: Int) -> Void) {
+func forEachTarget(_ lay: ClassLayout, _ body: (_ r: Int, _ base: Int) -> Void) {
     for sample in 0..<lay.n {
-        for q in 0..<lay.s {
-            let r = sample * lay.s + q
-            body(r, sample * lay.c * lay.s + q, labels[r])
-        }
+        for q in 0..<lay.s { body(sample * lay.s + q, sample * lay.c * lay.s + q) }
     }
 }
 
@@ -156,7 +162,8 @@ public func crossEntropy(
         let d = Tensor(uninitialized: probs.shape)
         let pd = d.data, pp = probs.data
         let keep = Float(1 - eps), share = Float(eps / Double(c))
-        forEachTarget(lay, labels) { r, base, y in
+        forEachTarget(lay) { r, base in
+            let y = labels[r]
             if y == ignoreIndex {
                 for j in 0..<c { pd[base + j * s] = 0 }
                 return
@@ -201,7 +208,8 @@ public func nllLoss(
     return out.recordOp("nll_loss", inputs: [logProbs]) { g in
         let factor = output.factor(g)
         let d = Tensor(zeros: logProbs.shape)
-        forEachTarget(lay, labels) { r, base, y in
+        forEachTarget(lay) { r, base in
+            let y = labels[r]
             if y != ignoreIndex { d.data[base + y * s] = -factor(r) * (w?[y] ?? 1) }
         }
         logProbs.accumulateGrad(d, owned: true)

@@ -46,7 +46,7 @@ def run(name, loss, x, options, labels=None, target=None, weight=None, pos_weigh
         case["target"] = flat(target)
         fn = {"bce": F.binary_cross_entropy, "bce_logits": F.binary_cross_entropy_with_logits,
               "l1": F.l1_loss, "mse": F.mse_loss, "smooth_l1": F.smooth_l1_loss, "huber": F.huber_loss,
-              "kl_div": F.kl_div}[loss]
+              "kl_div": F.kl_div, "cross_entropy_prob": F.cross_entropy}[loss]
         y = fn(x, target, **kwargs)
     upstream = torch.randn(y.shape) if y.dim() > 0 else torch.tensor(0.75)
     y.backward(upstream)
@@ -91,6 +91,16 @@ for red in ["mean", "sum"]:
     run(f"ce_all_ignored_smooth_weight_{red}", "cross_entropy", logits, {"reduction": red, "label_smoothing": 0.1},
         labels=none_left, weight=w5)
     run(f"nll_all_ignored_{red}", "nll_loss", torch.log_softmax(logits, 1), {"reduction": red}, labels=none_left)
+
+# Cross-entropy against class probabilities (soft labels).
+soft = torch.softmax(torch.randn(6, 5), 1)
+for red in ["mean", "sum", "none"]:
+    run(f"ce_prob_{red}", "cross_entropy_prob", logits, {"reduction": red}, target=soft, target_grad=True)
+    run(f"ce_prob_weight_smooth_{red}", "cross_entropy_prob", logits, {"reduction": red, "label_smoothing": 0.2},
+        target=soft, weight=w5, target_grad=True)
+run("ce_prob_spatial", "cross_entropy_prob", seg, {"label_smoothing": 0.1}, target=torch.softmax(torch.randn(2, 3, 2, 2), 1),
+    weight=w3, target_grad=True)
+run("ce_prob_large_logits", "cross_entropy_prob", big, {}, target=torch.softmax(torch.randn(4, 3), 1), target_grad=True)
 
 # Binary cross-entropy on probabilities, including exact 0 and 1 (log clamped at -100).
 p = torch.rand(4, 3) * 0.9 + 0.05
