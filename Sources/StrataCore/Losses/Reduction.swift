@@ -18,7 +18,8 @@ public enum KLDivReduction: Sendable, Equatable {
     case none, sum, mean, batchMean
 }
 
-/// The upstream-gradient factor for element `i` of a reduced loss.
+/// A reduction applied: how a loss turns its per-element values into its
+/// output, and each element's factor of the incoming gradient.
 ///
 /// A loss computes per-element values `v_i` and returns either them
 /// (`.none`, then d(out_i)/d(v_i) = 1 and the incoming gradient has one value
@@ -32,18 +33,13 @@ struct LossOutput {
     let scale: Double
 
     /// `.none` keeps values; `.sum` has scale 1; `.mean` divides by `divisor`
-    /// (0 gives NaN for the loss and its gradient, as in PyTorch).
+    /// (a divisor of 0 gives a NaN loss, as in PyTorch).
     init(_ reduction: Reduction, divisor: Double) {
         switch reduction {
         case .none: elementwise = true; scale = 1
         case .sum: elementwise = false; scale = 1
         case .mean: elementwise = false; scale = 1 / divisor
         }
-    }
-
-    init(elementwise: Bool, scale: Double) {
-        self.elementwise = elementwise
-        self.scale = scale
     }
 
     /// The output tensor: `values` itself (shape `shape`) when elementwise,
