@@ -200,7 +200,7 @@ public enum SafeTensors {
     }
 
     /// Whether a key is written as int64 (PyTorch's BatchNorm step counter).
-    public static func isInt64Key(_ key: String) -> Bool { key.hasSuffix("num_batches_tracked") }
+    package static func isInt64Key(_ key: String) -> Bool { key.hasSuffix("num_batches_tracked") }
 
     /// The bytes of a safetensors file holding `tensors` in the given order
     /// (F32; I64 for `num_batches_tracked` keys) and `metadata`. The header

@@ -95,14 +95,14 @@ public final class RandomGenerator: RandomNumberGenerator, @unchecked Sendable {
     }
 
     /// Fills `count` floats with U[low, high).
-    public func fillUniform(_ p: UnsafeMutablePointer<Float>, count: Int, low: Float, high: Float) {
+    package func fillUniform(_ p: UnsafeMutablePointer<Float>, count: Int, low: Float, high: Float) {
         lock.lock(); defer { lock.unlock() }
         let lo = Double(low), span = Double(high) - Double(low)
         for i in 0..<count { p[i] = Float(lo + span * nextDoubleUnlocked()) }
     }
 
     /// Fills `count` floats with N(mean, std^2) (Box-Muller in Double).
-    public func fillNormal(_ p: UnsafeMutablePointer<Float>, count: Int, mean: Float, std: Float) {
+    package func fillNormal(_ p: UnsafeMutablePointer<Float>, count: Int, mean: Float, std: Float) {
         lock.lock(); defer { lock.unlock() }
         var i = 0
         while i < count {
