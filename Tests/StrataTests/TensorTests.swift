@@ -19,6 +19,18 @@ final class TensorTests: XCTestCase {
         XCTAssertEqual(Int(bitPattern: UInt(bitPattern: t.data)) % 64, 0, "storage is 64-byte aligned")
     }
 
+    func testBufferAccessorsReadAndWriteTheSharedElements() {
+        let t = Tensor(shape: [2, 2], [1, 2, 3, 4])
+        t.reshaped([4]).withUnsafeMutableBufferPointer { b in
+            XCTAssertEqual(b.count, 4)
+            b[3] = 9
+        }
+        XCTAssertEqual(t.scalars, [1, 2, 3, 9], "writes reach every tensor sharing the storage")
+        // The temporary product is alive for the whole closure: [[7, 20], [30, 87]].
+        XCTAssertEqual(matmul(t, t).withUnsafeBufferPointer { Array($0) }, [7, 20, 30, 87])
+        XCTAssertEqual(Tensor.zeros([0, 3]).withUnsafeBufferPointer { $0.count }, 0)
+    }
+
     func testReshapeSharesStorageAndInfersExtent() {
         let t = Tensor(shape: [2, 3], [1, 2, 3, 4, 5, 6])
         let r = t.reshaped([3, -1])
