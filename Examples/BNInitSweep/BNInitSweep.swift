@@ -90,9 +90,9 @@ struct BNInitSweep: ParsableCommand {
         let wall = Date().timeIntervalSince(start)
         let sweep = InitSweep.Results(convention: convention, ws: ws, seeds: seedList, runs: results, epochs: epochs,
                                       trainCount: train.count, heldOutCount: heldOut.count, wallSeconds: wall)
-        try AtomicFile.write(Array(sweep.json().utf8), to: "\(output)/results.json")
+        try sweep.json().write(to: URL(fileURLWithPath: "\(output)/results.json"), options: .atomic)
         let summary = sweep.summaryMarkdown()
-        try AtomicFile.write(Array(summary.utf8), to: "\(output)/summary.md")
+        try Data(summary.utf8).write(to: URL(fileURLWithPath: "\(output)/summary.md"), options: .atomic)
         for (metric, title) in [("train", "training accuracy (1,000 images)"), ("test", "held-out accuracy (4,000 images)")] {
             _ = try ChartFile.write(sweep.grid(metric: metric, title: "MNIST MLP, \(title): BatchNorm solid, plain dashed").svg(),
                                     base: "\(output)/\(metric)_acc")

@@ -40,23 +40,33 @@ enum InitSweep {
             return first.indices.map { e in sel.map { $0[e] }.reduce(0, +) / Double(sel.count) }
         }
 
-        func json() -> String {
-            func list(_ a: [Double]) -> String { "[" + a.map { String(format: "%.4f", $0) }.joined(separator: ", ") + "]" }
-            var s = "{\n"
-            s += "  \"bn_convention\": {\"name\": \(JSONValue.quote(convention.name)), \"eps\": \(convention.eps), "
-            s += "\"momentum\": \(convention.momentum), \"unbiased_running_var\": \(convention.unbiasedRunningVariance), \"initial_running_var\": \(convention.initialRunningVar)},\n"
-            s += "  \"w\": [" + ws.map { "\($0)" }.joined(separator: ", ") + "],\n"
-            s += "  \"seeds\": [" + seeds.map(String.init).joined(separator: ", ") + "],\n"
-            s += "  \"epochs\": \(epochs), \"train_images\": \(trainCount), \"held_out_images\": \(heldOutCount),\n"
-            s += "  \"wall_seconds\": \(String(format: "%.1f", wallSeconds)),\n"
-            s += "  \"runs\": [\n"
-            s += runs.map { r in
-                "    {\"seed\": \(r.seed), \"w\": \(r.w),\n"
-                    + "     \"bn\": {\"train_acc\": \(list(r.bn.trainAcc)), \"test_acc\": \(list(r.bn.testAcc))},\n"
-                    + "     \"plain\": {\"train_acc\": \(list(r.plain.trainAcc)), \"test_acc\": \(list(r.plain.testAcc))}}"
-            }.joined(separator: ",\n")
-            s += "\n  ]\n}\n"
-            return s
+        /// results.json: the convention, the grid, and every run's curves
+        /// (snake_case keys, written by Foundation's JSONEncoder).
+        func json() throws -> Data {
+            struct Convention: Encodable {
+                var name: String, eps: Float, momentum: Float, unbiasedRunningVar: Bool, initialRunningVar: Float
+            }
+            struct Curve: Encodable { var trainAcc: [Double], testAcc: [Double] }
+            struct RunRecord: Encodable { var seed: UInt64, w: Double, bn: Curve, plain: Curve }
+            struct File: Encodable {
+                var bnConvention: Convention, w: [Double], seeds: [UInt64]
+                var epochs: Int, trainImages: Int, heldOutImages: Int, wallSeconds: Double
+                var runs: [RunRecord]
+            }
+            let c = convention
+            let file = File(
+                bnConvention: Convention(name: c.name, eps: c.eps, momentum: c.momentum,
+                                         unbiasedRunningVar: c.unbiasedRunningVariance, initialRunningVar: c.initialRunningVar),
+                w: ws, seeds: seeds, epochs: epochs, trainImages: trainCount, heldOutImages: heldOutCount,
+                wallSeconds: (wallSeconds * 10).rounded() / 10,
+                runs: runs.map { r in
+                    RunRecord(seed: r.seed, w: r.w, bn: Curve(trainAcc: r.bn.trainAcc, testAcc: r.bn.testAcc),
+                              plain: Curve(trainAcc: r.plain.trainAcc, testAcc: r.plain.testAcc))
+                })
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            return try encoder.encode(file)
         }
 
         func summaryMarkdown() -> String {

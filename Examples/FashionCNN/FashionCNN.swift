@@ -125,12 +125,17 @@ struct FashionCNN: ParsableCommand {
         let wall = Date().timeIntervalSince(start)
         let best = log.column("test_acc").compactMap { $0 }.max() ?? 0
         let final = log.column("test_acc").compactMap { $0 }.last ?? 0
-        let summary = """
-        {"final_test_acc": \(final), "best_test_acc": \(best), "epochs": \(epochs), "train_images": \(train.count), \
-        "test_images": \(test.count), "batch_size": \(batchSize), "batchnorm": \(!noBn), "threads": \(Threading.count), \
-        "wall_seconds_this_run": \(wall)}
-        """
-        try AtomicFile.write(Array((summary + "\n").utf8), to: "\(output)/summary.json")
+        struct Summary: Encodable {
+            var finalTestAcc: Double, bestTestAcc: Double, epochs: Int, trainImages: Int, testImages: Int
+            var batchSize: Int, batchnorm: Bool, threads: Int, wallSecondsThisRun: Double
+        }
+        let summary = Summary(finalTestAcc: final, bestTestAcc: best, epochs: epochs, trainImages: train.count,
+                              testImages: test.count, batchSize: batchSize, batchnorm: !noBn, threads: Threading.count,
+                              wallSecondsThisRun: wall)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.keyEncodingStrategy = .convertToSnakeCase  // final_test_acc, ...
+        try encoder.encode(summary).write(to: URL(fileURLWithPath: "\(output)/summary.json"), options: .atomic)
         say(String(format: "final test accuracy %.2f%% (best %.2f%%), wall time %.1f s", final * 100, best * 100, wall))
         say("outputs in \(output)/: \(OutputFolder.listing(output))")
     }
@@ -155,10 +160,10 @@ struct FashionCNN: ParsableCommand {
                 + String(format: " | %.1f%% |\n", confusion.perClassRecall[r] * 100)
         }
         md += String(format: "\nAccuracy %.2f%% over %d images.\n", confusion.accuracy * 100, confusion.total)
-        try AtomicFile.write(Array(md.utf8), to: "\(output)/confusion.md")
+        try Data(md.utf8).write(to: URL(fileURLWithPath: "\(output)/confusion.md"), options: .atomic)
         var csv = "true," + names.map { "\"\($0)\"" }.joined(separator: ",") + "\n"
         for (r, row) in confusion.counts.enumerated() { csv += "\"\(names[r])\"," + row.map(String.init).joined(separator: ",") + "\n" }
-        try AtomicFile.write(Array(csv.utf8), to: "\(output)/confusion.csv")
+        try Data(csv.utf8).write(to: URL(fileURLWithPath: "\(output)/confusion.csv"), options: .atomic)
     }
 
     /// Reads the rows of an earlier log.csv up to epoch `upTo` (for --resume).

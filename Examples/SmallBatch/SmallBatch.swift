@@ -97,16 +97,23 @@ struct SmallBatch: ParsableCommand {
                 + kinds.map { String(format: "%.2f%%", mean($0, b) * 100) }.joined(separator: " | ") + " |\n"
         }
         md += String(format: "\nWall time %.1f s.\n", wall)
-        try AtomicFile.write(Array(md.utf8), to: "\(output)/summary.md")
-        // JSON
-        var js = "{\n  \"examples\": \(train.count), \"test_images\": \(test.count), \"base_lr\": \(baseLr), "
-        js += "\"momentum\": \(momentum), \"wall_seconds\": \(String(format: "%.1f", wall)),\n  \"runs\": [\n"
-        js += rows.map { r in
-            String(format: "    {\"norm\": \"%@\", \"batch_size\": %d, \"lr\": %.6f, \"seed\": %d, \"test_acc\": %.4f, \"seconds\": %.1f}",
-                   r.norm.rawValue, r.batch, baseLr * Float(r.batch) / 32, r.seed, r.acc, r.seconds)
-        }.joined(separator: ",\n")
-        js += "\n  ]\n}\n"
-        try AtomicFile.write(Array(js.utf8), to: "\(output)/results.json")
+        try Data(md.utf8).write(to: URL(fileURLWithPath: "\(output)/summary.md"), options: .atomic)
+        // JSON (snake_case keys)
+        struct Run: Encodable { var norm: String, batchSize: Int, lr: Float, seed: Int, testAcc: Double, seconds: Double }
+        struct Results: Encodable {
+            var examples: Int, testImages: Int, baseLr: Float, momentum: Float, wallSeconds: Double, runs: [Run]
+        }
+        let results = Results(
+            examples: train.count, testImages: test.count, baseLr: baseLr, momentum: momentum,
+            wallSeconds: (wall * 10).rounded() / 10,
+            runs: rows.map { r in
+                Run(norm: r.norm.rawValue, batchSize: r.batch, lr: baseLr * Float(r.batch) / 32, seed: r.seed,
+                    testAcc: r.acc, seconds: (r.seconds * 10).rounded() / 10)
+            })
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        try encoder.encode(results).write(to: URL(fileURLWithPath: "\(output)/results.json"), options: .atomic)
         // Chart: x = log2(batch size)
         let styles: [LineStyle] = [.solid, .dashed, .dotted, .solid]
         let series = kinds.enumerated().map { i, k in

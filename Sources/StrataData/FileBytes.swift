@@ -9,25 +9,25 @@ import Foundation
 /// itself does); anything else is returned as is. Every failure is a thrown
 /// `StrataError.io` naming the file: missing, unreadable, corrupt or
 /// truncated gzip stream.
-public enum FileBytes {
+package enum FileBytes {
     /// The bytes of `path`, decompressed when the file is gzip.
-    public static func read(_ path: String) throws -> [UInt8] {
+    package static func read(_ path: String) throws -> [UInt8] {
         let raw = try readRaw(path)
         if isGzip(raw) { return try gunzip(raw, path: path) }
         return raw
     }
 
     /// Whether `bytes` start with the gzip magic number 1f 8b.
-    public static func isGzip(_ bytes: [UInt8]) -> Bool {
+    package static func isGzip(_ bytes: [UInt8]) -> Bool {
         bytes.count >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b
     }
 
     /// The file's bytes as stored on disk.
-    public static func readRaw(_ path: String) throws -> [UInt8] { try readWholeFile(path) }
+    package static func readRaw(_ path: String) throws -> [UInt8] { try readWholeFile(path) }
 
     /// Decompresses a gzip stream (one or more members). `path` names the
     /// source in error messages.
-    public static func gunzip(_ input: [UInt8], path: String) throws -> [UInt8] {
+    package static func gunzip(_ input: [UInt8], path: String) throws -> [UInt8] {
         guard !input.isEmpty else { return [] }
         var stream = z_stream()
         // 15 window bits + 16: gzip framing only (no raw or zlib streams).
@@ -95,7 +95,7 @@ public enum FileBytes {
 
     /// Compresses `bytes` as one gzip member (for writing test data and
     /// compressed logs).
-    public static func gzip(_ bytes: [UInt8], level: Int32 = 6) -> [UInt8] {
+    package static func gzip(_ bytes: [UInt8], level: Int32 = 6) -> [UInt8] {
         var stream = z_stream()
         let ok = deflateInit2_(&stream, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY,
                                ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))

@@ -7,23 +7,23 @@ import StrataCore
 /// big-endian extent per dimension and the data in row-major order. Images
 /// files have magic 0x00000803 ([N, rows, cols]), labels files 0x00000801
 /// ([N]).
-public enum IDX {
+package enum IDX {
     /// The magic number of an unsigned-byte images file ([N, rows, cols]).
-    public static let imagesMagic: UInt32 = 0x0000_0803
+    package static let imagesMagic: UInt32 = 0x0000_0803
     /// The magic number of an unsigned-byte labels file ([N]).
-    public static let labelsMagic: UInt32 = 0x0000_0801
+    package static let labelsMagic: UInt32 = 0x0000_0801
 
     /// The contents of an unsigned-byte IDX file: extents and raw bytes.
-    public struct Contents: Sendable {
+    package struct Contents: Sendable {
         /// Extent of each dimension, outermost first.
-        public let shape: [Int]
+        package let shape: [Int]
         /// The elements, row-major (a slice of the file's bytes, not a copy).
-        public let bytes: ArraySlice<UInt8>
+        package let bytes: ArraySlice<UInt8>
     }
 
     /// Reads an IDX file whose magic must be `magic`, checking that the data
     /// length equals the product of the extents.
-    public static func read(_ path: String, magic: UInt32) throws -> Contents {
+    package static func read(_ path: String, magic: UInt32) throws -> Contents {
         let b = try FileBytes.read(path)
         guard b.count >= 4 else {
             throw StrataError.io(path: path, reason: "truncated IDX file: \(b.count) bytes, too short for the magic number")
@@ -60,14 +60,14 @@ public enum IDX {
     }
 
     /// Reads an images file: [N, rows, cols] unsigned bytes.
-    public static func readImages(_ path: String) throws -> Contents { try read(path, magic: imagesMagic) }
+    package static func readImages(_ path: String) throws -> Contents { try read(path, magic: imagesMagic) }
 
     /// Reads a labels file: [N] unsigned bytes.
-    public static func readLabels(_ path: String) throws -> Contents { try read(path, magic: labelsMagic) }
+    package static func readLabels(_ path: String) throws -> Contents { try read(path, magic: labelsMagic) }
 
     /// The bytes of an IDX file holding `bytes` with `shape` (for tests and
     /// for exporting data).
-    public static func encode(shape: [Int], bytes: [UInt8]) -> [UInt8] {
+    package static func encode(shape: [Int], bytes: [UInt8]) -> [UInt8] {
         strataCheck(shape.reduce(1, *) == bytes.count, "IDX.encode: \(bytes.count) bytes do not fill shape \(shape)")
         var out: [UInt8] = [0, 0, 0x08, UInt8(shape.count)]
         for d in shape {

@@ -10,7 +10,8 @@ import StrataNN
 ///                row-major, at [begin, end) relative to the section start
 ///
 /// Reading validates the whole file before anything is returned: header
-/// length against the file size and a 100 MB limit, JSON syntax, known
+/// length against the file size and a 100 MB limit, JSON syntax (parsed by
+/// Foundation; see SafeTensorsHeader.swift), unique keys, known
 /// dtypes, non-negative shapes, offsets inside the data section, ordered,
 /// without overlaps or gaps, covering it exactly, and each byte length equal
 /// to element count x dtype size. Any violation throws
@@ -101,28 +102,14 @@ public enum SafeTensors {
             throw fail("header length \(n) exceeds the file size (\(bytes.count) bytes)")
         }
         guard n >= 2 else { throw fail("header length \(n) is too short for a JSON object") }
-        let json: JSONValue
+        let header: (metadata: [String: String], entries: [RawEntry])
         do {
-            json = try JSONValue.parse(bytes[8..<(8 + n)])
-        } catch let e as JSONError {
-            throw fail("header: \(e)")
+            header = try decodeHeader(bytes[8..<(8 + n)])
+        } catch let problem as HeaderProblem {
+            throw fail(problem.message)
         }
-        guard case let .object(members) = json else { throw fail("header is a JSON \(json.kindName), not an object") }
-
         let dataSize = bytes.count - 8 - n
-        var metadata: [String: String] = [:]
-        var entries: [Entry] = []
-        for (name, value) in members {
-            if name == "__metadata__" {
-                guard case let .object(items) = value else { throw fail("__metadata__ is not an object") }
-                for (k, v) in items {
-                    guard case let .string(s) = v else { throw fail("__metadata__ value for \"\(k)\" is not a string") }
-                    metadata[k] = s
-                }
-                continue
-            }
-            entries.append(try parseEntry(name, value, dataSize: dataSize, fail: fail))
-        }
+        var entries = try header.entries.map { try checkEntry($0, dataSize: dataSize, fail: fail) }
         // Data order: ordered, contiguous, non-overlapping, covering the section.
         entries.sort { ($0.begin, $0.end, $0.name) < ($1.begin, $1.end, $1.name) }
         var expected = 0
@@ -140,53 +127,37 @@ public enum SafeTensors {
         guard expected == dataSize else {
             throw fail("data section has \(dataSize) bytes but the tensors cover \(expected)")
         }
-        return File(path: path, entries: entries, metadata: metadata, bytes: bytes, dataStart: 8 + n)
+        return File(path: path, entries: entries, metadata: header.metadata, bytes: bytes, dataStart: 8 + n)
     }
 
-    private static func parseEntry(
-        _ name: String, _ value: JSONValue, dataSize: Int, fail: (String) -> StrataError
-    ) throws -> Entry {
-        guard case let .object(fields) = value else { throw fail("tensor \"\(name)\": entry is not an object") }
-        var dtypeText: String?, shapeValue: [JSONValue]?, offsetsValue: [JSONValue]?
-        for (k, v) in fields {
-            switch (k, v) {
-            case let ("dtype", .string(s)): dtypeText = s
-            case let ("shape", .array(a)): shapeValue = a
-            case let ("data_offsets", .array(a)): offsetsValue = a
-            case ("dtype", _), ("shape", _), ("data_offsets", _):
-                throw fail("tensor \"\(name)\": \(k) has the wrong JSON type (\(v.kindName))")
-            default: throw fail("tensor \"\(name)\": unknown field \"\(k)\"")
-            }
+    /// Checks a header entry: known dtype, non-negative shape, offsets
+    /// inside the data section spanning exactly the tensor's bytes.
+    private static func checkEntry(_ raw: RawEntry, dataSize: Int, fail: (String) -> StrataError) throws -> Entry {
+        let name = raw.name
+        guard let dtype = DType(rawValue: raw.dtype) else {
+            throw fail("tensor \"\(name)\": unsupported dtype \"\(raw.dtype)\" (supported: \(DType.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
-        guard let dtypeText else { throw fail("tensor \"\(name)\": missing dtype") }
-        guard let dtype = DType(rawValue: dtypeText) else {
-            throw fail("tensor \"\(name)\": unsupported dtype \"\(dtypeText)\" (supported: \(DType.allCases.map(\.rawValue).joined(separator: ", ")))")
-        }
-        guard let shapeValue else { throw fail("tensor \"\(name)\": missing shape") }
-        var shape: [Int] = []
         var count = 1
-        for d in shapeValue {
-            guard case let .integer(i) = d, i >= 0, i < (1 << 40) else {
-                throw fail("tensor \"\(name)\": shape \(JSONValue.array(shapeValue).serialized) is not a list of non-negative integers")
+        for d in raw.shape {
+            guard d >= 0, d < (1 << 40) else {
+                throw fail("tensor \"\(name)\": shape \(raw.shape) is not a list of non-negative integers")
             }
-            shape.append(Int(i))
-            let (p, overflow) = count.multipliedReportingOverflow(by: Int(i))
-            guard !overflow, p < (1 << 40) else { throw fail("tensor \"\(name)\": shape \(shape) is too large") }
+            let (p, overflow) = count.multipliedReportingOverflow(by: d)
+            guard !overflow, p < (1 << 40) else { throw fail("tensor \"\(name)\": shape \(raw.shape) is too large") }
             count = p
         }
-        guard let offsetsValue else { throw fail("tensor \"\(name)\": missing data_offsets") }
-        guard offsetsValue.count == 2, case let .integer(b) = offsetsValue[0], case let .integer(e) = offsetsValue[1],
-              b >= 0, e >= b else {
-            throw fail("tensor \"\(name)\": data_offsets \(JSONValue.array(offsetsValue).serialized) must be [begin, end] with 0 <= begin <= end")
+        guard raw.offsets.count == 2, raw.offsets[0] >= 0, raw.offsets[1] >= raw.offsets[0] else {
+            throw fail("tensor \"\(name)\": data_offsets \(raw.offsets) must be [begin, end] with 0 <= begin <= end")
         }
-        guard e <= Int64(dataSize) else {
+        let (b, e) = (raw.offsets[0], raw.offsets[1])
+        guard e <= dataSize else {
             throw fail("tensor \"\(name)\": data_offsets [\(b), \(e)] outside the data section of \(dataSize) bytes")
         }
         let needed = count * dtype.size
-        guard Int(e - b) == needed else {
-            throw fail("tensor \"\(name)\": data_offsets span \(e - b) bytes but \(dtype.rawValue) \(shape) needs \(needed)")
+        guard e - b == needed else {
+            throw fail("tensor \"\(name)\": data_offsets span \(e - b) bytes but \(dtype.rawValue) \(raw.shape) needs \(needed)")
         }
-        return Entry(name: name, dtype: dtype, shape: shape, begin: Int(b), end: Int(e))
+        return Entry(name: name, dtype: dtype, shape: raw.shape, begin: b, end: e)
     }
 
     /// Converts `count` little-endian elements of `dtype` at `src` to Float32.
@@ -229,7 +200,7 @@ public enum SafeTensors {
     }
 
     /// Whether a key is written as int64 (PyTorch's BatchNorm step counter).
-    public static func isInt64Key(_ key: String) -> Bool { key.hasSuffix("num_batches_tracked") }
+    package static func isInt64Key(_ key: String) -> Bool { key.hasSuffix("num_batches_tracked") }
 
     /// The bytes of a safetensors file holding `tensors` in the given order
     /// (F32; I64 for `num_batches_tracked` keys) and `metadata`. The header
@@ -237,24 +208,17 @@ public enum SafeTensors {
     /// writer does. Duplicate names are a programming error.
     public static func encode(_ tensors: [(String, Tensor)], metadata: [String: String] = [:]) -> [UInt8] {
         var names = Set<String>()
-        var members: [(String, JSONValue)] = []
-        if !metadata.isEmpty {
-            members.append(("__metadata__", .object(metadata.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })))
-        }
+        var entries: [RawEntry] = []
         var offset = 0
         for (name, t) in tensors {
             strataCheck(names.insert(name).inserted, "SafeTensors.encode: duplicate tensor name \"\(name)\"")
             strataCheck(name != "__metadata__", "SafeTensors.encode: \"__metadata__\" is reserved")
             let int64 = isInt64Key(name)
             let size = t.count * (int64 ? 8 : 4)
-            members.append((name, .object([
-                ("dtype", .string(int64 ? "I64" : "F32")),
-                ("shape", .array(t.shape.map { .integer(Int64($0)) })),
-                ("data_offsets", .array([.integer(Int64(offset)), .integer(Int64(offset + size))])),
-            ])))
+            entries.append(RawEntry(name: name, dtype: int64 ? "I64" : "F32", shape: t.shape, offsets: [offset, offset + size]))
             offset += size
         }
-        var header = Array(JSONValue.object(members).serialized.utf8)
+        var header = encodeHeader(metadata: metadata, entries: entries)
         while header.count % 8 != 0 { header.append(0x20) }
         var out: [UInt8] = []
         out.reserveCapacity(8 + header.count + offset)

@@ -65,7 +65,7 @@ public final class ProgressBar {
     }
 
     /// The status text after `elapsed` seconds.
-    public func line(elapsed: Double, final: Bool = false) -> String {
+    package func line(elapsed: Double, final: Bool = false) -> String {
         var parts: [String] = []
         if let epoch {
             parts.append(epochs.map { "epoch \(epoch)/\($0)" } ?? "epoch \(epoch)")

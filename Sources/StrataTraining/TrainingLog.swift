@@ -68,12 +68,22 @@ public struct TrainingLog: Sendable {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// A JSON array of objects (non-finite values as null).
+    /// A JSON array with one object per row, one row per line; keys sorted
+    /// (JSON objects are unordered; `columns` and the CSV keep the order),
+    /// missing values left out, non-finite values as null. Written by
+    /// Foundation's `JSONEncoder`.
     public func json() -> String {
-        let items = rows.map { r -> String in
-            "{" + columns.compactMap { c in
-                r[c].map { JSONValue.quote(c) + ":" + ($0.isFinite ? Self.format($0) : "null") }
-            }.joined(separator: ",") + "}"
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let items: [String]
+        do {
+            items = try rows.map { r in
+                let row: [String: Double?] = r.mapValues { $0.isFinite ? $0 : nil }
+                return String(decoding: try encoder.encode(row), as: UTF8.self)
+            }
+        } catch {
+            // Only non-finite Doubles can fail, and they are null here.
+            strataFatal("TrainingLog.json: JSONEncoder failed: \(error)")
         }
         return "[\n" + items.map { "  " + $0 }.joined(separator: ",\n") + "\n]\n"
     }

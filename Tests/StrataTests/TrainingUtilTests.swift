@@ -180,17 +180,4 @@ final class TrainingUtilTests: XCTestCase {
         let back = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/log.json"))) as! [[String: Double]]
         XCTAssertEqual(back[1]["val accuracy"], 0.875)
     }
-
-    func testJSONParser() throws {
-        let v = try JSONValue.parse(ArraySlice(#" {"a": [1, -2.5e3, true, null], "b\u00e9\n": "x\"\ud83d\ude00", "c": 9007199254740993} "#.utf8))
-        guard case let .object(m) = v else { return XCTFail() }
-        XCTAssertEqual(m.map(\.0), ["a", "bé\n", "c"])
-        XCTAssertEqual(m[0].1, .array([.integer(1), .number(-2500), .bool(true), .null]))
-        XCTAssertEqual(m[1].1, .string("x\"😀"))
-        XCTAssertEqual(m[2].1, .integer(9_007_199_254_740_993))
-        XCTAssertEqual(try JSONValue.parse(ArraySlice(v.serialized.utf8)), v)
-        for bad in ["", "{", "{\"a\":1,}", "[1 2]", "01x", "\"\\q\"", "{\"a\":1,\"a\":2}", "tru", "\"\u{01}\""] {
-            XCTAssertThrowsError(try JSONValue.parse(ArraySlice(bad.utf8)), bad)
-        }
-    }
 }

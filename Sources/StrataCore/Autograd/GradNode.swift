@@ -51,7 +51,7 @@ extension Tensor {
 
     /// Adds `g` into `grad`. When `grad` is nil, `g` becomes it: pass
     /// `owned: true` only when no one else holds `g`; otherwise it is copied.
-    public func accumulateGrad(_ g: Tensor, owned: Bool = false) {
+    package func accumulateGrad(_ g: Tensor, owned: Bool = false) {
         guard requiresGrad else { return }
         strataCheck(g.count == count, "accumulateGrad: gradient shape \(g.shape) does not match tensor shape \(shape)")
         if let existing = grad {

@@ -6,15 +6,15 @@ import COpenBLAS
 /// Conventions: matrices are row-major. Each wrapper is named after the BLAS
 /// routine it calls, takes explicit leading dimensions, and traps with a
 /// message when a size does not fit the 32-bit integers of the CBLAS ABI.
-public enum BLAS {
+package enum BLAS {
     /// Whether a matrix operand is used as stored or transposed.
-    public enum Transpose: Sendable {
+    package enum Transpose: Sendable {
         case none, transpose
         var cblas: CBLAS_TRANSPOSE { self == .none ? CblasNoTrans : CblasTrans }
     }
 
     /// Number of threads OpenBLAS uses for one call.
-    public static var threadCount: Int {
+    package static var threadCount: Int {
         get { Int(openblas_get_num_threads()) }
         set {
             precondition(newValue >= 1, "BLAS.threadCount must be at least 1, got \(newValue)")
@@ -23,14 +23,14 @@ public enum BLAS {
     }
 
     /// The build configuration string of the OpenBLAS in use (kernel, threading).
-    public static var configuration: String {
+    package static var configuration: String {
         guard let c = openblas_get_config() else { return "unknown" }
         return String(cString: c)
     }
 
     /// Runs `body` with OpenBLAS pinned to `threads` threads, then restores the
     /// previous count. Used around regions the library parallelises itself.
-    public static func withThreads<R>(_ threads: Int, _ body: () throws -> R) rethrows -> R {
+    package static func withThreads<R>(_ threads: Int, _ body: () throws -> R) rethrows -> R {
         let old = threadCount
         if old == threads { return try body() }
         threadCount = threads
@@ -50,7 +50,7 @@ public enum BLAS {
     ///
     /// - `op(A)` is m x k, `op(B)` is k x n, C is m x n.
     /// - `lda`, `ldb`, `ldc` are the row strides of A, B and C as stored.
-    public static func sgemm(
+    package static func sgemm(
         transA: Transpose, transB: Transpose,
         m: Int, n: Int, k: Int,
         alpha: Float,
@@ -71,7 +71,7 @@ public enum BLAS {
     }
 
     /// y = alpha * op(A) * x + beta * y, row-major A of m x n as stored.
-    public static func sgemv(
+    package static func sgemv(
         trans: Transpose, m: Int, n: Int, alpha: Float,
         a: UnsafePointer<Float>, lda: Int,
         x: UnsafePointer<Float>, incx: Int = 1,
@@ -85,7 +85,7 @@ public enum BLAS {
     }
 
     /// y += alpha * x over `n` elements.
-    public static func saxpy(
+    package static func saxpy(
         n: Int, alpha: Float, x: UnsafePointer<Float>, incx: Int = 1,
         y: UnsafeMutablePointer<Float>, incy: Int = 1
     ) {
@@ -94,13 +94,13 @@ public enum BLAS {
     }
 
     /// x *= alpha over `n` elements.
-    public static func sscal(n: Int, alpha: Float, x: UnsafeMutablePointer<Float>, incx: Int = 1) {
+    package static func sscal(n: Int, alpha: Float, x: UnsafeMutablePointer<Float>, incx: Int = 1) {
         if n == 0 { return }
         cblas_sscal(int32(n, "n", "sscal"), alpha, x, int32(incx, "incx", "sscal"))
     }
 
     /// Dot product of `n` elements.
-    public static func sdot(
+    package static func sdot(
         n: Int, x: UnsafePointer<Float>, incx: Int = 1, y: UnsafePointer<Float>, incy: Int = 1
     ) -> Float {
         if n == 0 { return 0 }
@@ -109,10 +109,10 @@ public enum BLAS {
 }
 
 /// LAPACKE wrappers (row-major), behind the same door as BLAS.
-public enum LAPACK {
+package enum LAPACK {
     /// QR factorisation of the m x n row-major matrix `a` in place; `tau`
     /// receives min(m, n) reflector scalars. Returns LAPACK's `info`.
-    public static func sgeqrf(
+    package static func sgeqrf(
         m: Int, n: Int, a: UnsafeMutablePointer<Float>, lda: Int, tau: UnsafeMutablePointer<Float>
     ) -> Int {
         Int(LAPACKE_sgeqrf(
@@ -122,7 +122,7 @@ public enum LAPACK {
 
     /// Forms the m x n matrix Q with orthonormal columns from `sgeqrf`'s
     /// output (k reflectors). Returns LAPACK's `info`.
-    public static func sorgqr(
+    package static func sorgqr(
         m: Int, n: Int, k: Int, a: UnsafeMutablePointer<Float>, lda: Int, tau: UnsafePointer<Float>
     ) -> Int {
         Int(LAPACKE_sorgqr(

@@ -13,7 +13,7 @@ extension BLAS {
     static let parallelGemmThreshold = 1 << 23
 
     /// Same contract as `sgemm`; the work is split over `Threading.count` workers.
-    public static func sgemmParallel(
+    package static func sgemmParallel(
         transA: Transpose, transB: Transpose,
         m: Int, n: Int, k: Int,
         alpha: Float,

@@ -50,7 +50,7 @@ public enum Threading {
     /// Splits 0..<n into at most `Threading.count` contiguous chunks (no
     /// smaller than `minChunk` items) and runs `body` on each, in parallel
     /// when there is more than one. OpenBLAS runs single-threaded inside.
-    public static func parallelFor(_ n: Int, minChunk: Int = 1, _ body: (Range<Int>) -> Void) {
+    package static func parallelFor(_ n: Int, minChunk: Int = 1, _ body: (Range<Int>) -> Void) {
         if n <= 0 { return }
         let workers = min(current, max(1, n / max(minChunk, 1)))
         if workers <= 1 { body(0..<n); return }

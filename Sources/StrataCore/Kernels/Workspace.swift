@@ -7,10 +7,10 @@
 /// cache serves both: the column matrix of a batched convolution is tens of
 /// MB, and a fresh allocation of that size is new pages that the kernel must
 /// fault in and zero on every call.
-public enum Workspace {
+package enum Workspace {
     /// Runs `body` with a 64-byte-aligned buffer of `count` floats
     /// (uninitialised unless `zeroed`), returned to the pool afterwards.
-    public static func with<R>(count: Int, zeroed: Bool = false, _ body: (UnsafeMutablePointer<Float>) throws -> R) rethrows -> R {
+    package static func with<R>(count: Int, zeroed: Bool = false, _ body: (UnsafeMutablePointer<Float>) throws -> R) rethrows -> R {
         let n = max(count, 1)
         let pointer = BufferPool.shared.take(n)
         defer { BufferPool.shared.give(pointer, count: n) }

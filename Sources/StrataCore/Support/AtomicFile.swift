@@ -8,11 +8,11 @@ import Foundation
 /// fsyncs the directory so the rename itself is durable. A crash or error at
 /// any point leaves either the old file or the complete new one in place,
 /// never a truncated mix; on a thrown error the temporary file is removed.
-public enum AtomicFile {
+package enum AtomicFile {
     /// Writes `bytes` to `path` atomically. `beforeRename` runs after the
     /// temporary file is written and synced and before it replaces `path`;
     /// tests throw from it to simulate a failure at the worst moment.
-    public static func write(_ bytes: [UInt8], to path: String, beforeRename: (() throws -> Void)? = nil) throws {
+    package static func write(_ bytes: [UInt8], to path: String, beforeRename: (() throws -> Void)? = nil) throws {
         let url = URL(fileURLWithPath: path)
         let directory = url.deletingLastPathComponent().path
         let temp = "\(directory)/.\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"

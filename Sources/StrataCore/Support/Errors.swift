@@ -35,14 +35,15 @@ public enum StrataError: Error, CustomStringConvertible, Equatable {
 }
 
 /// Traps with `message`, printed in every build configuration.
-@inline(never)
-public func strataFatal(_ message: @autoclosure () -> String, file: StaticString = #fileID, line: UInt = #line) -> Never {
+@inline(never) @usableFromInline
+package func strataFatal(_ message: @autoclosure () -> String, file: StaticString = #fileID, line: UInt = #line) -> Never {
     fatalError("Strata: " + message(), file: file, line: line)
 }
 
 /// Traps with `message` when `condition` is false (printed in every build).
-@inline(__always)
-public func strataCheck(
+/// Inlinable so that checks in the other targets stay as cheap as in this one.
+@inlinable @inline(__always)
+package func strataCheck(
     _ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String,
     file: StaticString = #fileID, line: UInt = #line
 ) {

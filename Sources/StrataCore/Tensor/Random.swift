@@ -6,7 +6,15 @@ import Foundation
 /// A generator is a reference type guarded by a lock, so the shared
 /// `RandomGenerator.global` can be used from any thread; bulk fills take the
 /// lock once.
-public final class RandomGenerator: @unchecked Sendable {
+///
+/// It is a `RandomNumberGenerator`, so the standard library's random APIs
+/// draw from its stream: `array.shuffle(using: &generator)`,
+/// `Int.random(in: 0..<10, using: &generator)`; `inout` needs a variable,
+/// and `var g = RandomGenerator.global` is one (a second reference to the
+/// same generator). Those use the standard library's algorithms over
+/// `next()`; Strata's own `nextInt`, `permutation` and fills keep their own,
+/// fixed sequences.
+public final class RandomGenerator: RandomNumberGenerator, @unchecked Sendable {
     private var s0: UInt64 = 0, s1: UInt64 = 0, s2: UInt64 = 0, s3: UInt64 = 0
     private let lock = NSLock()
 
@@ -62,7 +70,7 @@ public final class RandomGenerator: @unchecked Sendable {
         Double(nextUnlocked() >> 11) * (1.0 / 9_007_199_254_740_992.0)
     }
 
-    /// The next 64 random bits.
+    /// The next 64 random bits (the `RandomNumberGenerator` requirement).
     public func next() -> UInt64 {
         lock.lock(); defer { lock.unlock() }
         return nextUnlocked()
@@ -87,14 +95,14 @@ public final class RandomGenerator: @unchecked Sendable {
     }
 
     /// Fills `count` floats with U[low, high).
-    public func fillUniform(_ p: UnsafeMutablePointer<Float>, count: Int, low: Float, high: Float) {
+    package func fillUniform(_ p: UnsafeMutablePointer<Float>, count: Int, low: Float, high: Float) {
         lock.lock(); defer { lock.unlock() }
         let lo = Double(low), span = Double(high) - Double(low)
         for i in 0..<count { p[i] = Float(lo + span * nextDoubleUnlocked()) }
     }
 
     /// Fills `count` floats with N(mean, std^2) (Box-Muller in Double).
-    public func fillNormal(_ p: UnsafeMutablePointer<Float>, count: Int, mean: Float, std: Float) {
+    package func fillNormal(_ p: UnsafeMutablePointer<Float>, count: Int, mean: Float, std: Float) {
         lock.lock(); defer { lock.unlock() }
         var i = 0
         while i < count {

@@ -13,8 +13,10 @@
 public final class Tensor: @unchecked Sendable {
     /// Extent of each dimension, outermost first.
     public let shape: [Int]
-    /// The element buffer (shared by reshaped views).
-    public let storage: TensorStorage
+    /// The element buffer (shared by reshaped views). Inside the package
+    /// only: users reach elements through `scalars`, the subscript and
+    /// `withUnsafe(Mutable)BufferPointer`.
+    @usableFromInline package let storage: TensorStorage
     /// Whether gradients flow into this tensor. Set on parameters and on
     /// inputs you want gradients for.
     public var requiresGrad: Bool
@@ -32,8 +34,9 @@ public final class Tensor: @unchecked Sendable {
     /// First element; valid for `count` elements while this tensor is alive.
     /// Hold the tensor in a variable while using the pointer: in
     /// `matmul(a, b).data[0]` the temporary may be freed before the read.
-    /// `withUnsafeBufferPointer` keeps it alive for the closure.
-    @inlinable public var data: UnsafeMutablePointer<Float> { storage.pointer }
+    /// Kernels and ops inside the package use it; users have
+    /// `withUnsafeBufferPointer`, which keeps the tensor alive for the closure.
+    @inlinable package var data: UnsafeMutablePointer<Float> { storage.pointer }
     /// Whether the tensor was made by the user rather than by an op.
     public var isLeaf: Bool { gradNode == nil }
 
@@ -46,7 +49,7 @@ public final class Tensor: @unchecked Sendable {
 
     /// A tensor of `shape` whose elements are uninitialised; the caller must
     /// write every element before reading.
-    public init(uninitialized shape: [Int]) {
+    package init(uninitialized shape: [Int]) {
         self.shape = shape
         self.storage = TensorStorage(count: Tensor.elementCount(shape, op: "Tensor(uninitialized:)"), zeroed: false)
         self.requiresGrad = false
@@ -78,7 +81,7 @@ public final class Tensor: @unchecked Sendable {
     }
 
     /// Product of the extents; traps on a negative extent.
-    public static func elementCount(_ shape: [Int], op: String) -> Int {
+    package static func elementCount(_ shape: [Int], op: String) -> Int {
         var n = 1
         for d in shape {
             strataCheck(d >= 0, "\(op): negative dimension in shape \(shape)")
@@ -164,14 +167,18 @@ public final class Tensor: @unchecked Sendable {
     /// Sets every element to `value` in place.
     public func fill(_ value: Float) { data.update(repeating: value, count: count) }
 
-    /// Reads the elements as a buffer.
+    /// Reads the elements, row-major, as a buffer that is valid only inside
+    /// `body` (the tensor is kept alive until `body` returns; do not let the
+    /// buffer escape).
     public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
-        try body(UnsafeBufferPointer(start: data, count: count))
+        try withExtendedLifetime(self) { try body(UnsafeBufferPointer(start: data, count: count)) }
     }
 
-    /// Mutates the elements in place.
+    /// Mutates the elements in place through a buffer that is valid only
+    /// inside `body` (the tensor is kept alive until `body` returns). Every
+    /// tensor sharing the storage (`reshaped`, `detached`) sees the writes.
     public func withUnsafeMutableBufferPointer<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
-        try body(UnsafeMutableBufferPointer(start: data, count: count))
+        try withExtendedLifetime(self) { try body(UnsafeMutableBufferPointer(start: data, count: count)) }
     }
 
     /// Element at a multi-dimensional index (for tests and small tensors).

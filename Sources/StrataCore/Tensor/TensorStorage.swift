@@ -9,14 +9,14 @@ import Foundation
 /// Buffers are recycled through `BufferPool`: a training step allocates the
 /// same sizes every iteration, and reusing them avoids the page faults of
 /// fresh memory (a new 4 MB buffer costs about 1,000 faults on first touch).
-public final class TensorStorage: @unchecked Sendable {
+@usableFromInline package final class TensorStorage: @unchecked Sendable {
     /// Number of `Float` elements.
-    public let count: Int
+    @usableFromInline package let count: Int
     /// The first element. Valid for `count` elements while the storage lives.
-    public let pointer: UnsafeMutablePointer<Float>
+    @usableFromInline package let pointer: UnsafeMutablePointer<Float>
 
     /// Allocates `count` elements, uninitialised unless `zeroed`.
-    public init(count: Int, zeroed: Bool = true) {
+    package init(count: Int, zeroed: Bool = true) {
         strataCheck(count >= 0, "TensorStorage: negative element count \(count)")
         self.count = count
         pointer = BufferPool.shared.take(count)
@@ -29,19 +29,19 @@ public final class TensorStorage: @unchecked Sendable {
 /// A cache of freed buffers keyed by exact element count, bounded in total
 /// bytes (`BufferPool.shared.limitBytes`, 512 MiB by default; 0 disables it).
 /// Tensor storage and kernel workspaces (`Workspace.with`) share it.
-public final class BufferPool: @unchecked Sendable {
-    public static let shared = BufferPool()
+package final class BufferPool: @unchecked Sendable {
+    package static let shared = BufferPool()
 
     private let lock = NSLock()
     private var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
     private var cachedBytes = 0
     /// Most bytes kept for reuse; buffers beyond it are returned to the system.
-    public var limitBytes = 512 << 20 {
+    package var limitBytes = 512 << 20 {
         didSet { if limitBytes < cachedBytes { trim(to: limitBytes) } }
     }
 
     /// Bytes currently cached (not in use by any tensor).
-    public var cached: Int { lock.lock(); defer { lock.unlock() }; return cachedBytes }
+    package var cached: Int { lock.lock(); defer { lock.unlock() }; return cachedBytes }
 
     func take(_ count: Int) -> UnsafeMutablePointer<Float> {
         let n = max(count, 1)
@@ -71,7 +71,7 @@ public final class BufferPool: @unchecked Sendable {
     }
 
     /// Releases cached buffers until at most `bytes` remain.
-    public func trim(to bytes: Int = 0) {
+    package func trim(to bytes: Int = 0) {
         lock.lock(); defer { lock.unlock() }
         for (n, list) in free {
             var rest = list
