@@ -9,8 +9,8 @@ private func broadcastCopy(_ x: Tensor, to shape: [Int]) -> Tensor {
 
 extension Tensor {
     /// Elements limited to [min, max] (PyTorch's `clamp`; either bound may
-    /// be nil). The gradient passes where min <= x <= max, bounds included,
-    /// as in PyTorch. NaN stays NaN.
+    /// be nil). The gradient passes strictly inside: where min < x < max,
+    /// 0 on a bound itself, as PyTorch's clamp with number bounds. NaN stays NaN.
     public func clamp(min low: Float? = nil, max high: Float? = nil) -> Tensor {
         strataCheck(low != nil || high != nil, "clamp: give min, max or both (shape \(shape))")
         let lo = low ?? -.infinity, hi = high ?? .infinity
@@ -24,7 +24,7 @@ extension Tensor {
             let d = Tensor(uninitialized: x.shape)
             for i in 0..<x.count {
                 let v = x.data[i]
-                d.data[i] = v >= lo && v <= hi ? g.data[i] : 0
+                d.data[i] = v > lo && v < hi ? g.data[i] : 0
             }
             x.accumulateGrad(d, owned: true)
         }
