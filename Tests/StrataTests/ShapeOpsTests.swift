@@ -42,6 +42,14 @@ final class ShapeOpsTests: XCTestCase {
         }
     }
 
+    func testCatOfTheSameTensorTwiceAddsBothGradients() {
+        let a = Tensor([1, 2], requiresGrad: true)
+        let y = cat([a, a * 3, a])
+        XCTAssertEqual(y.scalars, [1, 2, 3, 6, 1, 2])
+        y.backward(Tensor([1, 10, 100, 1000, 5, 50]))
+        XCTAssertEqual(a.grad?.scalars, [306, 3060])
+    }
+
     func testStackInsertsANewAxis() {
         let a = tracked([2, 3], seed: 1), b = tracked([2, 3], seed: 2)
         for axis in [0, 1, 2, -1] {
