@@ -50,7 +50,9 @@ extension Tensor {
     ///     loss.backward()
     ///     h.remove()
     ///
-    /// The tensor must require gradients.
+    /// The tensor must require gradients. The tensor keeps its hooks alive:
+    /// a hook that needs the tensor itself should capture it `[weak t]`, or
+    /// the two keep each other alive.
     @discardableResult
     public func registerHook(_ hook: @escaping (Tensor) -> Tensor?) -> HookHandle {
         strataCheck(requiresGrad, "registerHook: cannot register a hook on a tensor (shape \(shape)) that does not require grad")
