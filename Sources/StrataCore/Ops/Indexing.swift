@@ -56,7 +56,8 @@ extension Tensor {
 
     /// The `k` largest (or, with `largest: false`, smallest) elements along
     /// `axis`, sorted best first, and their indices (PyTorch's `torch.topk`,
-    /// sorted). Equal values keep index order. Gradient to those indices.
+    /// sorted). Equal values keep index order (PyTorch leaves that order
+    /// unspecified). Gradient to those indices.
     public func topk(_ k: Int, axis: Int = -1, largest: Bool = true) -> (values: Tensor, indices: IndexTensor) {
         let (outer, extent, inner, a) = splitAxis(shape, axis, op: "topk")
         strataCheck(k >= 0 && k <= extent, "topk: k = \(k) out of range for extent \(extent) of axis \(axis) in shape \(shape)")
