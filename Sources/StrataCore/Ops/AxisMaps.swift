@@ -27,12 +27,13 @@ struct AxisMaps {
         return AxisMaps(inShape: shape, maps: maps)
     }
 
-    /// Calls `body(outOffset, inOffsets)` for every run along the last
-    /// output dimension; `inOffsets[j]` is the flat input offset of output
-    /// element `outOffset + j`, or -1 for a filled element.
-    private func forEachRow(_ body: (Int, [Int]) -> Void) {
+    /// Calls `body(outOffset, base, last)` for every run along the last
+    /// output dimension: output element `outOffset + j` reads input
+    /// `base + last[j]`, or is filled when `base` is nil (a leading
+    /// dimension is filled) or `last[j]` is -1.
+    private func forEachRow(_ body: (Int, Int?, [Int]) -> Void) {
         let r = inShape.count
-        if r == 0 { body(0, [0]); return }
+        if r == 0 { body(0, 0, [0]); return }
         var strides = [Int](repeating: 1, count: r)
         for d in stride(from: r - 2, through: 0, by: -1) { strides[d] = strides[d + 1] * inShape[d + 1] }
         // Offsets scaled by stride, -1 kept as the fill marker.
@@ -42,17 +43,14 @@ struct AxisMaps {
         let rows = out.dropLast().reduce(1, *)
         if n == 0 || rows == 0 { return }
         var idx = [Int](repeating: 0, count: r - 1)
-        var inner = [Int](repeating: 0, count: n)
         for row in 0..<rows {
-            var base = 0, filled = false
+            var base: Int? = 0
             for d in 0..<(r - 1) {
                 let o = offsets[d][idx[d]]
-                if o < 0 { filled = true; break }
-                base += o
+                if o < 0 { base = nil; break }
+                base? += o
             }
-            let last = offsets[r - 1]
-            for j in 0..<n { inner[j] = filled || last[j] < 0 ? -1 : base + last[j] }
-            body(row * n, inner)
+            body(row * n, base, offsets[r - 1])
             var d = r - 2
             while d >= 0 {
                 idx[d] += 1
@@ -63,17 +61,27 @@ struct AxisMaps {
         }
     }
 
+    /// Whether the last dimension is copied whole and in order (a run is one contiguous copy).
+    private var lastIsIdentity: Bool {
+        guard let last = maps.last, let extent = inShape.last else { return false }
+        return last.count == extent && last.enumerated().allSatisfy { $0.offset == $0.element }
+    }
+
     /// Writes the mapped copy of `x` into `out` (of `outShape`).
     func gather(_ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, fill: Float = 0) {
-        forEachRow { o, offsets in
-            for (j, s) in offsets.enumerated() { out[o + j] = s < 0 ? fill : x[s] }
+        let contiguous = lastIsIdentity
+        forEachRow { o, base, last in
+            guard let base else { (out + o).update(repeating: fill, count: last.count); return }
+            if contiguous { (out + o).update(from: x + base, count: last.count); return }
+            for (j, s) in last.enumerated() { out[o + j] = s < 0 ? fill : x[base + s] }
         }
     }
 
     /// Adds `g` (of `outShape`) into `dx` (of `inShape`) at the mapped places.
     func scatterAdd(_ g: UnsafePointer<Float>, into dx: UnsafeMutablePointer<Float>) {
-        forEachRow { o, offsets in
-            for (j, s) in offsets.enumerated() where s >= 0 { dx[s] += g[o + j] }
+        forEachRow { o, base, last in
+            guard let base else { return }
+            for (j, s) in last.enumerated() where s >= 0 { dx[base + s] += g[o + j] }
         }
     }
 }
