@@ -172,4 +172,17 @@ final class AutogradEngineTests: XCTestCase {
         same.sum().backward()
         XCTAssertEqual(x.grad?.scalars, [4, 13])
     }
+
+    func testCustomOpTakesPartInRetainedAndFreedGraphs() {
+        let x = Tensor([1, 2], requiresGrad: true)
+        let loss = cube(x).sum()
+        loss.backward(retainGraph: true)
+        loss.backward()
+        XCTAssertEqual(x.grad?.scalars, [6, 24])
+        XCTAssertThrowsError(try loss.validateBackward()) { XCTAssertTrue("\($0)".contains("\"sum\""), "\($0)") }
+        let other = cube(x)
+        let head = other * 2
+        head.sum().backward()
+        XCTAssertThrowsError(try other.sum().validateBackward()) { XCTAssertTrue("\($0)".contains("\"cube\""), "\($0)") }
+    }
 }
