@@ -24,6 +24,8 @@ public final class Tensor: @unchecked Sendable {
     public var grad: Tensor?
     /// The op that produced this tensor, while its graph is alive.
     var gradNode: GradNode?
+    /// Gradient hooks, in registration order (`registerHook`).
+    var gradHooks: [GradHook] = []
     /// Keep `grad` on this non-leaf tensor after backward (PyTorch's `retain_grad`).
     public var retainsGrad = false
 
