@@ -10,8 +10,6 @@ public final class Sequential: Module, ListsOwnState {
     public convenience init(_ layers: any Module...) { self.init(layers) }
 
     public var children: [(String, any Module)] { layers.enumerated().map { ("\($0.offset)", $0.element) } }
-    public var ownParameters: [(String, Tensor)] { [] }
-    public var ownBuffers: [(String, Tensor)] { [] }
 
     /// Appends a layer.
     public func append(_ layer: any Module) { layers.append(layer) }
@@ -35,8 +33,6 @@ public final class ModuleList: Module, ListsOwnState {
     public init(_ modules: [any Module]) { self.modules = modules }
 
     public var children: [(String, any Module)] { modules.enumerated().map { ("\($0.offset)", $0.element) } }
-    public var ownParameters: [(String, Tensor)] { [] }
-    public var ownBuffers: [(String, Tensor)] { [] }
 
     /// Appends a module.
     public func append(_ module: any Module) { modules.append(module) }
@@ -57,8 +53,6 @@ public final class ParameterList: Module, ListsOwnState {
     public init(_ tensors: [Tensor]) { self.tensors = tensors }
 
     public var ownParameters: [(String, Tensor)] { tensors.enumerated().map { ("\($0.offset)", $0.element) } }
-    public var ownBuffers: [(String, Tensor)] { [] }
-    public var children: [(String, any Module)] { [] }
 
     /// PyTorch's lines, `(0): Parameter containing: [torch.float32 of size 2x3]`.
     public var extraRepresentation: String {

@@ -87,6 +87,10 @@ extension Module {
     /// (the root has the empty name). Stops with a message if a module
     /// contains itself (a stored reference to an enclosing module).
     public func namedModules() -> [(String, any Module)] {
+        withReflectionMemo { namedModulesWalk() }
+    }
+
+    private func namedModulesWalk() -> [(String, any Module)] {
         var result: [(String, any Module)] = []
         var path: [ObjectIdentifier] = []
         func visit(_ name: String, _ m: any Module) {
@@ -105,15 +109,19 @@ extension Module {
 
     /// Every parameter of the tree with its PyTorch key (`0.weight`).
     public func namedParameters() -> [(String, Tensor)] {
-        namedModules().flatMap { prefix, m in
-            m.ownParameters.map { (prefix.isEmpty ? $0.0 : "\(prefix).\($0.0)", $0.1) }
+        withReflectionMemo {
+            namedModules().flatMap { prefix, m in
+                m.ownParameters.map { (prefix.isEmpty ? $0.0 : "\(prefix).\($0.0)", $0.1) }
+            }
         }
     }
 
     /// Every buffer of the tree with its PyTorch key (`1.running_mean`).
     public func namedBuffers() -> [(String, Tensor)] {
-        namedModules().flatMap { prefix, m in
-            m.ownBuffers.map { (prefix.isEmpty ? $0.0 : "\(prefix).\($0.0)", $0.1) }
+        withReflectionMemo {
+            namedModules().flatMap { prefix, m in
+                m.ownBuffers.map { (prefix.isEmpty ? $0.0 : "\(prefix).\($0.0)", $0.1) }
+            }
         }
     }
 
@@ -123,8 +131,10 @@ extension Module {
     /// Parameters and buffers by key, in PyTorch's `state_dict()` order
     /// (per module: parameters, then buffers).
     public func stateDict() -> [(String, Tensor)] {
-        namedModules().flatMap { prefix, m in
-            (m.ownParameters + m.ownBuffers).map { (prefix.isEmpty ? $0.0 : "\(prefix).\($0.0)", $0.1) }
+        withReflectionMemo {
+            namedModules().flatMap { prefix, m in
+                (m.ownParameters + m.ownBuffers).map { (prefix.isEmpty ? $0.0 : "\(prefix).\($0.0)", $0.1) }
+            }
         }
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import StrataCore
 /// Module reflection: a module's parameters, buffers and children found
 /// from its stored properties (the rules are in `Module`'s doc comment).
@@ -7,15 +8,10 @@ import StrataCore
 ///
 ///     @Buffer var runningScale = Tensor.ones([4])    // key "running_scale"
 @propertyWrapper
-public struct Buffer<Value: BufferValue> {
-    public var wrappedValue: Value
-    public init(wrappedValue: Value) { self.wrappedValue = wrappedValue }
+public struct Buffer {
+    public var wrappedValue: Tensor
+    public init(wrappedValue: Tensor) { self.wrappedValue = wrappedValue }
 }
-
-/// What `@Buffer` can hold: a `Tensor` or an optional one (nil is skipped).
-public protocol BufferValue { var bufferTensor: Tensor? { get } }
-extension Tensor: BufferValue { public var bufferTensor: Tensor? { self } }
-extension Optional: BufferValue where Wrapped == Tensor { public var bufferTensor: Tensor? { self } }
 
 /// Hides a stored property from module reflection: caches, helpers, a
 /// reference to a parent. Not saved, not optimised, not a child.
@@ -30,8 +26,6 @@ private protocol OptionalProbe { static var wrappedType: Any.Type { get } }
 extension Optional: OptionalProbe { fileprivate static var wrappedType: Any.Type { Wrapped.self } }
 private protocol ArrayProbe { static var elementType: Any.Type { get } }
 extension Array: ArrayProbe { fileprivate static var elementType: Any.Type { Element.self } }
-private protocol BufferProbe { var tensor: Tensor? { get } }
-extension Buffer: BufferProbe { fileprivate var tensor: Tensor? { wrappedValue.bufferTensor } }
 private protocol TransientProbe {}
 extension Transient: TransientProbe {}
 
@@ -42,15 +36,39 @@ struct ReflectedState {
     var children: [(String, any Module)] = []
 }
 
+/// The reflected states of one tree walk (`namedModules()`, `stateDict()`,
+/// ...), so each module is reflected once per walk rather than once per
+/// list. Lives only while the walk runs, so module identities are stable.
+final class ReflectionMemo: @unchecked Sendable {
+    @TaskLocal static var current: ReflectionMemo?
+    var states: [ObjectIdentifier: ReflectedState] = [:]
+}
+
+/// Runs one tree walk with a reflection memo (reusing an enclosing one).
+func withReflectionMemo<R>(_ body: () -> R) -> R {
+    if ReflectionMemo.current != nil { return body() }
+    return ReflectionMemo.$current.withValue(ReflectionMemo()) { body() }
+}
+
+/// `reflectState(of:)`, memoised for the current walk; traps on a state
+/// that cannot be named.
+private func memoisedState(of module: any Module) -> ReflectedState {
+    guard let memo = ReflectionMemo.current else { return strataTry { try reflectState(of: module) } }
+    if let s = memo.states[ObjectIdentifier(module)] { return s }
+    let s = strataTry { try reflectState(of: module) }
+    memo.states[ObjectIdentifier(module)] = s
+    return s
+}
+
 extension Module {
     /// Parameters found by reflection (stored tensors, `[Tensor]` excluded:
     /// those are `ParameterList` children). `ownParameters`' default also
     /// drops any tensor listed in `ownBuffers`.
-    public var reflectedParameters: [(String, Tensor)] { strataTry { try reflectState(of: self) }.parameters }
+    public var reflectedParameters: [(String, Tensor)] { memoisedState(of: self).parameters }
     /// Buffers found by reflection (`@Buffer` properties).
-    public var reflectedBuffers: [(String, Tensor)] { strataTry { try reflectState(of: self) }.buffers }
+    public var reflectedBuffers: [(String, Tensor)] { memoisedState(of: self).buffers }
     /// Children found by reflection (stored modules, arrays of modules).
-    public var reflectedChildren: [(String, any Module)] { strataTry { try reflectState(of: self) }.children }
+    public var reflectedChildren: [(String, any Module)] { memoisedState(of: self).children }
 }
 
 /// Walks `module`'s stored properties (superclasses first); throws a message
@@ -62,46 +80,70 @@ func reflectState(of module: any Module) throws -> ReflectedState {
         mirrors.append(m)
         mirror = m.superclassMirror
     }
+    let fields = mirrors.reversed().flatMap { $0.children.map { ($0.label ?? "", $0.value) } }
+    let keys = KeyPlans.shared.keys(for: type(of: module), fields)
     let owner = String(describing: type(of: module))
     var state = ReflectedState()
-    var keys = Set<String>()
-    for m in mirrors.reversed() {
-        for child in m.children {
-            guard let label = child.label else { continue }
-            let before = (state.parameters.count, state.buffers.count, state.children.count)
-            try reflect(label: label, value: child.value, owner: owner, into: &state)
-            let added = state.parameters[before.0...].map(\.0) + state.buffers[before.1...].map(\.0)
-                + state.children[before.2...].map(\.0)
-            for key in added where !keys.insert(key).inserted {
-                throw StrataError.invalidArgument(
-                    "\(owner): two stored properties have the key \"\(key)\"; rename one or list the state explicitly")
-            }
-        }
+    for ((label, value), key) in zip(fields, keys) {
+        try reflect(label: label, key: key, value: value, owner: owner, into: &state)
+    }
+    let all = state.parameters.map(\.0) + state.buffers.map(\.0) + state.children.map(\.0)
+    if Set(all).count != all.count, let key = all.first(where: { k in all.filter { $0 == k }.count > 1 }) {
+        throw StrataError.invalidArgument(
+            "\(owner): two stored properties have the key \"\(key)\"; rename one or list the state explicitly")
     }
     return state
 }
 
-private func reflect(label: String, value: Any, owner: String, into state: inout ReflectedState) throws {
-    if value is any TransientProbe { return }
-    let lazyPrefix = "$__lazy_storage_$_"
+/// The PyTorch key of each stored property of a module class, in walk
+/// order, computed once per class (a class's property labels never change).
+private final class KeyPlans: @unchecked Sendable {
+    static let shared = KeyPlans()
+    private let lock = NSLock()
+    private var plans: [ObjectIdentifier: [String]] = [:]
+
+    func keys(for type: Any.Type, _ fields: [(String, Any)]) -> [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        if let keys = plans[ObjectIdentifier(type)], keys.count == fields.count { return keys }
+        // A property wrapper's storage is `_name`: a buffer's key is the name's.
+        let keys = fields.map { label, value in
+            pytorchKey(value is Buffer && label.hasPrefix("_") ? String(label.dropFirst()) : label)
+        }
+        plans[ObjectIdentifier(type)] = keys
+        return keys
+    }
+}
+
+/// Property types that never hold state, skipped before any cast.
+private let plainTypes: Set<ObjectIdentifier> = Set([
+    Bool.self, Int.self, Int32.self, Int64.self, UInt.self, UInt64.self, Float.self, Double.self, String.self,
+    Size2.self, ConvPadding.self, Float?.self, Int?.self, Double?.self, Bool?.self, String?.self,
+    [Int].self, [Float].self, [Double].self,
+].map { ObjectIdentifier($0) })
+
+private let lazyPrefix = "$__lazy_storage_$_"
+
+private func reflect(label: String, key: String, value: Any, owner: String, into state: inout ReflectedState) throws {
+    let type = Swift.type(of: value)
+    if plainTypes.contains(ObjectIdentifier(type)) { return }
     if label.hasPrefix(lazyPrefix) {
-        if isStateType(type(of: value)) || holdsState(value, depth: 3) {
+        if isStateType(type) || holdsState(value, depth: 3) {
             throw StrataError.invalidArgument(
                 "\(owner).\(label.dropFirst(lazyPrefix.count)): a lazy module or tensor is invisible until first use; "
                     + "make it a `let`, or list it explicitly")
         }
         return
     }
-    if let buffer = value as? any BufferProbe {
-        if let t = buffer.tensor { state.buffers.append((pytorchKey(label.hasPrefix("_") ? String(label.dropFirst()) : label), t)) }
-        return
-    }
-    let key = pytorchKey(label)
-    if let part = try reflectedPart(value, path: "\(owner).\(label)") {
-        switch part {
-        case .module(let m): state.children.append((key, m))
-        case .tensor(let t): state.parameters.append((key, t))
-        }
+    // Casts also unwrap a non-nil optional (`Linear?`, `Tensor?`).
+    if let t = value as? Tensor { return state.parameters.append((key, t)) }
+    if let m = value as? any Module { return state.children.append((key, m)) }
+    if let b = value as? Buffer { return state.buffers.append((key, b.wrappedValue)) }
+    if value is any TransientProbe || type is AnyObject.Type { return }
+    switch try reflectedPart(value, path: "\(owner).\(label)") {
+    case .module(let m): state.children.append((key, m))
+    case .tensor(let t): state.parameters.append((key, t))
+    case nil: break
     }
 }
 
@@ -174,7 +216,7 @@ private func isPlainType(_ t: Any.Type) -> Bool {
 /// Whether a value (not an object) holds a module or tensor within `depth`
 /// levels of structs, tuples, enums and collections (first 16 elements).
 private func holdsState(_ value: Any, depth: Int) -> Bool {
-    if value is any Module || value is Tensor || value is any BufferProbe { return true }
+    if value is any Module || value is Tensor || value is Buffer { return true }
     let mirror = Mirror(reflecting: value)
     if mirror.displayStyle == .class || depth == 0 { return false }
     return mirror.children.prefix(16).contains { holdsState($0.value, depth: depth - 1) }
