@@ -37,11 +37,19 @@ public struct NonFiniteError: Error, CustomStringConvertible, Equatable {
 ///     loss.backward()
 ///     try NaNGuard.checkGradients(model)
 ///
-/// `forward` runs `Sequential` containers layer by layer (recursively) and
-/// checks each leaf layer's output, so the error names the first layer
-/// (in execution order) whose output is not finite. `checkGradients` walks
-/// parameters from the last layer to the first — the order backward
-/// produces them — and names the first non-finite gradient it finds.
+/// `forward` watches every module call of the tree while the model runs
+/// (any module, not only `Sequential`: calls written `module(x)`), and
+/// names, by its dotted key (`"layer1.0.conv2"`), the first module in
+/// execution order whose output is not finite. When a module's input is
+/// already non-finite although every module before it was fine, the values
+/// went bad in the enclosing module's own code between its children (an
+/// addition, a scale), and that enclosing module is named. A module called
+/// through `forward(x)` directly counts as part of its caller. The pass
+/// runs to the end; on an error, every buffer (running statistics) is put
+/// back as it was before the call, so a skipped batch leaves no NaN behind.
+/// `checkGradients` walks parameters from the last layer to the first —
+/// the order backward produces them — and names the first non-finite
+/// gradient it finds.
 public enum NaNGuard {
     /// Counts NaN and infinite elements of `t`.
     public static func nonFiniteCounts(_ t: Tensor) -> (nan: Int, inf: Int) {
@@ -53,28 +61,21 @@ public enum NaNGuard {
         return (nan, inf)
     }
 
-    /// `model(input)`, checking the input and every layer's output.
+    /// `model(input)`, checking the input and every module's output.
     public static func forward(_ model: any Module, _ input: Tensor) throws -> Tensor {
         let c = nonFiniteCounts(input)
         if c.nan + c.inf > 0 {
             throw NonFiniteError(kind: .input, name: "input", layerType: "", nanCount: c.nan, infCount: c.inf)
         }
-        return try run(model, name: "", input)
-    }
-
-    private static func run(_ module: any Module, name: String, _ x: Tensor) throws -> Tensor {
-        if let seq = module as? Sequential {
-            var h = x
-            for (child, layer) in seq.children {
-                h = try run(layer, name: name.isEmpty ? child : "\(name).\(child)", h)
+        let watch = NonFiniteWatch(ModuleNames(model))
+        let saved = model.namedBuffers().map { ($0.1, $0.1.scalars) }
+        let y = withForwardObserver(watch) { model(input) }
+        if let error = watch.first {
+            for (buffer, values) in saved {
+                let p = buffer.data
+                for i in values.indices { p[i] = values[i] }
             }
-            return h
-        }
-        let y = module.forward(x)
-        let c = nonFiniteCounts(y)
-        if c.nan + c.inf > 0 {
-            throw NonFiniteError(kind: .output, name: name.isEmpty ? "(root)" : name,
-                                 layerType: String(describing: type(of: module)), nanCount: c.nan, infCount: c.inf)
+            throw error
         }
         return y
     }
@@ -100,6 +101,34 @@ public enum NaNGuard {
                                          layerType: String(describing: type(of: m)), nanCount: c.nan, infCount: c.inf)
                 }
             }
+        }
+    }
+}
+
+/// Records the first module whose output (or whose own code) went non-finite.
+private final class NonFiniteWatch: ForwardObserver, @unchecked Sendable {
+    let names: ModuleNames
+    /// The tree modules whose forward is running, innermost last.
+    var running: [(name: String, module: any Module)] = []
+    var first: NonFiniteError?
+
+    init(_ names: ModuleNames) { self.names = names }
+
+    func observe(_ module: any Module, _ input: Tensor, _ forward: (Tensor) -> Tensor) -> Tensor {
+        guard let name = names.name(of: module) else { return forward(input) }
+        if first == nil, let enclosing = running.last { record(input, enclosing.name, enclosing.module) }
+        running.append((name, module))
+        let y = forward(input)
+        running.removeLast()
+        if first == nil { record(y, name, module) }
+        return y
+    }
+
+    private func record(_ t: Tensor, _ name: String, _ module: any Module) {
+        let c = NaNGuard.nonFiniteCounts(t)
+        if c.nan + c.inf > 0 {
+            first = NonFiniteError(kind: .output, name: name.isEmpty ? "(root)" : name,
+                                   layerType: String(describing: type(of: module)), nanCount: c.nan, infCount: c.inf)
         }
     }
 }

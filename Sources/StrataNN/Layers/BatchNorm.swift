@@ -23,7 +23,7 @@ import StrataCore
 /// running_var, num_batches_tracked (when tracking). PyTorch stores
 /// num_batches_tracked as int64; here it is a one-element Float scalar
 /// tensor (exact up to 2^24 batches), and checkpoint code maps the dtype.
-public class BatchNormBase: Module {
+public class BatchNormBase: Module, ListsOwnState {
     public var training = true
     /// Number of channels C.
     public let numFeatures: Int
@@ -82,6 +82,15 @@ public class BatchNormBase: Module {
     public var ownBuffers: [(String, Tensor)] {
         guard let m = runningMean, let v = runningVar, let n = numBatchesTracked else { return [] }
         return [("running_mean", m), ("running_var", v), ("num_batches_tracked", n)]
+    }
+
+    /// PyTorch's line (`64, eps=1e-05, momentum=0.1, affine=True, bias=True,
+    /// track_running_stats=True`), then Strata's options where they differ
+    /// from PyTorch's behaviour.
+    public var extraRepresentation: String {
+        normLine(numFeatures, eps: eps, momentum: momentum, affine: affine, trackRunningStats: trackRunningStats)
+            + (unbiasedRunningVariance ? "" : ", unbiased_running_variance=False")
+            + (freezeStatistics ? ", freeze_statistics=True" : "")
     }
 
     /// Running mean 0, running variance 1, num_batches_tracked 0.
@@ -181,4 +190,10 @@ public final class BatchNorm2d: BatchNormBase {
     override public var typeName: String { "BatchNorm2d" }
     override func acceptsRank(_ rank: Int) -> Bool { rank == 4 }
     override var shapeDescription: String { "[N, \(numFeatures), H, W]" }
+}
+
+/// The configuration line PyTorch's BatchNorm and InstanceNorm share.
+func normLine(_ numFeatures: Int, eps: Float, momentum: Float?, affine: Bool, trackRunningStats: Bool) -> String {
+    "\(numFeatures), eps=\(PythonRepr.float(eps)), momentum=\(PythonRepr.float(momentum)), "
+        + "affine=\(PythonRepr.bool(affine)), bias=\(PythonRepr.bool(affine)), track_running_stats=\(PythonRepr.bool(trackRunningStats))"
 }

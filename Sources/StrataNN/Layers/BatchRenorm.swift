@@ -41,6 +41,11 @@ public class BatchRenormBase: BatchNormBase {
         dmax = t * dmaxLimit
     }
 
+    /// BatchNorm's line and the clips (no PyTorch twin).
+    override public var extraRepresentation: String {
+        super.extraRepresentation + ", rmax=\(PythonRepr.float(rmax)), dmax=\(PythonRepr.float(dmax))"
+    }
+
     override func renormCorrection() -> RenormCorrection? {
         guard let rm = runningMean, let rv = runningVar else { return nil }
         return RenormCorrection(runningMean: rm.scalars, runningVar: rv.scalars, rmax: rmax, dmax: dmax)

@@ -13,7 +13,7 @@ import StrataCore
 ///   with a = sqrt(5)).
 ///
 /// The computation (im2col + sgemm, threading) is described at `conv2d`.
-public final class Conv2d: Module {
+public final class Conv2d: Module, ListsOwnState {
     public var training = true
     public let inputChannels: Int
     public let outputChannels: Int
@@ -69,6 +69,21 @@ public final class Conv2d: Module {
         var p = [("weight", weight)]
         if let b = bias { p.append(("bias", b)) }
         return p
+    }
+
+    /// PyTorch's line: `3, 16, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), bias=False`.
+    public var extraRepresentation: String {
+        var s = "\(inputChannels), \(outputChannels), kernel_size=\(PythonRepr.pair(kernelSize)), stride=\(PythonRepr.pair(stride))"
+        switch padding {
+        case .explicit(let p) where p != 0: s += ", padding=\(PythonRepr.pair(p))"
+        case .same: s += ", padding=same"
+        case .valid: s += ", padding=valid"
+        case .explicit: break
+        }
+        if dilation != 1 { s += ", dilation=\(PythonRepr.pair(dilation))" }
+        if groups != 1 { s += ", groups=\(groups)" }
+        if bias == nil { s += ", bias=False" }
+        return s
     }
 
     var name: String {

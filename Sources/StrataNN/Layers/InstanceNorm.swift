@@ -14,7 +14,7 @@ import StrataCore
 ///
 /// Instance statistics are BatchNorm's kernel applied to the input seen as
 /// [1, N*C, H*W]: each (sample, channel) pair is a channel of that view.
-public final class InstanceNorm2d: Module {
+public final class InstanceNorm2d: Module, ListsOwnState {
     public var training = true
     public let numFeatures: Int
     public var eps: Float
@@ -50,6 +50,10 @@ public final class InstanceNorm2d: Module {
     public var ownBuffers: [(String, Tensor)] {
         guard let m = runningMean, let v = runningVar, let n = numBatchesTracked else { return [] }
         return [("running_mean", m), ("running_var", v), ("num_batches_tracked", n)]
+    }
+
+    public var extraRepresentation: String {
+        normLine(numFeatures, eps: eps, momentum: momentum, affine: affine, trackRunningStats: trackRunningStats)
     }
 
     /// Throws unless `shape` is [N, C, H, W], or when instance statistics

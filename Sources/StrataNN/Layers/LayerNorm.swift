@@ -8,7 +8,7 @@ import StrataCore
 /// - Input [*, normalizedShape...]; output the same shape.
 /// - `weight` (ones) and `bias` (zeros) of shape `normalizedShape` when
 ///   `elementwiseAffine`: one gamma and beta per normalised element.
-public final class LayerNorm: Module {
+public final class LayerNorm: Module, ListsOwnState {
     public var training = true
     public let normalizedShape: [Int]
     public var eps: Float
@@ -29,6 +29,11 @@ public final class LayerNorm: Module {
     public var ownParameters: [(String, Tensor)] {
         guard let w = weight, let b = bias else { return [] }
         return [("weight", w), ("bias", b)]
+    }
+
+    public var extraRepresentation: String {
+        "\(PythonRepr.tuple(normalizedShape)), eps=\(PythonRepr.float(eps)), "
+            + "elementwise_affine=\(PythonRepr.bool(elementwiseAffine)), bias=\(PythonRepr.bool(elementwiseAffine))"
     }
 
     /// Throws unless `shape` ends with `normalizedShape`.
@@ -57,7 +62,7 @@ public final class LayerNorm: Module {
 ///
 /// - Input [N, C, *]; output the same shape.
 /// - `weight` (ones) and `bias` (zeros) of shape [C] when `affine`.
-public final class GroupNorm: Module {
+public final class GroupNorm: Module, ListsOwnState {
     public var training = true
     public let numGroups: Int
     public let numChannels: Int
@@ -80,6 +85,10 @@ public final class GroupNorm: Module {
     public var ownParameters: [(String, Tensor)] {
         guard let w = weight, let b = bias else { return [] }
         return [("weight", w), ("bias", b)]
+    }
+
+    public var extraRepresentation: String {
+        "\(numGroups), \(numChannels), eps=\(PythonRepr.float(eps)), affine=\(PythonRepr.bool(affine)), bias=\(PythonRepr.bool(affine))"
     }
 
     /// Throws unless `shape` is [N, numChannels, *].

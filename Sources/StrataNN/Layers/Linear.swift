@@ -8,7 +8,7 @@ import StrataCore
 ///
 /// Forward and backward are one sgemm each per product; the weight
 /// gradient accumulates straight into `weight.grad` (beta = 1).
-public final class Linear: Module {
+public final class Linear: Module, ListsOwnState {
     public var training = true
     public let inFeatures: Int
     public let outFeatures: Int
@@ -28,6 +28,10 @@ public final class Linear: Module {
         var p = [("weight", weight)]
         if let b = bias { p.append(("bias", b)) }
         return p
+    }
+
+    public var extraRepresentation: String {
+        "in_features=\(inFeatures), out_features=\(outFeatures), bias=\(PythonRepr.bool(bias != nil))"
     }
 
     /// Throws when `shape` is not [N, inFeatures].

@@ -9,7 +9,7 @@ import StrataCore
 ///
 /// - Input: [N, C, H, W]. Output: [N, C, OH, OW] with
 ///   OH = (H + 2*padding.h - kernel.h) / stride.h + 1 (likewise OW).
-public class WindowPool2d: Module {
+public class WindowPool2d: Module, ListsOwnState {
     public var training = true
     public let kernelSize: Size2
     public let stride: Size2
@@ -22,6 +22,11 @@ public class WindowPool2d: Module {
         self.stride = stride ?? kernelSize
         self.padding = padding
         checkPoolArguments(typeName, kernelSize, self.stride, padding)
+    }
+
+    /// `kernel_size=2, stride=2, padding=0` (subclasses add PyTorch's other fields).
+    public var extraRepresentation: String {
+        "kernel_size=\(PythonRepr.size(kernelSize)), stride=\(PythonRepr.size(stride)), padding=\(PythonRepr.size(padding))"
     }
 
     /// Throws when `shape` is not [N, C, H, W] or the window does not fit.
@@ -51,6 +56,7 @@ public final class MaxPool2d: WindowPool2d {
         super.init(window: kernelSize, stride: stride, padding: padding)
     }
     override var typeName: String { "MaxPool2d" }
+    override public var extraRepresentation: String { super.extraRepresentation + ", dilation=1, ceil_mode=False" }
     override func pool(_ x: Tensor) -> Tensor {
         maxPool2d(x, kernelSize: kernelSize, stride: stride, padding: padding)
     }
@@ -75,7 +81,7 @@ public final class AvgPool2d: WindowPool2d {
 /// - Output cell (i, j) averages rows floor(i*H/OH) ..< ceil((i+1)*H/OH) and
 ///   the columns likewise (bins may overlap when H is not a multiple of OH).
 ///   `outputSize: 1` is global average pooling.
-public final class AdaptiveAvgPool2d: Module {
+public final class AdaptiveAvgPool2d: Module, ListsOwnState {
     public var training = true
     public let outputSize: Size2
 
@@ -83,6 +89,8 @@ public final class AdaptiveAvgPool2d: Module {
         strataCheck(outputSize.height > 0 && outputSize.width > 0, "AdaptiveAvgPool2d: outputSize \(outputSize) must be positive")
         self.outputSize = outputSize
     }
+
+    public var extraRepresentation: String { "output_size=\(PythonRepr.size(outputSize))" }
 
     public func validate(inputShape shape: [Int]) throws {
         guard shape.count == 4, shape[2] > 0, shape[3] > 0 else {

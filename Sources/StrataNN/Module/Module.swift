@@ -1,18 +1,58 @@
 import StrataCore
 /// A layer or a network of layers (PyTorch's `nn.Module`).
 ///
-/// A module declares what it owns; the protocol extension derives the
-/// rest:
+/// A module owns three kinds of things, each with PyTorch's local names so
+/// that dotted keys (`fc1.weight`, `layer1.0.bn1.running_mean`) match
+/// PyTorch's `state_dict()`:
 /// - `ownParameters`: trainable tensors, the only ones optimisers see.
 /// - `ownBuffers`: state that is saved and loaded but never optimised
 ///   (BatchNorm's running statistics).
-/// - `children`: sub-modules, named as PyTorch names them (`"0"`, `"fc"`), so
-///   that dotted keys such as `0.weight` or `features.1.running_mean` match
-///   PyTorch's `state_dict()`.
-/// - `training`: this module's own flag; `train()`/`eval()` set it
-///   recursively. There is no global mode.
-public protocol Module: AnyObject {
+/// - `children`: sub-modules.
+///
+/// **Found by reflection unless listed.** A module that does not implement
+/// these lists gets them from its stored properties (`Mirror`, superclass
+/// properties first, then declaration order), as PyTorch registers
+/// attributes:
+/// - a stored `Module` is a child named by the property;
+/// - a stored `Tensor` is a parameter, whatever its `requiresGrad` (so
+///   freezing a parameter does not change the keys);
+/// - a tensor marked `@Buffer` is a buffer, and a tensor listed in an
+///   explicit `ownBuffers` is not also a parameter;
+/// - an array of modules (`[BasicBlock]`, `[any Module]`) is a child
+///   `ModuleList` (keys `name.0`, `name.1`, ...), an array of tensors a
+///   `ParameterList`; optionals are unwrapped and `nil` is skipped;
+/// - `@Transient` hides a property from reflection (caches, helpers);
+///   plain values (numbers, sizes, flags) and other class references are
+///   ignored.
+/// Keys are the property names in snake case, as a PyTorch user writes
+/// them: `runningScale` -> `running_scale`, `layer1` -> `layer1`.
+/// Anything reflection cannot name without guessing stops with a message
+/// naming the property instead of silently losing a parameter: a module or
+/// tensor inside a dictionary, tuple, struct or optional array element, a
+/// `lazy` module or tensor, two properties with the same key, a module that
+/// contains itself. Then list that module's state explicitly.
+///
+/// **Explicit lists override.** Implement `ownParameters`, `ownBuffers` or
+/// `children` to name things yourself (each list separately; the others
+/// stay reflected). Implement them in the class that declares the
+/// conformance: Swift dispatches protocol defaults statically, so a list
+/// added only in a subclass of a reflected class is not seen. The built-in
+/// layers list theirs explicitly (fast, and their keys are fixed).
+/// `reflectedParameters`/`reflectedBuffers`/`reflectedChildren` give the
+/// reflected lists, to extend rather than replace them.
+///
+/// **Printing.** `description` (so `print(model)`) is PyTorch's
+/// `repr(model)`: one line per module, `Type(extraRepresentation)`, children
+/// indented as `(name): ...`. Override `extraRepresentation` (PyTorch's
+/// `extra_repr`) to show a layer's configuration. `summary(inputShape:)` is
+/// a torchinfo-style table with output shapes and parameter counts.
+///
+/// `training` is this module's own flag; `train()`/`eval()` set it
+/// recursively. There is no global mode.
+public protocol Module: AnyObject, CustomStringConvertible {
     /// Computes the output for `input`. Shapes are documented per layer.
+    /// Call a module as `module(x)`: that form is seen by tools that watch
+    /// a forward pass (`NaNGuard`, `summary`), `forward(x)` is not.
     func forward(_ input: Tensor) -> Tensor
     /// Train mode (true) or eval mode (false) of this module alone.
     var training: Bool { get set }
@@ -22,41 +62,66 @@ public protocol Module: AnyObject {
     var ownBuffers: [(String, Tensor)] { get }
     /// Sub-modules, by local name.
     var children: [(String, any Module)] { get }
+    /// The configuration shown in this module's printed line, in PyTorch's
+    /// wording (`in_features=4, out_features=2, bias=True`); empty by default.
+    var extraRepresentation: String { get }
 }
 
 extension Module {
-    public var ownParameters: [(String, Tensor)] { [] }
-    public var ownBuffers: [(String, Tensor)] { [] }
-    public var children: [(String, any Module)] { [] }
+    public var ownParameters: [(String, Tensor)] {
+        if self is any ListsOwnState { return [] }
+        let buffers = ownBuffers
+        return reflectedParameters.filter { p in !buffers.contains { $0.1 === p.1 } }
+    }
+    public var ownBuffers: [(String, Tensor)] { self is any ListsOwnState ? [] : reflectedBuffers }
+    public var children: [(String, any Module)] { self is any ListsOwnState ? [] : reflectedChildren }
+    public var extraRepresentation: String { "" }
 
-    /// `forward(input)`.
-    public func callAsFunction(_ input: Tensor) -> Tensor { forward(input) }
+    /// `forward(input)`, seen by an active forward observer.
+    public func callAsFunction(_ input: Tensor) -> Tensor {
+        guard let observer = ForwardObservation.current else { return forward(input) }
+        return observer.observe(self, input) { self.forward($0) }
+    }
 
     /// Every module of the tree in depth-first pre-order with its dotted name
-    /// (the root has the empty name).
+    /// (the root has the empty name). Stops with a message if a module
+    /// contains itself (a stored reference to an enclosing module).
     public func namedModules() -> [(String, any Module)] {
+        withReflectionMemo { namedModulesWalk() }
+    }
+
+    private func namedModulesWalk() -> [(String, any Module)] {
         var result: [(String, any Module)] = []
-        var stack: [(String, any Module)] = [("", self)]
-        while let (name, m) = stack.popLast() {
+        var path: [ObjectIdentifier] = []
+        func visit(_ name: String, _ m: any Module) {
+            let id = ObjectIdentifier(m)
+            strataCheck(!path.contains(id),
+                        "Module tree: \"\(name)\" (\(type(of: m))) is one of its own enclosing modules; a stored "
+                            + "reference to a parent makes the tree a cycle: mark it @Transient or list children explicitly")
             result.append((name, m))
-            for (child, sub) in m.children.reversed() {
-                stack.append((name.isEmpty ? child : "\(name).\(child)", sub))
-            }
+            path.append(id)
+            for (child, sub) in m.children { visit(name.isEmpty ? child : "\(name).\(child)", sub) }
+            path.removeLast()
         }
+        visit("", self)
         return result
     }
 
     /// Every parameter of the tree with its PyTorch key (`0.weight`).
     public func namedParameters() -> [(String, Tensor)] {
-        namedModules().flatMap { prefix, m in
-            m.ownParameters.map { (prefix.isEmpty ? $0.0 : "\(prefix).\($0.0)", $0.1) }
+        withReflectionMemo {
+            namedModules().flatMap { prefix, m in
+                m.ownParameters.map { (prefix.isEmpty ? $0.0 : "\(prefix).\($0.0)", $0.1) }
+            }
         }
     }
 
     /// Every buffer of the tree with its PyTorch key (`1.running_mean`).
     public func namedBuffers() -> [(String, Tensor)] {
-        namedModules().flatMap { prefix, m in
-            m.ownBuffers.map { (prefix.isEmpty ? $0.0 : "\(prefix).\($0.0)", $0.1) }
+        withReflectionMemo {
+            namedModules().flatMap { prefix, m in
+                m.ownBuffers.map { (prefix.isEmpty ? $0.0 : "\(prefix).\($0.0)", $0.1) }
+            }
         }
     }
 
@@ -66,8 +131,10 @@ extension Module {
     /// Parameters and buffers by key, in PyTorch's `state_dict()` order
     /// (per module: parameters, then buffers).
     public func stateDict() -> [(String, Tensor)] {
-        namedModules().flatMap { prefix, m in
-            (m.ownParameters + m.ownBuffers).map { (prefix.isEmpty ? $0.0 : "\(prefix).\($0.0)", $0.1) }
+        withReflectionMemo {
+            namedModules().flatMap { prefix, m in
+                (m.ownParameters + m.ownBuffers).map { (prefix.isEmpty ? $0.0 : "\(prefix).\($0.0)", $0.1) }
+            }
         }
     }
 
@@ -88,24 +155,8 @@ extension Module {
     public var parameterCount: Int { parameters().reduce(0) { $0 + $1.count } }
 }
 
-/// Layers applied one after another (PyTorch's `nn.Sequential`); children
-/// are named "0", "1", ... as in PyTorch.
-public final class Sequential: Module {
-    public var training = true
-    /// The layers in order.
-    public private(set) var layers: [any Module]
-
-    public init(_ layers: [any Module]) { self.layers = layers }
-    public convenience init(_ layers: any Module...) { self.init(layers) }
-
-    public var children: [(String, any Module)] { layers.enumerated().map { ("\($0.offset)", $0.element) } }
-
-    /// Appends a layer.
-    public func append(_ layer: any Module) { layers.append(layer) }
-
-    public func forward(_ input: Tensor) -> Tensor {
-        var x = input
-        for layer in layers { x = layer(x) }
-        return x
-    }
-}
+/// A built-in layer that lists all its state itself: the lists it does not
+/// implement are empty, without reflection (so walking a tree of built-in
+/// layers costs no `Mirror`). A test checks that reflection would find the
+/// same tensors and children for every built-in layer.
+protocol ListsOwnState {}
