@@ -84,20 +84,26 @@ extension Module {
     }
 
     /// Every module of the tree in depth-first pre-order with its dotted name
-    /// (the root has the empty name). Stops with a message if a module
+    /// (the root has the empty name). A module reachable by several paths
+    /// (a shared block, weight tying) appears once, under its first name, as
+    /// in PyTorch's `named_modules()`. Stops with a message if a module
     /// contains itself (a stored reference to an enclosing module).
     public func namedModules() -> [(String, any Module)] {
-        withReflectionMemo { namedModulesWalk() }
+        withReflectionMemo { namedModulesWalk(removeDuplicates: true) }
     }
 
-    private func namedModulesWalk() -> [(String, any Module)] {
+    /// The pre-order walk; with `removeDuplicates: false` a shared module
+    /// appears under every path (what `stateDict()` needs).
+    private func namedModulesWalk(removeDuplicates: Bool) -> [(String, any Module)] {
         var result: [(String, any Module)] = []
         var path: [ObjectIdentifier] = []
+        var seen: Set<ObjectIdentifier> = []
         func visit(_ name: String, _ m: any Module) {
             let id = ObjectIdentifier(m)
             strataCheck(!path.contains(id),
                         "Module tree: \"\(name)\" (\(type(of: m))) is one of its own enclosing modules; a stored "
                             + "reference to a parent makes the tree a cycle: mark it @Transient or list children explicitly")
+            if removeDuplicates && !seen.insert(id).inserted { return }
             result.append((name, m))
             path.append(id)
             for (child, sub) in m.children { visit(name.isEmpty ? child : "\(name).\(child)", sub) }
@@ -107,34 +113,31 @@ extension Module {
         return result
     }
 
-    /// Every parameter of the tree with its PyTorch key (`0.weight`).
+    /// Every parameter of the tree with its PyTorch key (`0.weight`). A
+    /// tensor reachable under several keys (tied weights, a shared module)
+    /// appears once, under its first key, as in PyTorch's
+    /// `named_parameters()`: an optimiser steps it once and
+    /// `parameterCount` counts it once.
     public func namedParameters() -> [(String, Tensor)] {
-        withReflectionMemo {
-            namedModules().flatMap { prefix, m in
-                m.ownParameters.map { (prefix.isEmpty ? $0.0 : "\(prefix).\($0.0)", $0.1) }
-            }
-        }
+        withReflectionMemo { uniqueTensors(namedModules().flatMap { prefix, m in prefixed(prefix, m.ownParameters) }) }
     }
 
-    /// Every buffer of the tree with its PyTorch key (`1.running_mean`).
+    /// Every buffer of the tree with its PyTorch key (`1.running_mean`),
+    /// each tensor once (as `namedParameters()`).
     public func namedBuffers() -> [(String, Tensor)] {
-        withReflectionMemo {
-            namedModules().flatMap { prefix, m in
-                m.ownBuffers.map { (prefix.isEmpty ? $0.0 : "\(prefix).\($0.0)", $0.1) }
-            }
-        }
+        withReflectionMemo { uniqueTensors(namedModules().flatMap { prefix, m in prefixed(prefix, m.ownBuffers) }) }
     }
 
-    /// Every parameter of the tree, for an optimiser.
+    /// Every parameter of the tree once, for an optimiser.
     public func parameters() -> [Tensor] { namedParameters().map(\.1) }
 
     /// Parameters and buffers by key, in PyTorch's `state_dict()` order
-    /// (per module: parameters, then buffers).
+    /// (per module: parameters, then buffers). Unlike `namedParameters()`,
+    /// a shared module or tied tensor is listed under every key it has, as
+    /// PyTorch's `state_dict()` does, so checkpoints move both ways.
     public func stateDict() -> [(String, Tensor)] {
         withReflectionMemo {
-            namedModules().flatMap { prefix, m in
-                (m.ownParameters + m.ownBuffers).map { (prefix.isEmpty ? $0.0 : "\(prefix).\($0.0)", $0.1) }
-            }
+            namedModulesWalk(removeDuplicates: false).flatMap { prefix, m in prefixed(prefix, m.ownParameters + m.ownBuffers) }
         }
     }
 
@@ -160,3 +163,14 @@ extension Module {
 /// layers costs no `Mirror`). A test checks that reflection would find the
 /// same tensors and children for every built-in layer.
 protocol ListsOwnState {}
+
+/// `items` with their local names under `prefix` (`prefix.name`).
+private func prefixed(_ prefix: String, _ items: [(String, Tensor)]) -> [(String, Tensor)] {
+    items.map { (prefix.isEmpty ? $0.0 : "\(prefix).\($0.0)", $0.1) }
+}
+
+/// `items` with every tensor after its first occurrence (by identity) removed.
+private func uniqueTensors(_ items: [(String, Tensor)]) -> [(String, Tensor)] {
+    var seen: Set<ObjectIdentifier> = []
+    return items.filter { seen.insert(ObjectIdentifier($0.1)).inserted }
+}
