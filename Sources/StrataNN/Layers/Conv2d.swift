@@ -8,6 +8,8 @@ import StrataCore
 ///   [outputChannels] or nil. Keys "weight" and "bias", as PyTorch.
 /// - `groups` splits input and output channels into that many independent
 ///   convolutions; groups == inputChannels is a depthwise convolution.
+/// - `paddingMode` (PyTorch's `padding_mode`): zeros by default; reflect,
+///   replicate or circular pad the input first, then convolve without padding.
 /// - Initialisation as PyTorch: weight and bias ~ U(-1/sqrt(fanIn),
 ///   1/sqrt(fanIn)), fanIn = inputChannels/groups * kh * kw (kaiming_uniform
 ///   with a = sqrt(5)).
@@ -22,13 +24,14 @@ public final class Conv2d: Module {
     public let padding: ConvPadding
     public let dilation: Size2
     public let groups: Int
+    public let paddingMode: ConvPaddingMode
     public let weight: Tensor
     public let bias: Tensor?
 
     public init(
         inputChannels: Int, outputChannels: Int, kernelSize: Size2,
         stride: Size2 = 1, padding: ConvPadding = 0, dilation: Size2 = 1, groups: Int = 1,
-        bias: Bool = true, generator: RandomGenerator = .global
+        bias: Bool = true, paddingMode: ConvPaddingMode = .zeros, generator: RandomGenerator = .global
     ) {
         let name = "Conv2d(\(inputChannels), \(outputChannels), kernelSize: \(kernelSize))"
         strataCheck(inputChannels > 0 && outputChannels > 0, "\(name): channel counts must be positive")
@@ -48,6 +51,7 @@ public final class Conv2d: Module {
         self.padding = padding
         self.dilation = dilation
         self.groups = groups
+        self.paddingMode = paddingMode
         let fanIn = inputChannels / groups * kernelSize.height * kernelSize.width
         let bound = 1 / Float(fanIn).squareRoot()
         weight = Tensor.rand([outputChannels, inputChannels / groups, kernelSize.height, kernelSize.width],
@@ -59,10 +63,11 @@ public final class Conv2d: Module {
     public convenience init(
         _ inputChannels: Int, _ outputChannels: Int, kernelSize: Size2,
         stride: Size2 = 1, padding: ConvPadding = 0, dilation: Size2 = 1, groups: Int = 1,
-        bias: Bool = true, generator: RandomGenerator = .global
+        bias: Bool = true, paddingMode: ConvPaddingMode = .zeros, generator: RandomGenerator = .global
     ) {
         self.init(inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: kernelSize,
-                  stride: stride, padding: padding, dilation: dilation, groups: groups, bias: bias, generator: generator)
+                  stride: stride, padding: padding, dilation: dilation, groups: groups, bias: bias,
+                  paddingMode: paddingMode, generator: generator)
     }
 
     public var ownParameters: [(String, Tensor)] {
@@ -76,16 +81,21 @@ public final class Conv2d: Module {
             + (dilation == 1 ? "" : ", dilation: \(dilation)") + (groups == 1 ? "" : ", groups: \(groups)") + ")"
     }
 
-    /// Throws when `shape` is not [N, inputChannels, H, W] or the (dilated)
-    /// kernel does not fit in the padded input.
+    /// Throws when `shape` is not [N, inputChannels, H, W], the (dilated)
+    /// kernel does not fit in the padded input, or `paddingMode` cannot pad it.
     public func validate(inputShape shape: [Int]) throws {
         _ = try convGeometry(op: name, inputShape: shape, weightShape: weight.shape,
                              stride: stride, padding: padding, dilation: dilation, groups: groups)
+        try checkConvPaddingMode(op: name, inputShape: shape, padding: padding, kernel: kernelSize, dilation: dilation, mode: paddingMode)
     }
 
     /// [N, inputChannels, H, W] -> [N, outputChannels, OH, OW].
     public func forward(_ x: Tensor) -> Tensor {
         strataTry { try validate(inputShape: x.shape) }
+        if paddingMode != .zeros {
+            let padded = padForConvolution(x, padding: padding, kernel: kernelSize, dilation: dilation, mode: paddingMode)
+            return conv2d(padded, weight: weight, bias: bias, stride: stride, padding: .valid, dilation: dilation, groups: groups)
+        }
         return conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
     }
 }
