@@ -109,11 +109,21 @@ public func avgPool2d(
     }
 }
 
+/// Throws, naming `op`, unless `shape` is [N, C, H, W] with H, W > 0 and
+/// `outputSize` is positive: the checks of the adaptive poolings.
+package func checkAdaptivePool(op: String, inputShape shape: [Int], outputSize: Size2) throws {
+    guard shape.count == 4, shape[2] > 0, shape[3] > 0 else {
+        throw StrataError.shapeMismatch(op: op, expected: "[N, C, H, W]", actual: shape)
+    }
+    guard outputSize.height > 0, outputSize.width > 0 else {
+        throw StrataError.invalidArgument("\(op): outputSize \(outputSize) must be positive")
+    }
+}
+
 /// Adaptive average pooling op behind `AdaptiveAvgPool2d`:
 /// [N, C, H, W] -> [N, C, outputSize.h, outputSize.w].
 public func adaptiveAvgPool2d(_ x: Tensor, outputSize: Size2) -> Tensor {
-    strataCheck(x.rank == 4 && x.shape[2] > 0 && x.shape[3] > 0, "adaptiveAvgPool2d: expected input of shape [N, C, H, W], got \(x.shape)")
-    strataCheck(outputSize.height > 0 && outputSize.width > 0, "adaptiveAvgPool2d: outputSize \(outputSize) must be positive")
+    strataTry { try checkAdaptivePool(op: "adaptiveAvgPool2d", inputShape: x.shape, outputSize: outputSize) }
     let (h, w, oh, ow) = (x.shape[2], x.shape[3], outputSize.height, outputSize.width)
     let planes = x.shape[0] * x.shape[1]
     let out = Tensor(uninitialized: [x.shape[0], x.shape[1], oh, ow])
@@ -134,8 +144,7 @@ public func adaptiveAvgPool2d(_ x: Tensor, outputSize: Size2) -> Tensor {
 /// maximum of PyTorch's adaptive bin (see `PoolingKernels.adaptiveBin`).
 /// Backward routes each output gradient to its bin's argmax.
 public func adaptiveMaxPool2d(_ x: Tensor, outputSize: Size2) -> Tensor {
-    strataCheck(x.rank == 4 && x.shape[2] > 0 && x.shape[3] > 0, "adaptiveMaxPool2d: expected input of shape [N, C, H, W], got \(x.shape)")
-    strataCheck(outputSize.height > 0 && outputSize.width > 0, "adaptiveMaxPool2d: outputSize \(outputSize) must be positive")
+    strataTry { try checkAdaptivePool(op: "adaptiveMaxPool2d", inputShape: x.shape, outputSize: outputSize) }
     let (h, w, oh, ow) = (x.shape[2], x.shape[3], outputSize.height, outputSize.width)
     let planes = x.shape[0] * x.shape[1]
     let out = Tensor(uninitialized: [x.shape[0], x.shape[1], oh, ow])

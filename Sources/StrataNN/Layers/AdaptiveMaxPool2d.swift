@@ -18,9 +18,7 @@ public final class AdaptiveMaxPool2d: Module {
     public var ownParameters: [(String, Tensor)] { [] }
 
     public func validate(inputShape shape: [Int]) throws {
-        guard shape.count == 4, shape[2] > 0, shape[3] > 0 else {
-            throw StrataError.shapeMismatch(op: "AdaptiveMaxPool2d(outputSize: \(outputSize))", expected: "[N, C, H, W]", actual: shape)
-        }
+        try checkAdaptivePool(op: "AdaptiveMaxPool2d(outputSize: \(outputSize))", inputShape: shape, outputSize: outputSize)
     }
 
     public func forward(_ x: Tensor) -> Tensor {

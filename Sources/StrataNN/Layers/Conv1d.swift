@@ -30,10 +30,8 @@ public final class Conv1d: Module {
         bias: Bool = true, paddingMode: ConvPaddingMode = .zeros, generator: RandomGenerator = .global
     ) {
         let name = "Conv1d(\(inputChannels), \(outputChannels), kernelSize: \(kernelSize))"
-        strataCheck(inputChannels > 0 && outputChannels > 0, "\(name): channel counts must be positive")
-        strataCheck(groups > 0 && inputChannels % groups == 0 && outputChannels % groups == 0,
-                    "\(name): groups = \(groups) must divide both inputChannels and outputChannels")
-        strataCheck(kernelSize > 0 && stride > 0 && dilation > 0, "\(name): kernel size, stride \(stride) and dilation \(dilation) must be positive")
+        checkConvLayerArguments(name, inputChannels: inputChannels, outputChannels: outputChannels, kernel: Size2(1, kernelSize),
+                                stride: Size2(1, stride), dilation: Size2(1, dilation), groups: groups)
         if case .explicit(let p) = padding {
             strataCheck(p.height == p.width && p.width >= 0, "\(name): padding must be one non-negative integer, got \(p)")
         }
@@ -46,10 +44,9 @@ public final class Conv1d: Module {
         self.dilation = dilation
         self.groups = groups
         self.paddingMode = paddingMode
-        let bound = 1 / Float(inputChannels / groups * kernelSize).squareRoot()
-        weight = Tensor.rand([outputChannels, inputChannels / groups, kernelSize], low: -bound, high: bound,
-                             generator: generator, requiresGrad: true)
-        self.bias = bias ? Tensor.rand([outputChannels], low: -bound, high: bound, generator: generator, requiresGrad: true) : nil
+        (weight, self.bias) = uniformConvParameters(
+            weightShape: [outputChannels, inputChannels / groups, kernelSize], fanIn: inputChannels / groups * kernelSize,
+            biasCount: bias ? outputChannels : nil, generator: generator)
     }
 
     /// `Conv1d(16, 32, kernelSize: 3, padding: 1)`: the channel counts unlabelled.
@@ -62,11 +59,7 @@ public final class Conv1d: Module {
                   padding: padding, dilation: dilation, groups: groups, bias: bias, paddingMode: paddingMode, generator: generator)
     }
 
-    public var ownParameters: [(String, Tensor)] {
-        var p = [("weight", weight)]
-        if let b = bias { p.append(("bias", b)) }
-        return p
-    }
+    public var ownParameters: [(String, Tensor)] { weightAndBias(weight, bias) }
 
     var name: String {
         "Conv1d(\(inputChannels), \(outputChannels), kernelSize: \(kernelSize), stride: \(stride), padding: \(padding1d)"

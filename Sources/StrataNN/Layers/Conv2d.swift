@@ -34,12 +34,8 @@ public final class Conv2d: Module {
         bias: Bool = true, paddingMode: ConvPaddingMode = .zeros, generator: RandomGenerator = .global
     ) {
         let name = "Conv2d(\(inputChannels), \(outputChannels), kernelSize: \(kernelSize))"
-        strataCheck(inputChannels > 0 && outputChannels > 0, "\(name): channel counts must be positive")
-        strataCheck(groups > 0 && inputChannels % groups == 0 && outputChannels % groups == 0,
-                    "\(name): groups = \(groups) must divide both inputChannels and outputChannels")
-        strataCheck(kernelSize.height > 0 && kernelSize.width > 0, "\(name): kernel size must be positive")
-        strataCheck(stride.height > 0 && stride.width > 0, "\(name): stride \(stride) must be positive")
-        strataCheck(dilation.height > 0 && dilation.width > 0, "\(name): dilation \(dilation) must be positive")
+        checkConvLayerArguments(name, inputChannels: inputChannels, outputChannels: outputChannels, kernel: kernelSize,
+                                stride: stride, dilation: dilation, groups: groups)
         if case .explicit(let p) = padding {
             strataCheck(p.height >= 0 && p.width >= 0, "\(name): padding \(p) must not be negative")
         }
@@ -52,11 +48,10 @@ public final class Conv2d: Module {
         self.dilation = dilation
         self.groups = groups
         self.paddingMode = paddingMode
-        let fanIn = inputChannels / groups * kernelSize.height * kernelSize.width
-        let bound = 1 / Float(fanIn).squareRoot()
-        weight = Tensor.rand([outputChannels, inputChannels / groups, kernelSize.height, kernelSize.width],
-                             low: -bound, high: bound, generator: generator, requiresGrad: true)
-        self.bias = bias ? Tensor.rand([outputChannels], low: -bound, high: bound, generator: generator, requiresGrad: true) : nil
+        (weight, self.bias) = uniformConvParameters(
+            weightShape: [outputChannels, inputChannels / groups, kernelSize.height, kernelSize.width],
+            fanIn: inputChannels / groups * kernelSize.height * kernelSize.width,
+            biasCount: bias ? outputChannels : nil, generator: generator)
     }
 
     /// `Conv2d(1, 32, kernelSize: 3, padding: 1)`: the channel counts unlabelled.
@@ -70,11 +65,7 @@ public final class Conv2d: Module {
                   paddingMode: paddingMode, generator: generator)
     }
 
-    public var ownParameters: [(String, Tensor)] {
-        var p = [("weight", weight)]
-        if let b = bias { p.append(("bias", b)) }
-        return p
-    }
+    public var ownParameters: [(String, Tensor)] { weightAndBias(weight, bias) }
 
     var name: String {
         "Conv2d(\(inputChannels), \(outputChannels), kernelSize: \(kernelSize), stride: \(stride), padding: \(padding)"

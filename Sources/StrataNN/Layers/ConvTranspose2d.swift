@@ -38,12 +38,8 @@ public final class ConvTranspose2d: Module {
         bias: Bool = true, dilation: Size2 = 1, generator: RandomGenerator = .global
     ) {
         let name = "ConvTranspose2d(\(inputChannels), \(outputChannels), kernelSize: \(kernelSize))"
-        strataCheck(inputChannels > 0 && outputChannels > 0, "\(name): channel counts must be positive")
-        strataCheck(groups > 0 && inputChannels % groups == 0 && outputChannels % groups == 0,
-                    "\(name): groups = \(groups) must divide both inputChannels and outputChannels")
-        strataCheck(kernelSize.height > 0 && kernelSize.width > 0, "\(name): kernel size must be positive")
-        strataCheck(stride.height > 0 && stride.width > 0, "\(name): stride \(stride) must be positive")
-        strataCheck(dilation.height > 0 && dilation.width > 0, "\(name): dilation \(dilation) must be positive")
+        checkConvLayerArguments(name, inputChannels: inputChannels, outputChannels: outputChannels, kernel: kernelSize,
+                                stride: stride, dilation: dilation, groups: groups)
         strataCheck(padding.height >= 0 && padding.width >= 0, "\(name): padding \(padding) must not be negative")
         strataCheck(outputPadding.height >= 0 && outputPadding.width >= 0
                     && outputPadding.height < max(stride.height, dilation.height)
@@ -57,11 +53,10 @@ public final class ConvTranspose2d: Module {
         self.outputPadding = outputPadding
         self.groups = groups
         self.dilation = dilation
-        let fanIn = outputChannels / groups * kernelSize.height * kernelSize.width
-        let bound = 1 / Float(fanIn).squareRoot()
-        weight = Tensor.rand([inputChannels, outputChannels / groups, kernelSize.height, kernelSize.width],
-                             low: -bound, high: bound, generator: generator, requiresGrad: true)
-        self.bias = bias ? Tensor.rand([outputChannels], low: -bound, high: bound, generator: generator, requiresGrad: true) : nil
+        (weight, self.bias) = uniformConvParameters(
+            weightShape: [inputChannels, outputChannels / groups, kernelSize.height, kernelSize.width],
+            fanIn: outputChannels / groups * kernelSize.height * kernelSize.width,
+            biasCount: bias ? outputChannels : nil, generator: generator)
     }
 
     /// `ConvTranspose2d(16, 8, kernelSize: 2, stride: 2)`: the channel counts unlabelled.
@@ -75,11 +70,7 @@ public final class ConvTranspose2d: Module {
                   bias: bias, dilation: dilation, generator: generator)
     }
 
-    public var ownParameters: [(String, Tensor)] {
-        var p = [("weight", weight)]
-        if let b = bias { p.append(("bias", b)) }
-        return p
-    }
+    public var ownParameters: [(String, Tensor)] { weightAndBias(weight, bias) }
 
     var name: String {
         "ConvTranspose2d(\(inputChannels), \(outputChannels), kernelSize: \(kernelSize), stride: \(stride), padding: \(padding)"

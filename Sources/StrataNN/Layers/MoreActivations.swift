@@ -149,10 +149,16 @@ public final class Dropout2d: Module {
     public func forward(_ x: Tensor) -> Tensor {
         strataTry { try validate(inputShape: x.shape) }
         if !training || p == 0 { return x }
-        let mask = Tensor(uninitialized: [x.shape[0], x.shape[1], 1, 1])
-        generator.fillUniform(mask.data, count: mask.count, low: 0, high: 1)
-        let scale: Float = p == 1 ? 0 : 1 / (1 - p)
-        for i in 0..<mask.count { mask.data[i] = mask.data[i] < p ? 0 : scale }
-        return x * mask
+        return x * dropoutMask([x.shape[0], x.shape[1], 1, 1], p: p, generator: generator)
     }
+}
+
+/// An inverted-dropout mask of `shape`: each element 0 with probability
+/// `p`, else 1/(1-p), from one uniform draw per element of `generator`.
+func dropoutMask(_ shape: [Int], p: Float, generator: RandomGenerator) -> Tensor {
+    let mask = Tensor(uninitialized: shape)
+    generator.fillUniform(mask.data, count: mask.count, low: 0, high: 1)
+    let scale: Float = p == 1 ? 0 : 1 / (1 - p)
+    for i in 0..<mask.count { mask.data[i] = mask.data[i] < p ? 0 : scale }
+    return mask
 }
