@@ -109,12 +109,12 @@ extension Tensor {
 
 /// 1 / (1 + e^-x) without overflow for large |x|.
 @inline(__always)
-func stableSigmoid(_ x: Float) -> Float {
+private func stableSigmoid(_ x: Float) -> Float {
     x >= 0 ? 1 / (1 + Foundation.exp(-x)) : Foundation.exp(x) / (1 + Foundation.exp(x))
 }
 
 /// log(1 + e^x) without overflow: max(x, 0) + log1p(e^-|x|).
 @inline(__always)
-func stableSoftplus(_ x: Float) -> Float {
+private func stableSoftplus(_ x: Float) -> Float {
     max(x, 0) + Foundation.log1p(Foundation.exp(-abs(x)))
 }

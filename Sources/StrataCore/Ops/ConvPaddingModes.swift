@@ -42,18 +42,18 @@ package func padForConvolution(
                                          kernel: kernel, dilation: dilation, mode: mode) }
     let p = padding.resolve(kernel: kernel, dilation: dilation)
     let (h, w) = (x.shape[2], x.shape[3])
-    let rows = PadKernels.sourceIndices(size: h, before: p.top, after: p.bottom, mode: mode)
-    let cols = PadKernels.sourceIndices(size: w, before: p.left, after: p.right, mode: mode)
+    let rows = ConvPadKernels.sourceIndices(size: h, before: p.top, after: p.bottom, mode: mode)
+    let cols = ConvPadKernels.sourceIndices(size: w, before: p.left, after: p.right, mode: mode)
     let planes = x.shape[0] * x.shape[1]
     let out = Tensor(uninitialized: [x.shape[0], x.shape[1], rows.count, cols.count])
     let (xp, op) = (x.data, out.data)
     Threading.parallelFor(planes, minChunk: 16) { range in
-        PadKernels.gather(xp, height: h, width: w, rows: rows, cols: cols, planes: range, out: op)
+        ConvPadKernels.gather(xp, height: h, width: w, rows: rows, cols: cols, planes: range, out: op)
     }
     return out.recordOp("pad_\(mode.rawValue)", inputs: [x]) { gradOut in
         let (gi, go) = (x.gradBuffer().data, gradOut.data)
         Threading.parallelFor(planes, minChunk: 16) { range in
-            PadKernels.scatter(go, height: h, width: w, rows: rows, cols: cols, planes: range, gradIn: gi)
+            ConvPadKernels.scatter(go, height: h, width: w, rows: rows, cols: cols, planes: range, gradIn: gi)
         }
     }
 }

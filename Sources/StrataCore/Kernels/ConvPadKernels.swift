@@ -1,7 +1,7 @@
 /// Index tables for padding one [H, W] plane: output position o of a
 /// padded axis reads input index `source[o]`, or nothing (a zero) when it
 /// is -1.
-enum PadKernels {
+enum ConvPadKernels {
     /// Source indices of an axis of `size` padded by `before` and `after`.
     static func sourceIndices(size n: Int, before: Int, after: Int, mode: ConvPaddingMode) -> [Int] {
         (0..<(before + n + after)).map { o in
