@@ -1,11 +1,14 @@
-/// Window geometry of a 2-D pooling over one [H, W] plane: kernel kh x kw,
-/// stride (sh, sw), `padTop`/`padLeft` before the input; output outH x outW.
+/// Window geometry of a 2-D pooling over one [H, W] plane: kernel kh x kw
+/// with taps `dilation` apart, stride (sh, sw), `padH`/`padW` before the
+/// input; output outH x outW (in ceil mode the last windows may reach past
+/// the padded input; only their taps inside the input are read).
 package struct PoolGeometry: Equatable, Sendable {
     var height: Int, width: Int
     var kernelH: Int, kernelW: Int
     var strideH: Int, strideW: Int
     var padH: Int, padW: Int
     var outH: Int, outW: Int
+    var dilationH = 1, dilationW = 1
     var inPlane: Int { height * width }
     var outPlane: Int { outH * outW }
 }
@@ -25,7 +28,8 @@ enum PoolingKernels {
         _ input: UnsafePointer<Float>, _ g: PoolGeometry, planes: Range<Int>,
         out: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>
     ) {
-        if g.padH == 0 && g.padW == 0 && g.kernelH == 2 && g.kernelW == 2 {
+        let windowsInside = (g.outH - 1) * g.strideH + g.kernelH <= g.height && (g.outW - 1) * g.strideW + g.kernelW <= g.width
+        if g.padH == 0 && g.padW == 0 && g.kernelH == 2 && g.kernelW == 2 && g.dilationH == 1 && g.dilationW == 1 && windowsInside {
             maxForward2x2(input, g, planes: planes, out: out, argmax: argmax)
             return
         }
@@ -34,15 +38,17 @@ enum PoolingKernels {
             let dst = out + p * g.outPlane, idx = argmax + p * g.outPlane
             for oy in 0..<g.outH {
                 let y0 = oy * g.strideH - g.padH
-                let yLo = max(y0, 0), yHi = min(y0 + g.kernelH, g.height)
+                let rows = windowTaps(start: y0, kernel: g.kernelH, dilation: g.dilationH, size: g.height)
                 for ox in 0..<g.outW {
                     let x0 = ox * g.strideW - g.padW
-                    let xLo = max(x0, 0), xHi = min(x0 + g.kernelW, g.width)
+                    let cols = windowTaps(start: x0, kernel: g.kernelW, dilation: g.dilationW, size: g.width)
                     var best = -Float.infinity
-                    var bestIndex = yLo * g.width + xLo
-                    for y in yLo..<yHi {
+                    var bestIndex = (y0 + rows.lowerBound * g.dilationH) * g.width + x0 + cols.lowerBound * g.dilationW
+                    for ky in rows {
+                        let y = y0 + ky * g.dilationH
                         let row = src + y * g.width
-                        for x in xLo..<xHi {
+                        for kx in cols {
+                            let x = x0 + kx * g.dilationW
                             let v = row[x]
                             let take = v > best || v != v
                             best = take ? v : best
@@ -54,6 +60,15 @@ enum PoolingKernels {
                 }
             }
         }
+    }
+
+    /// The taps k in 0..<kernel of a window starting at `start` whose
+    /// positions start + k*dilation lie in 0..<size.
+    @inline(__always)
+    static func windowTaps(start: Int, kernel: Int, dilation: Int, size: Int) -> Range<Int> {
+        let lo = start < 0 ? (-start + dilation - 1) / dilation : 0
+        let hi = start < size ? min(kernel, (size - 1 - start) / dilation + 1) : 0
+        return lo..<max(lo, hi)
     }
 
     /// `maxForward` for 2x2 windows without padding (every window lies
@@ -110,9 +125,17 @@ enum PoolingKernels {
         return (max(start, 0), min(end, size), end - start)
     }
 
-    /// Average over each window, dividing by the padded window size
-    /// (count_include_pad = true, PyTorch's default).
-    static func avgForward(_ input: UnsafePointer<Float>, _ g: PoolGeometry, planes: Range<Int>, out: UnsafeMutablePointer<Float>) {
+    /// The divisor of one average window: its size within the padded input
+    /// with count_include_pad (PyTorch's default), else the input pixels it covers.
+    @inline(__always)
+    static func avgDivisor(_ wy: (lo: Int, hi: Int, padded: Int), _ wx: (lo: Int, hi: Int, padded: Int), countIncludePad: Bool) -> Float {
+        Float(countIncludePad ? wy.padded * wx.padded : (wy.hi - wy.lo) * (wx.hi - wx.lo))
+    }
+
+    /// Average over each window, dividing by `avgDivisor`.
+    static func avgForward(
+        _ input: UnsafePointer<Float>, _ g: PoolGeometry, countIncludePad: Bool, planes: Range<Int>, out: UnsafeMutablePointer<Float>
+    ) {
         for p in planes {
             let src = input + p * g.inPlane, dst = out + p * g.outPlane
             for oy in 0..<g.outH {
@@ -123,21 +146,23 @@ enum PoolingKernels {
                     for y in wy.lo..<wy.hi {
                         for x in wx.lo..<wx.hi { sum += src[y * g.width + x] }
                     }
-                    dst[oy * g.outW + ox] = sum / Float(wy.padded * wx.padded)
+                    dst[oy * g.outW + ox] = sum / avgDivisor(wy, wx, countIncludePad: countIncludePad)
                 }
             }
         }
     }
 
     /// Spreads each output gradient evenly (by the same divisor) over its window.
-    static func avgBackward(_ gradOut: UnsafePointer<Float>, _ g: PoolGeometry, planes: Range<Int>, gradIn: UnsafeMutablePointer<Float>) {
+    static func avgBackward(
+        _ gradOut: UnsafePointer<Float>, _ g: PoolGeometry, countIncludePad: Bool, planes: Range<Int>, gradIn: UnsafeMutablePointer<Float>
+    ) {
         for p in planes {
             let go = gradOut + p * g.outPlane, gi = gradIn + p * g.inPlane
             for oy in 0..<g.outH {
                 let wy = avgWindow(oy, stride: g.strideH, pad: g.padH, kernel: g.kernelH, size: g.height)
                 for ox in 0..<g.outW {
                     let wx = avgWindow(ox, stride: g.strideW, pad: g.padW, kernel: g.kernelW, size: g.width)
-                    let share = go[oy * g.outW + ox] / Float(wy.padded * wx.padded)
+                    let share = go[oy * g.outW + ox] / avgDivisor(wy, wx, countIncludePad: countIncludePad)
                     for y in wy.lo..<wy.hi {
                         for x in wx.lo..<wx.hi { gi[y * g.width + x] += share }
                     }

@@ -79,10 +79,6 @@ public final class Dropout: Module, ListsOwnState {
 
     public func forward(_ x: Tensor) -> Tensor {
         if !training || p == 0 { return x }
-        let mask = Tensor(uninitialized: x.shape)
-        generator.fillUniform(mask.data, count: mask.count, low: 0, high: 1)
-        let scale: Float = p == 1 ? 0 : 1 / (1 - p)
-        for i in 0..<mask.count { mask.data[i] = mask.data[i] < p ? 0 : scale }
-        return x * mask
+        return x * dropoutMask(x.shape, p: p, generator: generator)
     }
 }

@@ -8,6 +8,8 @@ import StrataCore
 ///   [outputChannels] or nil. Keys "weight" and "bias", as PyTorch.
 /// - `groups` splits input and output channels into that many independent
 ///   convolutions; groups == inputChannels is a depthwise convolution.
+/// - `paddingMode` (PyTorch's `padding_mode`): zeros by default; reflect,
+///   replicate or circular pad the input first, then convolve without padding.
 /// - Initialisation as PyTorch: weight and bias ~ U(-1/sqrt(fanIn),
 ///   1/sqrt(fanIn)), fanIn = inputChannels/groups * kh * kw (kaiming_uniform
 ///   with a = sqrt(5)).
@@ -22,21 +24,18 @@ public final class Conv2d: Module, ListsOwnState {
     public let padding: ConvPadding
     public let dilation: Size2
     public let groups: Int
+    public let paddingMode: ConvPaddingMode
     public let weight: Tensor
     public let bias: Tensor?
 
     public init(
         inputChannels: Int, outputChannels: Int, kernelSize: Size2,
         stride: Size2 = 1, padding: ConvPadding = 0, dilation: Size2 = 1, groups: Int = 1,
-        bias: Bool = true, generator: RandomGenerator = .global
+        bias: Bool = true, paddingMode: ConvPaddingMode = .zeros, generator: RandomGenerator = .global
     ) {
         let name = "Conv2d(\(inputChannels), \(outputChannels), kernelSize: \(kernelSize))"
-        strataCheck(inputChannels > 0 && outputChannels > 0, "\(name): channel counts must be positive")
-        strataCheck(groups > 0 && inputChannels % groups == 0 && outputChannels % groups == 0,
-                    "\(name): groups = \(groups) must divide both inputChannels and outputChannels")
-        strataCheck(kernelSize.height > 0 && kernelSize.width > 0, "\(name): kernel size must be positive")
-        strataCheck(stride.height > 0 && stride.width > 0, "\(name): stride \(stride) must be positive")
-        strataCheck(dilation.height > 0 && dilation.width > 0, "\(name): dilation \(dilation) must be positive")
+        checkConvLayerArguments(name, inputChannels: inputChannels, outputChannels: outputChannels, kernel: kernelSize,
+                                stride: stride, dilation: dilation, groups: groups)
         if case .explicit(let p) = padding {
             strataCheck(p.height >= 0 && p.width >= 0, "\(name): padding \(p) must not be negative")
         }
@@ -48,28 +47,25 @@ public final class Conv2d: Module, ListsOwnState {
         self.padding = padding
         self.dilation = dilation
         self.groups = groups
-        let fanIn = inputChannels / groups * kernelSize.height * kernelSize.width
-        let bound = 1 / Float(fanIn).squareRoot()
-        weight = Tensor.rand([outputChannels, inputChannels / groups, kernelSize.height, kernelSize.width],
-                             low: -bound, high: bound, generator: generator, requiresGrad: true)
-        self.bias = bias ? Tensor.rand([outputChannels], low: -bound, high: bound, generator: generator, requiresGrad: true) : nil
+        self.paddingMode = paddingMode
+        (weight, self.bias) = uniformConvParameters(
+            weightShape: [outputChannels, inputChannels / groups, kernelSize.height, kernelSize.width],
+            fanIn: inputChannels / groups * kernelSize.height * kernelSize.width,
+            biasCount: bias ? outputChannels : nil, generator: generator)
     }
 
     /// `Conv2d(1, 32, kernelSize: 3, padding: 1)`: the channel counts unlabelled.
     public convenience init(
         _ inputChannels: Int, _ outputChannels: Int, kernelSize: Size2,
         stride: Size2 = 1, padding: ConvPadding = 0, dilation: Size2 = 1, groups: Int = 1,
-        bias: Bool = true, generator: RandomGenerator = .global
+        bias: Bool = true, paddingMode: ConvPaddingMode = .zeros, generator: RandomGenerator = .global
     ) {
         self.init(inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: kernelSize,
-                  stride: stride, padding: padding, dilation: dilation, groups: groups, bias: bias, generator: generator)
+                  stride: stride, padding: padding, dilation: dilation, groups: groups, bias: bias,
+                  paddingMode: paddingMode, generator: generator)
     }
 
-    public var ownParameters: [(String, Tensor)] {
-        var p = [("weight", weight)]
-        if let b = bias { p.append(("bias", b)) }
-        return p
-    }
+    public var ownParameters: [(String, Tensor)] { weightAndBias(weight, bias) }
 
     /// PyTorch's line: `3, 16, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), bias=False`.
     public var extraRepresentation: String {
@@ -91,16 +87,21 @@ public final class Conv2d: Module, ListsOwnState {
             + (dilation == 1 ? "" : ", dilation: \(dilation)") + (groups == 1 ? "" : ", groups: \(groups)") + ")"
     }
 
-    /// Throws when `shape` is not [N, inputChannels, H, W] or the (dilated)
-    /// kernel does not fit in the padded input.
+    /// Throws when `shape` is not [N, inputChannels, H, W], the (dilated)
+    /// kernel does not fit in the padded input, or `paddingMode` cannot pad it.
     public func validate(inputShape shape: [Int]) throws {
         _ = try convGeometry(op: name, inputShape: shape, weightShape: weight.shape,
                              stride: stride, padding: padding, dilation: dilation, groups: groups)
+        try checkConvPaddingMode(op: name, inputShape: shape, padding: padding, kernel: kernelSize, dilation: dilation, mode: paddingMode)
     }
 
     /// [N, inputChannels, H, W] -> [N, outputChannels, OH, OW].
     public func forward(_ x: Tensor) -> Tensor {
         strataTry { try validate(inputShape: x.shape) }
+        if paddingMode != .zeros {
+            let padded = padForConvolution(x, padding: padding, kernel: kernelSize, dilation: dilation, mode: paddingMode)
+            return conv2d(padded, weight: weight, bias: bias, stride: stride, padding: .valid, dilation: dilation, groups: groups)
+        }
         return conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
     }
 }

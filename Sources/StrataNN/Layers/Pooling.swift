@@ -5,23 +5,32 @@ import StrataCore
 
 /// What MaxPool2d and AvgPool2d share: a kernelSize x kernelSize window
 /// moved by `stride` (default: the kernel size, as PyTorch) over input
-/// padded by `padding` (at most half the kernel), floor mode.
+/// padded by `padding` (at most half the kernel), in floor mode or, with
+/// `ceilMode`, rounding the output size up (PyTorch's `ceil_mode`).
 ///
 /// - Input: [N, C, H, W]. Output: [N, C, OH, OW] with
-///   OH = (H + 2*padding.h - kernel.h) / stride.h + 1 (likewise OW).
+///   OH = (H + 2*padding.h - dilation.h*(kernel.h-1) - 1) / stride.h + 1
+///   (likewise OW); in ceil mode the division rounds up, but the last window
+///   must start inside the input or its top/left padding.
 public class WindowPool2d: Module, ListsOwnState {
     public var training = true
     public let kernelSize: Size2
     public let stride: Size2
     public let padding: Size2
+    /// Spacing of the window taps (MaxPool2d only; 1 for AvgPool2d, as PyTorch).
+    public let dilation: Size2
+    /// Round the output size up instead of down (PyTorch's `ceil_mode`).
+    public let ceilMode: Bool
     /// Layer name for messages.
     var typeName: String { "Pool2d" }
 
-    init(window kernelSize: Size2, stride: Size2?, padding: Size2) {
+    init(window kernelSize: Size2, stride: Size2?, padding: Size2, dilation: Size2 = 1, ceilMode: Bool = false) {
         self.kernelSize = kernelSize
         self.stride = stride ?? kernelSize
         self.padding = padding
-        checkPoolArguments(typeName, kernelSize, self.stride, padding)
+        self.dilation = dilation
+        self.ceilMode = ceilMode
+        checkPoolArguments(typeName, kernelSize, self.stride, padding, dilation: dilation)
     }
 
     /// `kernel_size=2, stride=2, padding=0` (subclasses add PyTorch's other fields).
@@ -32,7 +41,8 @@ public class WindowPool2d: Module, ListsOwnState {
     /// Throws when `shape` is not [N, C, H, W] or the window does not fit.
     public func validate(inputShape shape: [Int]) throws {
         _ = try poolGeometry(op: "\(typeName)(kernelSize: \(kernelSize), stride: \(stride), padding: \(padding))",
-                             inputShape: shape, kernel: kernelSize, stride: stride, padding: padding)
+                             inputShape: shape, kernel: kernelSize, stride: stride, padding: padding,
+                             dilation: dilation, ceilMode: ceilMode)
     }
 
     public func forward(_ x: Tensor) -> Tensor {
@@ -44,34 +54,40 @@ public class WindowPool2d: Module, ListsOwnState {
     func pool(_ x: Tensor) -> Tensor { strataFatal("\(typeName): pool(_:) must be overridden") }
 }
 
-/// Max pooling (PyTorch's `nn.MaxPool2d`, dilation 1, floor mode); padding
-/// pads with -infinity.
+/// Max pooling (PyTorch's `nn.MaxPool2d`); padding pads with -infinity and
+/// window taps are `dilation` apart.
 ///
 /// Backward routes each output gradient to the position of its window's
 /// maximum. Ties: the first maximum in row-major window order receives the
 /// whole gradient (as PyTorch's CPU kernel). A NaN counts as the maximum; of
 /// several NaNs the last one in window order wins (as PyTorch).
 public final class MaxPool2d: WindowPool2d {
-    public init(kernelSize: Size2, stride: Size2? = nil, padding: Size2 = 0) {
-        super.init(window: kernelSize, stride: stride, padding: padding)
+    public init(kernelSize: Size2, stride: Size2? = nil, padding: Size2 = 0, dilation: Size2 = 1, ceilMode: Bool = false) {
+        super.init(window: kernelSize, stride: stride, padding: padding, dilation: dilation, ceilMode: ceilMode)
     }
     override var typeName: String { "MaxPool2d" }
-    override public var extraRepresentation: String { super.extraRepresentation + ", dilation=1, ceil_mode=False" }
+    override public var extraRepresentation: String {
+        super.extraRepresentation + ", dilation=\(PythonRepr.size(dilation)), ceil_mode=\(ceilMode ? "True" : "False")"
+    }
     override func pool(_ x: Tensor) -> Tensor {
-        maxPool2d(x, kernelSize: kernelSize, stride: stride, padding: padding)
+        maxPool2d(x, kernelSize: kernelSize, stride: stride, padding: padding, dilation: dilation, ceilMode: ceilMode)
     }
 }
 
-/// Average pooling (PyTorch's `nn.AvgPool2d` with count_include_pad = true,
-/// floor mode): each output is the window sum divided by kh*kw, padded
-/// zeros included.
+/// Average pooling (PyTorch's `nn.AvgPool2d`, no divisor_override): each
+/// output is the window sum divided by the window's size within the padded
+/// input (`countIncludePad`, PyTorch's default; kh*kw except for partial
+/// ceil-mode windows), or by the number of input pixels it covers.
 public final class AvgPool2d: WindowPool2d {
-    public init(kernelSize: Size2, stride: Size2? = nil, padding: Size2 = 0) {
-        super.init(window: kernelSize, stride: stride, padding: padding)
+    /// Whether padded zeros count in the divisor (PyTorch's `count_include_pad`).
+    public let countIncludePad: Bool
+    public init(kernelSize: Size2, stride: Size2? = nil, padding: Size2 = 0, ceilMode: Bool = false, countIncludePad: Bool = true) {
+        self.countIncludePad = countIncludePad
+        super.init(window: kernelSize, stride: stride, padding: padding, ceilMode: ceilMode)
     }
     override var typeName: String { "AvgPool2d" }
     override func pool(_ x: Tensor) -> Tensor {
-        avgPool2d(x, kernelSize: kernelSize, stride: stride, padding: padding)
+        avgPool2d(x, kernelSize: kernelSize, stride: stride, padding: padding, ceilMode: ceilMode, countIncludePad: countIncludePad)
     }
 }
 
@@ -93,9 +109,7 @@ public final class AdaptiveAvgPool2d: Module, ListsOwnState {
     public var extraRepresentation: String { "output_size=\(PythonRepr.size(outputSize))" }
 
     public func validate(inputShape shape: [Int]) throws {
-        guard shape.count == 4, shape[2] > 0, shape[3] > 0 else {
-            throw StrataError.shapeMismatch(op: "AdaptiveAvgPool2d(outputSize: \(outputSize))", expected: "[N, C, H, W]", actual: shape)
-        }
+        try checkAdaptivePool(op: "AdaptiveAvgPool2d(outputSize: \(outputSize))", inputShape: shape, outputSize: outputSize)
     }
 
     public func forward(_ x: Tensor) -> Tensor {

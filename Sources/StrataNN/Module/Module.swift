@@ -77,10 +77,13 @@ extension Module {
     public var children: [(String, any Module)] { self is any ListsOwnState ? [] : reflectedChildren }
     public var extraRepresentation: String { "" }
 
-    /// `forward(input)`, seen by an active forward observer.
+    /// `forward(input)`, with the module's forward hooks
+    /// (`registerForwardHook`) and seen by an active forward observer.
     public func callAsFunction(_ input: Tensor) -> Tensor {
-        guard let observer = ForwardObservation.current else { return forward(input) }
-        return observer.observe(self, input) { self.forward($0) }
+        forwardWithHooks(input) { x in
+            guard let observer = ForwardObservation.current else { return forward(x) }
+            return observer.observe(self, x) { self.forward($0) }
+        }
     }
 
     /// Every module of the tree in depth-first pre-order with its dotted name
