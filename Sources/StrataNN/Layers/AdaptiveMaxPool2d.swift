@@ -6,7 +6,7 @@ import StrataCore
 /// - Output cell (i, j) is the maximum over rows floor(i*H/OH) ..<
 ///   ceil((i+1)*H/OH) and the columns likewise, the bins of
 ///   `AdaptiveAvgPool2d`. Ties and NaNs as `MaxPool2d`.
-public final class AdaptiveMaxPool2d: Module {
+public final class AdaptiveMaxPool2d: Module, ListsOwnState {
     public var training = true
     public let outputSize: Size2
 
@@ -15,7 +15,7 @@ public final class AdaptiveMaxPool2d: Module {
         self.outputSize = outputSize
     }
 
-    public var ownParameters: [(String, Tensor)] { [] }
+    public var extraRepresentation: String { "output_size=\(PythonRepr.size(outputSize))" }
 
     public func validate(inputShape shape: [Int]) throws {
         try checkAdaptivePool(op: "AdaptiveMaxPool2d(outputSize: \(outputSize))", inputShape: shape, outputSize: outputSize)

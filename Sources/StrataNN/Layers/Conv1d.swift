@@ -11,7 +11,7 @@ import StrataCore
 /// - `paddingMode` as `Conv2d` (zeros, reflect, replicate, circular).
 /// - Initialisation as PyTorch: U(-1/sqrt(fanIn), 1/sqrt(fanIn)) for weight
 ///   and bias, fanIn = inputChannels/groups * kernelSize.
-public final class Conv1d: Module {
+public final class Conv1d: Module, ListsOwnState {
     public var training = true
     public let inputChannels: Int
     public let outputChannels: Int
@@ -61,6 +61,12 @@ public final class Conv1d: Module {
 
     public var ownParameters: [(String, Tensor)] { weightAndBias(weight, bias) }
 
+    /// PyTorch's line: `16, 32, kernel_size=(3,), stride=(1,), padding=(1,)`.
+    public var extraRepresentation: String {
+        convExtraRepresentation(inputChannels, outputChannels, kernel: [kernelSize], stride: [stride], padding: padding,
+                                dilation: [dilation], groups: groups, hasBias: bias != nil, paddingMode: paddingMode)
+    }
+
     var name: String {
         "Conv1d(\(inputChannels), \(outputChannels), kernelSize: \(kernelSize), stride: \(stride), padding: \(padding1d)"
             + (dilation == 1 ? "" : ", dilation: \(dilation)") + (groups == 1 ? "" : ", groups: \(groups)")
@@ -91,7 +97,11 @@ public final class Conv1d: Module {
     }
 
     /// [N, inputChannels, L] -> [N, outputChannels, OL].
-    public func forward(_ x: Tensor) -> Tensor {
+    public func forward(_ x: Tensor) -> Tensor { forward(x, weight: weight) }
+
+    /// The forward with `weight` (same shape) in place of the layer's own
+    /// (`SpectralNorm`, `WeightNorm`).
+    public func forward(_ x: Tensor, weight: Tensor) -> Tensor {
         strataTry { try validate(inputShape: x.shape) }
         var x2 = x.reshaped([x.shape[0], x.shape[1], 1, x.shape[2]])
         var pad = padding2d

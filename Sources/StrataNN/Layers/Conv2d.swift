@@ -69,17 +69,10 @@ public final class Conv2d: Module, ListsOwnState {
 
     /// PyTorch's line: `3, 16, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), bias=False`.
     public var extraRepresentation: String {
-        var s = "\(inputChannels), \(outputChannels), kernel_size=\(PythonRepr.pair(kernelSize)), stride=\(PythonRepr.pair(stride))"
-        switch padding {
-        case .explicit(let p) where p != 0: s += ", padding=\(PythonRepr.pair(p))"
-        case .same: s += ", padding=same"
-        case .valid: s += ", padding=valid"
-        case .explicit: break
-        }
-        if dilation != 1 { s += ", dilation=\(PythonRepr.pair(dilation))" }
-        if groups != 1 { s += ", groups=\(groups)" }
-        if bias == nil { s += ", bias=False" }
-        return s
+        convExtraRepresentation(inputChannels, outputChannels, kernel: [kernelSize.height, kernelSize.width],
+                                stride: [stride.height, stride.width], padding: padding,
+                                dilation: [dilation.height, dilation.width], groups: groups, hasBias: bias != nil,
+                                paddingMode: paddingMode)
     }
 
     var name: String {
@@ -96,7 +89,11 @@ public final class Conv2d: Module, ListsOwnState {
     }
 
     /// [N, inputChannels, H, W] -> [N, outputChannels, OH, OW].
-    public func forward(_ x: Tensor) -> Tensor {
+    public func forward(_ x: Tensor) -> Tensor { forward(x, weight: weight) }
+
+    /// The forward with `weight` (same shape) in place of the layer's own
+    /// (`SpectralNorm`, `WeightNorm`).
+    public func forward(_ x: Tensor, weight: Tensor) -> Tensor {
         strataTry { try validate(inputShape: x.shape) }
         if paddingMode != .zeros {
             let padded = padForConvolution(x, padding: padding, kernel: kernelSize, dilation: dilation, mode: paddingMode)

@@ -19,7 +19,7 @@ import StrataCore
 ///
 /// The computation (Conv2d's kernels with forward and backward-data
 /// swapped) is described at `convTranspose2d`.
-public final class ConvTranspose2d: Module {
+public final class ConvTranspose2d: Module, ListsOwnState {
     public var training = true
     public let inputChannels: Int
     public let outputChannels: Int
@@ -72,6 +72,14 @@ public final class ConvTranspose2d: Module {
 
     public var ownParameters: [(String, Tensor)] { weightAndBias(weight, bias) }
 
+    /// PyTorch's line: `16, 8, kernel_size=(2, 2), stride=(2, 2), output_padding=(1, 1)`.
+    public var extraRepresentation: String {
+        convExtraRepresentation(inputChannels, outputChannels, kernel: [kernelSize.height, kernelSize.width],
+                                stride: [stride.height, stride.width], padding: .explicit(padding),
+                                dilation: [dilation.height, dilation.width],
+                                outputPadding: [outputPadding.height, outputPadding.width], groups: groups, hasBias: bias != nil)
+    }
+
     var name: String {
         "ConvTranspose2d(\(inputChannels), \(outputChannels), kernelSize: \(kernelSize), stride: \(stride), padding: \(padding)"
             + (outputPadding == 0 ? "" : ", outputPadding: \(outputPadding)")
@@ -86,7 +94,11 @@ public final class ConvTranspose2d: Module {
     }
 
     /// [N, inputChannels, H, W] -> [N, outputChannels, OH, OW].
-    public func forward(_ x: Tensor) -> Tensor {
+    public func forward(_ x: Tensor) -> Tensor { forward(x, weight: weight) }
+
+    /// The forward with `weight` (same shape) in place of the layer's own
+    /// (`SpectralNorm`, `WeightNorm`).
+    public func forward(_ x: Tensor, weight: Tensor) -> Tensor {
         strataTry { try validate(inputShape: x.shape) }
         return convTranspose2d(x, weight: weight, bias: bias, stride: stride, padding: padding,
                                outputPadding: outputPadding, groups: groups, dilation: dilation)
