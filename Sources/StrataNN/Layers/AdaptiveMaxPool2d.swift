@@ -10,7 +10,8 @@ public final class AdaptiveMaxPool2d: Module, ListsOwnState {
     public var training = true
     public let outputSize: Size2
 
-    public init(outputSize: Size2) {
+    public init(outputSize: some Size2Convertible) {
+        let outputSize = outputSize.size2
         strataCheck(outputSize.height > 0 && outputSize.width > 0, "AdaptiveMaxPool2d: outputSize \(outputSize) must be positive")
         self.outputSize = outputSize
     }

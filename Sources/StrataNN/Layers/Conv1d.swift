@@ -59,6 +59,28 @@ public final class Conv1d: Module, ListsOwnState {
                   padding: padding, dilation: dilation, groups: groups, bias: bias, paddingMode: paddingMode, generator: generator)
     }
 
+    /// The same with the padding from an `Int` variable (`padding: k / 2`).
+    public convenience init(
+        _ inputChannels: Int, _ outputChannels: Int, kernelSize: Int,
+        stride: Int = 1, padding: Int, dilation: Int = 1, groups: Int = 1,
+        bias: Bool = true, paddingMode: ConvPaddingMode = .zeros, generator: RandomGenerator = .global
+    ) {
+        self.init(inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: kernelSize, stride: stride,
+                  padding: .explicit(Size2(padding)), dilation: dilation, groups: groups, bias: bias,
+                  paddingMode: paddingMode, generator: generator)
+    }
+
+    /// The same with the padding from an `Int` variable, channel counts labelled.
+    public convenience init(
+        inputChannels: Int, outputChannels: Int, kernelSize: Int,
+        stride: Int = 1, padding: Int, dilation: Int = 1, groups: Int = 1,
+        bias: Bool = true, paddingMode: ConvPaddingMode = .zeros, generator: RandomGenerator = .global
+    ) {
+        self.init(inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: kernelSize, stride: stride,
+                  padding: .explicit(Size2(padding)), dilation: dilation, groups: groups, bias: bias,
+                  paddingMode: paddingMode, generator: generator)
+    }
+
     public var ownParameters: [(String, Tensor)] { weightAndBias(weight, bias) }
 
     /// PyTorch's line: `16, 32, kernel_size=(3,), stride=(1,), padding=(1,)`.

@@ -28,11 +28,14 @@ public final class Conv2d: Module, ListsOwnState {
     public let weight: Tensor
     public let bias: Tensor?
 
+    /// Sizes take an `Int`, a `Size2` or an `[Int]` (`Size2Convertible`),
+    /// literal or variable; `padding` also `.same` or `.valid`.
     public init(
-        inputChannels: Int, outputChannels: Int, kernelSize: Size2,
-        stride: Size2 = 1, padding: ConvPadding = 0, dilation: Size2 = 1, groups: Int = 1,
+        inputChannels: Int, outputChannels: Int, kernelSize: some Size2Convertible,
+        stride: some Size2Convertible = 1, padding: ConvPadding = 0, dilation: some Size2Convertible = 1, groups: Int = 1,
         bias: Bool = true, paddingMode: ConvPaddingMode = .zeros, generator: RandomGenerator = .global
     ) {
+        let kernelSize = kernelSize.size2, stride = stride.size2, dilation = dilation.size2
         let name = "Conv2d(\(inputChannels), \(outputChannels), kernelSize: \(kernelSize))"
         checkConvLayerArguments(name, inputChannels: inputChannels, outputChannels: outputChannels, kernel: kernelSize,
                                 stride: stride, dilation: dilation, groups: groups)
@@ -56,12 +59,34 @@ public final class Conv2d: Module, ListsOwnState {
 
     /// `Conv2d(1, 32, kernelSize: 3, padding: 1)`: the channel counts unlabelled.
     public convenience init(
-        _ inputChannels: Int, _ outputChannels: Int, kernelSize: Size2,
-        stride: Size2 = 1, padding: ConvPadding = 0, dilation: Size2 = 1, groups: Int = 1,
+        _ inputChannels: Int, _ outputChannels: Int, kernelSize: some Size2Convertible,
+        stride: some Size2Convertible = 1, padding: ConvPadding = 0, dilation: some Size2Convertible = 1, groups: Int = 1,
         bias: Bool = true, paddingMode: ConvPaddingMode = .zeros, generator: RandomGenerator = .global
     ) {
         self.init(inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: kernelSize,
                   stride: stride, padding: padding, dilation: dilation, groups: groups, bias: bias,
+                  paddingMode: paddingMode, generator: generator)
+    }
+
+    /// The same with an explicit padding from a variable (`padding: k / 2`).
+    public convenience init(
+        inputChannels: Int, outputChannels: Int, kernelSize: some Size2Convertible,
+        stride: some Size2Convertible = 1, padding: some Size2Convertible, dilation: some Size2Convertible = 1, groups: Int = 1,
+        bias: Bool = true, paddingMode: ConvPaddingMode = .zeros, generator: RandomGenerator = .global
+    ) {
+        self.init(inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: kernelSize,
+                  stride: stride, padding: .explicit(padding.size2), dilation: dilation, groups: groups, bias: bias,
+                  paddingMode: paddingMode, generator: generator)
+    }
+
+    /// The same with an explicit padding from a variable, channel counts unlabelled.
+    public convenience init(
+        _ inputChannels: Int, _ outputChannels: Int, kernelSize: some Size2Convertible,
+        stride: some Size2Convertible = 1, padding: some Size2Convertible, dilation: some Size2Convertible = 1, groups: Int = 1,
+        bias: Bool = true, paddingMode: ConvPaddingMode = .zeros, generator: RandomGenerator = .global
+    ) {
+        self.init(inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: kernelSize,
+                  stride: stride, padding: .explicit(padding.size2), dilation: dilation, groups: groups, bias: bias,
                   paddingMode: paddingMode, generator: generator)
     }
 

@@ -32,11 +32,14 @@ public final class ConvTranspose2d: Module, ListsOwnState {
     public let weight: Tensor
     public let bias: Tensor?
 
+    /// Sizes take an `Int`, a `Size2` or an `[Int]` (`Size2Convertible`), literal or variable.
     public init(
-        inputChannels: Int, outputChannels: Int, kernelSize: Size2,
-        stride: Size2 = 1, padding: Size2 = 0, outputPadding: Size2 = 0, groups: Int = 1,
-        bias: Bool = true, dilation: Size2 = 1, generator: RandomGenerator = .global
+        inputChannels: Int, outputChannels: Int, kernelSize: some Size2Convertible,
+        stride: some Size2Convertible = 1, padding: some Size2Convertible = 0, outputPadding: some Size2Convertible = 0,
+        groups: Int = 1, bias: Bool = true, dilation: some Size2Convertible = 1, generator: RandomGenerator = .global
     ) {
+        let kernelSize = kernelSize.size2, stride = stride.size2, padding = padding.size2
+        let outputPadding = outputPadding.size2, dilation = dilation.size2
         let name = "ConvTranspose2d(\(inputChannels), \(outputChannels), kernelSize: \(kernelSize))"
         checkConvLayerArguments(name, inputChannels: inputChannels, outputChannels: outputChannels, kernel: kernelSize,
                                 stride: stride, dilation: dilation, groups: groups)
@@ -61,9 +64,9 @@ public final class ConvTranspose2d: Module, ListsOwnState {
 
     /// `ConvTranspose2d(16, 8, kernelSize: 2, stride: 2)`: the channel counts unlabelled.
     public convenience init(
-        _ inputChannels: Int, _ outputChannels: Int, kernelSize: Size2,
-        stride: Size2 = 1, padding: Size2 = 0, outputPadding: Size2 = 0, groups: Int = 1,
-        bias: Bool = true, dilation: Size2 = 1, generator: RandomGenerator = .global
+        _ inputChannels: Int, _ outputChannels: Int, kernelSize: some Size2Convertible,
+        stride: some Size2Convertible = 1, padding: some Size2Convertible = 0, outputPadding: some Size2Convertible = 0,
+        groups: Int = 1, bias: Bool = true, dilation: some Size2Convertible = 1, generator: RandomGenerator = .global
     ) {
         self.init(inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: kernelSize,
                   stride: stride, padding: padding, outputPadding: outputPadding, groups: groups,

@@ -28,6 +28,16 @@ public final class Upsample: Module, ListsOwnState {
 
     /// PyTorch's line: `scale_factor=2.0, mode='nearest'` or `size=(5, 7), mode='bilinear'`
     /// (PyTorch does not show align_corners).
+    /// To a fixed size from a variable (`Upsample(size: s)`, an `Int`, `Size2` or `[Int]`).
+    public convenience init(size: some Size2Convertible, mode: UpsampleMode = .nearest, alignCorners: Bool = false) {
+        self.init(size: Optional(size.size2), scaleFactor: nil, mode: mode, alignCorners: alignCorners)
+    }
+
+    /// By one factor for both dimensions from a variable (`Upsample(scaleFactor: f)`).
+    public convenience init(scaleFactor: Double, mode: UpsampleMode = .nearest, alignCorners: Bool = false) {
+        self.init(size: nil, scaleFactor: Optional(ScaleFactor2(scaleFactor)), mode: mode, alignCorners: alignCorners)
+    }
+
     public var extraRepresentation: String {
         let target: String
         if let f = scaleFactor {
