@@ -22,7 +22,7 @@ import StrataCore
 ///   normalised weight from the current u and v.
 ///
 ///     let d = Sequential(spectralNorm(Conv2d(3, 64, kernelSize: 4, stride: 2, padding: 1)), LeakyReLU(negativeSlope: 0.2))
-public final class SpectralNorm<Layer: WeightedLayer>: Module, ListsOwnState, PrintedTypeName {
+public final class SpectralNorm<Layer: WeightedLayer>: Module, ListsOwnState, PrintedTypeName, ValidatesInput {
     /// The wrapped layer; its `weight` is `weight_orig`.
     public let layer: Layer
     public let nPowerIterations: Int
@@ -76,6 +76,11 @@ public final class SpectralNorm<Layer: WeightedLayer>: Module, ListsOwnState, Pr
     public var children: [(String, any Module)] { layer.children }
     public var extraRepresentation: String { layer.extraRepresentation }
     package var printedTypeName: String { String(describing: type(of: layer)) }
+
+    /// The wrapped layer's input check, if it has one.
+    public func validate(inputShape shape: [Int]) throws {
+        try (layer as? any ValidatesInput)?.validate(inputShape: shape)
+    }
 
     /// weight_orig / sigma from the current u and v (no power iteration).
     public var weight: Tensor { normalizedWeight() }

@@ -17,7 +17,7 @@ import StrataCore
 /// - Keys, PyTorch's after `weight_norm(layer)`: the layer's other
 ///   parameters (`bias`), `weight_g`, `weight_v`; no extra nesting level,
 ///   printed as the wrapped layer.
-public final class WeightNorm<Layer: WeightedLayer>: Module, ListsOwnState, PrintedTypeName {
+public final class WeightNorm<Layer: WeightedLayer>: Module, ListsOwnState, PrintedTypeName, ValidatesInput {
     /// The wrapped layer; its `weight` is `weight_v`.
     public let layer: Layer
     /// The dimension kept by the norm (nil: the whole tensor).
@@ -52,6 +52,11 @@ public final class WeightNorm<Layer: WeightedLayer>: Module, ListsOwnState, Prin
     public var children: [(String, any Module)] { layer.children }
     public var extraRepresentation: String { layer.extraRepresentation }
     package var printedTypeName: String { String(describing: type(of: layer)) }
+
+    /// The wrapped layer's input check, if it has one.
+    public func validate(inputShape shape: [Int]) throws {
+        try (layer as? any ValidatesInput)?.validate(inputShape: shape)
+    }
 
     /// g * v / ||v||, a graph node of g and v.
     public var weight: Tensor {
