@@ -44,6 +44,22 @@ final class FrictionTests: XCTestCase {
         XCTAssertEqual(Upsample(size: [5, 7], mode: .bilinear, alignCorners: true).size, Size2(5, 7))
     }
 
+    func testFunctionalOpsAcceptSizeVariables() {
+        let k = 3, s = 2, p = 1, n = 2
+        let g = RandomGenerator(seed: 6)
+        let x = Tensor.randn([1, 2, 6, 6], generator: g), w = Tensor.randn([4, 2, 3, 3], generator: g)
+        XCTAssertEqual(conv2d(x, weight: w, stride: s, padding: p).scalars, conv2d(x, weight: w, stride: 2, padding: 1).scalars)
+        XCTAssertEqual(conv2d(x, weight: w, dilation: [n, 1]).shape, [1, 4, 2, 4])
+        XCTAssertEqual(maxPool2d(x, kernelSize: k, stride: s, padding: p).scalars,
+                       maxPool2d(x, kernelSize: 3, stride: 2, padding: 1).scalars)
+        XCTAssertEqual(maxPool2d(x, kernelSize: n).shape, [1, 2, 3, 3])
+        XCTAssertEqual(avgPool2d(x, kernelSize: k, stride: s).scalars, avgPool2d(x, kernelSize: 3, stride: 2).scalars)
+        XCTAssertEqual(adaptiveAvgPool2d(x, outputSize: n).shape, [1, 2, 2, 2])
+        XCTAssertEqual(adaptiveMaxPool2d(x, outputSize: [n, 1]).shape, [1, 2, 2, 1])
+        let wt = Tensor.randn([2, 3, 2, 2], generator: g)
+        XCTAssertEqual(convTranspose2d(x, weight: wt, stride: s).shape, [1, 3, 12, 12])
+    }
+
     // MARK: allClose and maxAbsDifference
 
     func testAllCloseIsTorchAllclose() {
