@@ -98,14 +98,19 @@ final class SpectralNormTests: XCTestCase {
         assertClose(wrapped(x).scalars, before, rtol: 1e-5, atol: 1e-6)
     }
 
-    func testKeysAndPrintedTreeOfAWrappedModelAreTorchs() throws {
-        let f = try fixture("model")
-        let model = Sequential(
+    /// The model of the fixture's "model" case.
+    func discriminator() -> Sequential {
+        Sequential(
             spectralNorm(Conv2d(3, 8, kernelSize: 4, stride: 2, padding: 1)),
             LeakyReLU(negativeSlope: 0.2),
             spectralNorm(ConvTranspose2d(8, 4, kernelSize: 2, stride: 2, bias: false)),
             Flatten(),
             weightNorm(Linear(16, 1)))
+    }
+
+    func testKeysAndPrintedTreeOfAWrappedModelAreTorchs() throws {
+        let f = try fixture("model")
+        let model = discriminator()
         func entries(_ key: String) throws -> [[String]] {
             try XCTUnwrap(f[key] as? [[Any]]).map { ["\($0[0])", "\(ints($0[1]))"] }
         }
@@ -118,12 +123,7 @@ final class SpectralNormTests: XCTestCase {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("spectral-\(UInt64.random(in: 0...UInt64.max)).safetensors").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         try model.saveSafetensors(to: path)
-        let copy = Sequential(
-            spectralNorm(Conv2d(3, 8, kernelSize: 4, stride: 2, padding: 1)),
-            LeakyReLU(negativeSlope: 0.2),
-            spectralNorm(ConvTranspose2d(8, 4, kernelSize: 2, stride: 2, bias: false)),
-            Flatten(),
-            weightNorm(Linear(16, 1)))
+        let copy = discriminator()
         try copy.loadSafetensors(from: path)
         model.eval()
         copy.eval()
