@@ -89,6 +89,10 @@ public enum SafeTensors {
     /// Validates `bytes` as a safetensors file; `path` names it in errors.
     public static func parse(_ bytes: [UInt8], path: String) throws -> File {
         func fail(_ reason: String) -> StrataError { .io(path: path, reason: reason) }
+        if let kind = pytorchCheckpointKind(bytes) {
+            throw fail("this is a PyTorch \(kind) checkpoint (torch.save), not safetensors; convert it in Python with "
+                       + "safetensors.torch.save_file(model.state_dict(), path) and load that file")
+        }
         guard bytes.count >= 8 else {
             throw fail("truncated safetensors file: \(bytes.count) bytes, shorter than the 8-byte header length")
         }
@@ -251,4 +255,16 @@ public enum SafeTensors {
     public static func write(_ tensors: [(String, Tensor)], metadata: [String: String] = [:], to path: String) throws {
         try AtomicFile.write(encode(tensors, metadata: metadata), to: path)
     }
+}
+
+/// "zip" or "pickle" when `bytes` start as a file written by `torch.save`
+/// (a zip archive, `PK\x03\x04`, since PyTorch 1.6; a bare pickle,
+/// `\x80` and a protocol byte 2...5, before), nil otherwise. A safetensors
+/// file whose length prefix happens to begin the same way still has its
+/// JSON header's `{` at byte 8, so it is not mistaken for one.
+func pytorchCheckpointKind(_ bytes: [UInt8]) -> String? {
+    if bytes.count > 8 && bytes[8] == UInt8(ascii: "{") { return nil }
+    if bytes.count >= 4 && bytes[0] == 0x50 && bytes[1] == 0x4B && bytes[2] == 0x03 && bytes[3] == 0x04 { return "zip" }
+    if bytes.count >= 2 && bytes[0] == 0x80 && (2...5).contains(bytes[1]) { return "pickle" }
+    return nil
 }

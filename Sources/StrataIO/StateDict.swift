@@ -64,9 +64,11 @@ extension Module {
         }
         let ownKeys = Set(own.map(\.0))
         let unexpected = state.map(\.0).filter { !ownKeys.contains($0) }
-        if strict {
-            if !missing.isEmpty { problems.insert("missing keys: " + missing.map { "\"\($0)\"" }.joined(separator: ", "), at: 0) }
-            if !unexpected.isEmpty { problems.append("unexpected keys: " + unexpected.map { "\"\($0)\"" }.joined(separator: ", ")) }
+        if problems.count > shownKeys {
+            problems = Array(problems.prefix(shownKeys)) + ["and \(problems.count - shownKeys) more shape mismatches"]
+        }
+        if strict && !(missing.isEmpty && unexpected.isEmpty) {
+            problems.insert(keyMismatchSummary(missing: missing, unexpected: unexpected), at: 0)
         }
         guard problems.isEmpty else {
             throw StrataError.checkpoint("\(source): cannot load into \(type(of: self)): " + problems.joined(separator: "; "))
@@ -81,4 +83,51 @@ public struct StateDictReport: Equatable, Sendable {
     public let missingKeys: [String]
     /// Keys of the source that the module does not have.
     public let unexpectedKeys: [String]
+}
+
+/// How many keys a load error names of each kind.
+private let shownKeys = 5
+
+/// "23 missing, 56 unexpected keys: a different architecture?; missing keys: "a",
+/// "b", ... (18 more); unexpected ...": counts first, then the first few of
+/// each kind, and a hint when one side is the other with a prefix
+/// (`module.` from DataParallel).
+func keyMismatchSummary(missing: [String], unexpected: [String]) -> String {
+    func names(_ keys: [String]) -> String {
+        keys.prefix(shownKeys).map { "\"\($0)\"" }.joined(separator: ", ")
+            + (keys.count > shownKeys ? ", ... (\(keys.count - shownKeys) more)" : "")
+    }
+    func plural(_ n: Int) -> String { n == 1 ? "key" : "keys" }
+    var head: String
+    if missing.isEmpty {
+        head = "\(unexpected.count) unexpected \(plural(unexpected.count))"
+    } else if unexpected.isEmpty {
+        head = "\(missing.count) missing \(plural(missing.count))"
+    } else {
+        head = "\(missing.count) missing, \(unexpected.count) unexpected \(plural(unexpected.count))"
+        if let prefix = commonExtraPrefix(unexpected, over: missing) {
+            head += ": the file's keys carry the prefix \"\(prefix)\" (a wrapped model, e.g. DataParallel); remove it"
+        } else if let prefix = commonExtraPrefix(missing, over: unexpected) {
+            head += ": the module's keys have the prefix \"\(prefix)\" that the file's lack"
+        } else {
+            head += ": a different architecture?"
+        }
+    }
+    var parts = [head]
+    if !missing.isEmpty { parts.append("missing keys: " + names(missing)) }
+    if !unexpected.isEmpty { parts.append("unexpected keys: " + names(unexpected)) }
+    return parts.joined(separator: "; ")
+}
+
+/// The prefix p with `longer` == p + each of `shorter` (as sets), if any.
+private func commonExtraPrefix(_ longer: [String], over shorter: [String]) -> String? {
+    guard longer.count == shorter.count, let l = longer.first else { return nil }
+    let target = Set(shorter)
+    for s in shorter where l.count > s.count && l.hasSuffix(s) {
+        let prefix = String(l.dropLast(s.count))
+        if longer.allSatisfy({ $0.hasPrefix(prefix) }) && Set(longer.map { String($0.dropFirst(prefix.count)) }) == target {
+            return prefix
+        }
+    }
+    return nil
 }

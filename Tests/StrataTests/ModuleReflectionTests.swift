@@ -132,6 +132,27 @@ final class ModuleReflectionTests: XCTestCase {
             LayerNorm(normalizedShape: [8]), LayerNorm(normalizedShape: [4, 5], elementwiseAffine: false),
             Sequential())
         try assertMatchesPyTorch(zoo, "zoo")
+        // The layers of issue 11 part 3.
+        let newZoo = Sequential(
+            SiLU(), ELU(), ELU(alpha: 0.5), Hardtanh(), Hardtanh(minValue: -2, maxValue: 3), ReLU6(),
+            Hardswish(), Hardsigmoid(), Mish(), Softplus(), Softplus(beta: 2, threshold: 10),
+            PReLU(), PReLU(numParameters: 4, initialValue: 0.1),
+            ConvTranspose2d(4, 8, kernelSize: 3),
+            ConvTranspose2d(8, 4, kernelSize: [3, 5], stride: 2, padding: 1, outputPadding: 1, groups: 2, bias: false, dilation: 2),
+            Conv1d(4, 8, kernelSize: 3),
+            Conv1d(8, 8, kernelSize: 5, stride: 2, padding: 2, dilation: 2, groups: 4, bias: false, paddingMode: .reflect),
+            Conv1d(8, 4, kernelSize: 4, padding: .same, paddingMode: .circular),
+            Conv2d(4, 4, kernelSize: 3, padding: 1, paddingMode: .replicate),
+            Upsample(scaleFactor: 2),
+            Upsample(scaleFactor: [1.5, 2.0], mode: .bilinear),
+            Upsample(size: [5, 7], mode: .bilinear, alignCorners: true),
+            Upsample(size: 6),
+            AdaptiveMaxPool2d(outputSize: 1), AdaptiveMaxPool2d(outputSize: [2, 3]),
+            MaxPool2d(kernelSize: 3, stride: 2, padding: 1, dilation: 2, ceilMode: true),
+            AvgPool2d(kernelSize: 3, stride: 2, padding: 1, ceilMode: true, countIncludePad: false),
+            InstanceNorm1d(4), InstanceNorm1d(4, eps: 1e-3, momentum: nil, affine: true, trackRunningStats: true),
+            Identity(), Dropout2d(), Dropout2d(p: 0.2))
+        try assertMatchesPyTorch(newZoo, "new_zoo")
         // Strata's own options show only where they differ from PyTorch.
         let bn = BatchNorm1d(4, unbiasedRunningVariance: false)
         bn.freezeStatistics = true
@@ -151,6 +172,10 @@ final class ModuleReflectionTests: XCTestCase {
             LayerNorm(normalizedShape: [3]), GroupNorm(numGroups: 1, numChannels: 3), MaxPool2d(kernelSize: 2),
             AvgPool2d(kernelSize: 2), AdaptiveAvgPool2d(outputSize: 1), ReLU(), LeakyReLU(), Sigmoid(), Tanh(), GELU(),
             Softmax(), LogSoftmax(), Flatten(), Dropout(),
+            SiLU(), ELU(), Hardtanh(), ReLU6(), Hardswish(), Hardsigmoid(), Mish(), Softplus(), PReLU(), Identity(),
+            Dropout2d(), ConvTranspose2d(2, 4, kernelSize: 3), ConvTranspose2d(2, 4, kernelSize: 3, bias: false),
+            Conv1d(2, 4, kernelSize: 3), Conv1d(2, 4, kernelSize: 3, bias: false), Upsample(scaleFactor: 2),
+            AdaptiveMaxPool2d(outputSize: 1),
         ]
         for layer in layers {
             let r = try reflectState(of: layer)
@@ -159,6 +184,13 @@ final class ModuleReflectionTests: XCTestCase {
             XCTAssertTrue(zip(r.parameters + r.buffers, layer.ownParameters + layer.ownBuffers).allSatisfy { $0.1 === $1.1 }, name)
             XCTAssertTrue(r.children.isEmpty && layer.children.isEmpty, name)
         }
+        // Layers that wrap another layer list its tensors as their own, under
+        // PyTorch's keys, with no nesting (reflection would see the inner layer as a child).
+        let norm1d = InstanceNorm1d(3, affine: true, trackRunningStats: true)
+        XCTAssertEqual(norm1d.stateDict().map(\.0), ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"])
+        XCTAssertTrue(norm1d.children.isEmpty)
+        XCTAssertEqual(Sequential(norm1d).namedModules().map(\.0), ["", "0"])
+        XCTAssertEqual(InstanceNorm1d(3).stateDict().count, 0)
     }
 
     func testParametersBuffersAndOverrides() throws {

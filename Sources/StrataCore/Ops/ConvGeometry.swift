@@ -1,7 +1,8 @@
 /// A (height, width) pair for kernel sizes, strides, dilations and padding.
 ///
 /// Write `3` for a square value, `[3, 5]` or `Size2(3, 5)` for height 3 and
-/// width 5 (PyTorch's `3` and `(3, 5)`); from an `Int` variable, `Size2(k)`.
+/// width 5 (PyTorch's `3` and `(3, 5)`). Layer and op arguments take any
+/// `Size2Convertible`, so an `Int` or `[Int]` variable works there as well.
 public struct Size2: Hashable, Sendable, ExpressibleByIntegerLiteral, ExpressibleByArrayLiteral, CustomStringConvertible {
     public var height: Int
     public var width: Int

@@ -46,10 +46,12 @@ enum ConvTuning {
 ///
 /// Column matrices live in `Workspace` buffers borrowed per call (and per
 /// worker), so concurrent calls never share scratch memory.
+/// Sizes take an `Int`, a `Size2` or an `[Int]` (`Size2Convertible`).
 public func conv2d(
     _ x: Tensor, weight: Tensor, bias: Tensor? = nil,
-    stride: Size2 = 1, padding: ConvPadding = 0, dilation: Size2 = 1, groups: Int = 1
+    stride: some Size2Convertible = 1, padding: ConvPadding = 0, dilation: some Size2Convertible = 1, groups: Int = 1
 ) -> Tensor {
+    let stride = stride.size2, dilation = dilation.size2
     strataCheck(weight.rank == 4 && groups > 0 && weight.shape[0] % groups == 0,
                 "conv2d: weight must be [O, C/groups, kh, kw] with O divisible by groups = \(groups), got \(weight.shape)")
     strataCheck(bias == nil || bias?.shape == [weight.shape[0]],
@@ -296,4 +298,12 @@ struct ConvPlan: Sendable {
             }
         }
     }
+}
+
+/// `conv2d` with an explicit padding from a variable (`padding: k / 2`).
+public func conv2d(
+    _ x: Tensor, weight: Tensor, bias: Tensor? = nil,
+    stride: some Size2Convertible = 1, padding: some Size2Convertible, dilation: some Size2Convertible = 1, groups: Int = 1
+) -> Tensor {
+    conv2d(x, weight: weight, bias: bias, stride: stride, padding: .explicit(padding.size2), dilation: dilation, groups: groups)
 }

@@ -53,9 +53,12 @@ let poolMinPlanes = 16
 /// Window taps are `dilation` apart; `ceilMode` rounds the output size up
 /// (PyTorch's `ceil_mode`), the partial last windows reading only what
 /// lies inside the input.
+/// Sizes take an `Int`, a `Size2` or an `[Int]` (`Size2Convertible`).
 public func maxPool2d(
-    _ x: Tensor, kernelSize: Size2, stride: Size2? = nil, padding: Size2 = 0, dilation: Size2 = 1, ceilMode: Bool = false
+    _ x: Tensor, kernelSize: some Size2Convertible, stride: Size2? = nil, padding: some Size2Convertible = 0,
+    dilation: some Size2Convertible = 1, ceilMode: Bool = false
 ) -> Tensor {
+    let kernelSize = kernelSize.size2, padding = padding.size2, dilation = dilation.size2
     let stride = stride ?? kernelSize
     checkPoolArguments("maxPool2d", kernelSize, stride, padding, dilation: dilation)
     let g = strataTry {
@@ -87,9 +90,12 @@ final class IndexBuffer {
 /// Average pooling op behind `AvgPool2d`. The divisor is the window's size
 /// within the padded input with `countIncludePad` (PyTorch's default), or
 /// the number of input pixels it covers without; `ceilMode` as `maxPool2d`.
+/// Sizes as `maxPool2d`.
 public func avgPool2d(
-    _ x: Tensor, kernelSize: Size2, stride: Size2? = nil, padding: Size2 = 0, ceilMode: Bool = false, countIncludePad: Bool = true
+    _ x: Tensor, kernelSize: some Size2Convertible, stride: Size2? = nil, padding: some Size2Convertible = 0,
+    ceilMode: Bool = false, countIncludePad: Bool = true
 ) -> Tensor {
+    let kernelSize = kernelSize.size2, padding = padding.size2
     let stride = stride ?? kernelSize
     checkPoolArguments("avgPool2d", kernelSize, stride, padding)
     let g = strataTry {
@@ -122,7 +128,8 @@ package func checkAdaptivePool(op: String, inputShape shape: [Int], outputSize: 
 
 /// Adaptive average pooling op behind `AdaptiveAvgPool2d`:
 /// [N, C, H, W] -> [N, C, outputSize.h, outputSize.w].
-public func adaptiveAvgPool2d(_ x: Tensor, outputSize: Size2) -> Tensor {
+public func adaptiveAvgPool2d(_ x: Tensor, outputSize: some Size2Convertible) -> Tensor {
+    let outputSize = outputSize.size2
     strataTry { try checkAdaptivePool(op: "adaptiveAvgPool2d", inputShape: x.shape, outputSize: outputSize) }
     let (h, w, oh, ow) = (x.shape[2], x.shape[3], outputSize.height, outputSize.width)
     let planes = x.shape[0] * x.shape[1]
@@ -143,7 +150,8 @@ public func adaptiveAvgPool2d(_ x: Tensor, outputSize: Size2) -> Tensor {
 /// [N, C, H, W] -> [N, C, outputSize.h, outputSize.w], each output the
 /// maximum of PyTorch's adaptive bin (see `PoolingKernels.adaptiveBin`).
 /// Backward routes each output gradient to its bin's argmax.
-public func adaptiveMaxPool2d(_ x: Tensor, outputSize: Size2) -> Tensor {
+public func adaptiveMaxPool2d(_ x: Tensor, outputSize: some Size2Convertible) -> Tensor {
+    let outputSize = outputSize.size2
     strataTry { try checkAdaptivePool(op: "adaptiveMaxPool2d", inputShape: x.shape, outputSize: outputSize) }
     let (h, w, oh, ow) = (x.shape[2], x.shape[3], outputSize.height, outputSize.width)
     let planes = x.shape[0] * x.shape[1]
@@ -162,4 +170,21 @@ public func adaptiveMaxPool2d(_ x: Tensor, outputSize: Size2) -> Tensor {
             PoolingKernels.maxBackward(go, argmax: argmax.pointer, planesOnly, planes: range, gradIn: gi)
         }
     }
+}
+
+/// `maxPool2d` with a stride from a variable (`stride: s`).
+public func maxPool2d(
+    _ x: Tensor, kernelSize: some Size2Convertible, stride: some Size2Convertible, padding: some Size2Convertible = 0,
+    dilation: some Size2Convertible = 1, ceilMode: Bool = false
+) -> Tensor {
+    maxPool2d(x, kernelSize: kernelSize, stride: Optional(stride.size2), padding: padding, dilation: dilation, ceilMode: ceilMode)
+}
+
+/// `avgPool2d` with a stride from a variable (`stride: s`).
+public func avgPool2d(
+    _ x: Tensor, kernelSize: some Size2Convertible, stride: some Size2Convertible, padding: some Size2Convertible = 0,
+    ceilMode: Bool = false, countIncludePad: Bool = true
+) -> Tensor {
+    avgPool2d(x, kernelSize: kernelSize, stride: Optional(stride.size2), padding: padding, ceilMode: ceilMode,
+              countIncludePad: countIncludePad)
 }

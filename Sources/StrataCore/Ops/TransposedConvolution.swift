@@ -19,10 +19,12 @@
 /// `outputPadding` adds rows/columns at the bottom/right only (it resolves
 /// the output size when stride > 1 makes it ambiguous); it must be smaller
 /// than the stride or the dilation, as in PyTorch.
+/// Sizes take an `Int`, a `Size2` or an `[Int]` (`Size2Convertible`).
 public func convTranspose2d(
-    _ x: Tensor, weight: Tensor, bias: Tensor? = nil,
-    stride: Size2 = 1, padding: Size2 = 0, outputPadding: Size2 = 0, groups: Int = 1, dilation: Size2 = 1
+    _ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: some Size2Convertible = 1, padding: some Size2Convertible = 0,
+    outputPadding: some Size2Convertible = 0, groups: Int = 1, dilation: some Size2Convertible = 1
 ) -> Tensor {
+    let stride = stride.size2, padding = padding.size2, outputPadding = outputPadding.size2, dilation = dilation.size2
     let g = strataTry {
         try transposedConvGeometry(op: "convTranspose2d", inputShape: x.shape, weightShape: weight.shape, stride: stride,
                                    padding: padding, outputPadding: outputPadding, groups: groups, dilation: dilation)

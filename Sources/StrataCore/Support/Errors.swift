@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Error policy
 /// -------------
 /// * Anything that comes from outside the program — files, checkpoints,
@@ -34,10 +40,15 @@ public enum StrataError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// Traps with `message`, printed in every build configuration.
+/// Traps with `message`, printed in every build configuration. Standard
+/// output is flushed first: when it goes to a pipe or a file it is
+/// buffered, and a trap would otherwise drop the program's last lines
+/// (the loss values printed just before the bad step).
 @inline(never) @usableFromInline
 package func strataFatal(_ message: @autoclosure () -> String, file: StaticString = #fileID, line: UInt = #line) -> Never {
-    fatalError("Strata: " + message(), file: file, line: line)
+    let text = message()
+    fflush(nil)  // every output stream, stdout included
+    fatalError("Strata: " + text, file: file, line: line)
 }
 
 /// Traps with `message` when `condition` is false (printed in every build).

@@ -11,7 +11,7 @@ import StrataCore
 /// - `paddingMode` as `Conv2d` (zeros, reflect, replicate, circular).
 /// - Initialisation as PyTorch: U(-1/sqrt(fanIn), 1/sqrt(fanIn)) for weight
 ///   and bias, fanIn = inputChannels/groups * kernelSize.
-public final class Conv1d: Module {
+public final class Conv1d: Module, ListsOwnState {
     public var training = true
     public let inputChannels: Int
     public let outputChannels: Int
@@ -59,7 +59,35 @@ public final class Conv1d: Module {
                   padding: padding, dilation: dilation, groups: groups, bias: bias, paddingMode: paddingMode, generator: generator)
     }
 
+    /// The same with the padding from an `Int` variable (`padding: k / 2`).
+    public convenience init(
+        _ inputChannels: Int, _ outputChannels: Int, kernelSize: Int,
+        stride: Int = 1, padding: Int, dilation: Int = 1, groups: Int = 1,
+        bias: Bool = true, paddingMode: ConvPaddingMode = .zeros, generator: RandomGenerator = .global
+    ) {
+        self.init(inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: kernelSize, stride: stride,
+                  padding: .explicit(Size2(padding)), dilation: dilation, groups: groups, bias: bias,
+                  paddingMode: paddingMode, generator: generator)
+    }
+
+    /// The same with the padding from an `Int` variable, channel counts labelled.
+    public convenience init(
+        inputChannels: Int, outputChannels: Int, kernelSize: Int,
+        stride: Int = 1, padding: Int, dilation: Int = 1, groups: Int = 1,
+        bias: Bool = true, paddingMode: ConvPaddingMode = .zeros, generator: RandomGenerator = .global
+    ) {
+        self.init(inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: kernelSize, stride: stride,
+                  padding: .explicit(Size2(padding)), dilation: dilation, groups: groups, bias: bias,
+                  paddingMode: paddingMode, generator: generator)
+    }
+
     public var ownParameters: [(String, Tensor)] { weightAndBias(weight, bias) }
+
+    /// PyTorch's line: `16, 32, kernel_size=(3,), stride=(1,), padding=(1,)`.
+    public var extraRepresentation: String {
+        convExtraRepresentation(inputChannels, outputChannels, kernel: [kernelSize], stride: [stride], padding: padding,
+                                dilation: [dilation], groups: groups, hasBias: bias != nil, paddingMode: paddingMode)
+    }
 
     var name: String {
         "Conv1d(\(inputChannels), \(outputChannels), kernelSize: \(kernelSize), stride: \(stride), padding: \(padding1d)"
@@ -91,7 +119,11 @@ public final class Conv1d: Module {
     }
 
     /// [N, inputChannels, L] -> [N, outputChannels, OL].
-    public func forward(_ x: Tensor) -> Tensor {
+    public func forward(_ x: Tensor) -> Tensor { forward(x, weight: weight) }
+
+    /// The forward with `weight` (same shape) in place of the layer's own
+    /// (`SpectralNorm`, `WeightNorm`).
+    public func forward(_ x: Tensor, weight: Tensor) -> Tensor {
         strataTry { try validate(inputShape: x.shape) }
         var x2 = x.reshaped([x.shape[0], x.shape[1], 1, x.shape[2]])
         var pad = padding2d

@@ -28,11 +28,14 @@ public final class Conv2d: Module, ListsOwnState {
     public let weight: Tensor
     public let bias: Tensor?
 
+    /// Sizes take an `Int`, a `Size2` or an `[Int]` (`Size2Convertible`),
+    /// literal or variable; `padding` also `.same` or `.valid`.
     public init(
-        inputChannels: Int, outputChannels: Int, kernelSize: Size2,
-        stride: Size2 = 1, padding: ConvPadding = 0, dilation: Size2 = 1, groups: Int = 1,
+        inputChannels: Int, outputChannels: Int, kernelSize: some Size2Convertible,
+        stride: some Size2Convertible = 1, padding: ConvPadding = 0, dilation: some Size2Convertible = 1, groups: Int = 1,
         bias: Bool = true, paddingMode: ConvPaddingMode = .zeros, generator: RandomGenerator = .global
     ) {
+        let kernelSize = kernelSize.size2, stride = stride.size2, dilation = dilation.size2
         let name = "Conv2d(\(inputChannels), \(outputChannels), kernelSize: \(kernelSize))"
         checkConvLayerArguments(name, inputChannels: inputChannels, outputChannels: outputChannels, kernel: kernelSize,
                                 stride: stride, dilation: dilation, groups: groups)
@@ -56,8 +59,8 @@ public final class Conv2d: Module, ListsOwnState {
 
     /// `Conv2d(1, 32, kernelSize: 3, padding: 1)`: the channel counts unlabelled.
     public convenience init(
-        _ inputChannels: Int, _ outputChannels: Int, kernelSize: Size2,
-        stride: Size2 = 1, padding: ConvPadding = 0, dilation: Size2 = 1, groups: Int = 1,
+        _ inputChannels: Int, _ outputChannels: Int, kernelSize: some Size2Convertible,
+        stride: some Size2Convertible = 1, padding: ConvPadding = 0, dilation: some Size2Convertible = 1, groups: Int = 1,
         bias: Bool = true, paddingMode: ConvPaddingMode = .zeros, generator: RandomGenerator = .global
     ) {
         self.init(inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: kernelSize,
@@ -65,21 +68,36 @@ public final class Conv2d: Module, ListsOwnState {
                   paddingMode: paddingMode, generator: generator)
     }
 
+    /// The same with an explicit padding from a variable (`padding: k / 2`).
+    public convenience init(
+        inputChannels: Int, outputChannels: Int, kernelSize: some Size2Convertible,
+        stride: some Size2Convertible = 1, padding: some Size2Convertible, dilation: some Size2Convertible = 1, groups: Int = 1,
+        bias: Bool = true, paddingMode: ConvPaddingMode = .zeros, generator: RandomGenerator = .global
+    ) {
+        self.init(inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: kernelSize,
+                  stride: stride, padding: .explicit(padding.size2), dilation: dilation, groups: groups, bias: bias,
+                  paddingMode: paddingMode, generator: generator)
+    }
+
+    /// The same with an explicit padding from a variable, channel counts unlabelled.
+    public convenience init(
+        _ inputChannels: Int, _ outputChannels: Int, kernelSize: some Size2Convertible,
+        stride: some Size2Convertible = 1, padding: some Size2Convertible, dilation: some Size2Convertible = 1, groups: Int = 1,
+        bias: Bool = true, paddingMode: ConvPaddingMode = .zeros, generator: RandomGenerator = .global
+    ) {
+        self.init(inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: kernelSize,
+                  stride: stride, padding: .explicit(padding.size2), dilation: dilation, groups: groups, bias: bias,
+                  paddingMode: paddingMode, generator: generator)
+    }
+
     public var ownParameters: [(String, Tensor)] { weightAndBias(weight, bias) }
 
     /// PyTorch's line: `3, 16, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), bias=False`.
     public var extraRepresentation: String {
-        var s = "\(inputChannels), \(outputChannels), kernel_size=\(PythonRepr.pair(kernelSize)), stride=\(PythonRepr.pair(stride))"
-        switch padding {
-        case .explicit(let p) where p != 0: s += ", padding=\(PythonRepr.pair(p))"
-        case .same: s += ", padding=same"
-        case .valid: s += ", padding=valid"
-        case .explicit: break
-        }
-        if dilation != 1 { s += ", dilation=\(PythonRepr.pair(dilation))" }
-        if groups != 1 { s += ", groups=\(groups)" }
-        if bias == nil { s += ", bias=False" }
-        return s
+        convExtraRepresentation(inputChannels, outputChannels, kernel: [kernelSize.height, kernelSize.width],
+                                stride: [stride.height, stride.width], padding: padding,
+                                dilation: [dilation.height, dilation.width], groups: groups, hasBias: bias != nil,
+                                paddingMode: paddingMode)
     }
 
     var name: String {
@@ -96,7 +114,11 @@ public final class Conv2d: Module, ListsOwnState {
     }
 
     /// [N, inputChannels, H, W] -> [N, outputChannels, OH, OW].
-    public func forward(_ x: Tensor) -> Tensor {
+    public func forward(_ x: Tensor) -> Tensor { forward(x, weight: weight) }
+
+    /// The forward with `weight` (same shape) in place of the layer's own
+    /// (`SpectralNorm`, `WeightNorm`).
+    public func forward(_ x: Tensor, weight: Tensor) -> Tensor {
         strataTry { try validate(inputShape: x.shape) }
         if paddingMode != .zeros {
             let padded = padForConvolution(x, padding: padding, kernel: kernelSize, dilation: dilation, mode: paddingMode)

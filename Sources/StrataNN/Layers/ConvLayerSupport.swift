@@ -29,3 +29,26 @@ func uniformConvParameters(weightShape: [Int], fanIn: Int, biasCount: Int?, gene
 func weightAndBias(_ weight: Tensor, _ bias: Tensor?) -> [(String, Tensor)] {
     [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
 }
+
+/// PyTorch's `_ConvNd.extra_repr` (`3, 16, kernel_size=(3, 3), stride=(1, 1),
+/// padding=(1, 1), bias=False`): sizes as tuples of the layer's rank; a
+/// field shows only when it differs from PyTorch's default.
+func convExtraRepresentation(
+    _ inputChannels: Int, _ outputChannels: Int, kernel: [Int], stride: [Int], padding: ConvPadding,
+    dilation: [Int], outputPadding: [Int] = [], groups: Int, hasBias: Bool, paddingMode: ConvPaddingMode = .zeros
+) -> String {
+    var s = "\(inputChannels), \(outputChannels), kernel_size=\(PythonRepr.tuple(kernel)), stride=\(PythonRepr.tuple(stride))"
+    switch padding {
+    case .explicit(let p):
+        let values = kernel.count == 1 ? [p.width] : [p.height, p.width]
+        if values.contains(where: { $0 != 0 }) { s += ", padding=\(PythonRepr.tuple(values))" }
+    case .same: s += ", padding=same"
+    case .valid: s += ", padding=valid"
+    }
+    if dilation.contains(where: { $0 != 1 }) { s += ", dilation=\(PythonRepr.tuple(dilation))" }
+    if outputPadding.contains(where: { $0 != 0 }) { s += ", output_padding=\(PythonRepr.tuple(outputPadding))" }
+    if groups != 1 { s += ", groups=\(groups)" }
+    if !hasBias { s += ", bias=False" }
+    if paddingMode != .zeros { s += ", padding_mode=\(paddingMode.rawValue)" }
+    return s
+}

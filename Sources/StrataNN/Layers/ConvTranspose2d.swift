@@ -19,7 +19,7 @@ import StrataCore
 ///
 /// The computation (Conv2d's kernels with forward and backward-data
 /// swapped) is described at `convTranspose2d`.
-public final class ConvTranspose2d: Module {
+public final class ConvTranspose2d: Module, ListsOwnState {
     public var training = true
     public let inputChannels: Int
     public let outputChannels: Int
@@ -32,11 +32,14 @@ public final class ConvTranspose2d: Module {
     public let weight: Tensor
     public let bias: Tensor?
 
+    /// Sizes take an `Int`, a `Size2` or an `[Int]` (`Size2Convertible`), literal or variable.
     public init(
-        inputChannels: Int, outputChannels: Int, kernelSize: Size2,
-        stride: Size2 = 1, padding: Size2 = 0, outputPadding: Size2 = 0, groups: Int = 1,
-        bias: Bool = true, dilation: Size2 = 1, generator: RandomGenerator = .global
+        inputChannels: Int, outputChannels: Int, kernelSize: some Size2Convertible,
+        stride: some Size2Convertible = 1, padding: some Size2Convertible = 0, outputPadding: some Size2Convertible = 0,
+        groups: Int = 1, bias: Bool = true, dilation: some Size2Convertible = 1, generator: RandomGenerator = .global
     ) {
+        let kernelSize = kernelSize.size2, stride = stride.size2, padding = padding.size2
+        let outputPadding = outputPadding.size2, dilation = dilation.size2
         let name = "ConvTranspose2d(\(inputChannels), \(outputChannels), kernelSize: \(kernelSize))"
         checkConvLayerArguments(name, inputChannels: inputChannels, outputChannels: outputChannels, kernel: kernelSize,
                                 stride: stride, dilation: dilation, groups: groups)
@@ -61,9 +64,9 @@ public final class ConvTranspose2d: Module {
 
     /// `ConvTranspose2d(16, 8, kernelSize: 2, stride: 2)`: the channel counts unlabelled.
     public convenience init(
-        _ inputChannels: Int, _ outputChannels: Int, kernelSize: Size2,
-        stride: Size2 = 1, padding: Size2 = 0, outputPadding: Size2 = 0, groups: Int = 1,
-        bias: Bool = true, dilation: Size2 = 1, generator: RandomGenerator = .global
+        _ inputChannels: Int, _ outputChannels: Int, kernelSize: some Size2Convertible,
+        stride: some Size2Convertible = 1, padding: some Size2Convertible = 0, outputPadding: some Size2Convertible = 0,
+        groups: Int = 1, bias: Bool = true, dilation: some Size2Convertible = 1, generator: RandomGenerator = .global
     ) {
         self.init(inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: kernelSize,
                   stride: stride, padding: padding, outputPadding: outputPadding, groups: groups,
@@ -71,6 +74,14 @@ public final class ConvTranspose2d: Module {
     }
 
     public var ownParameters: [(String, Tensor)] { weightAndBias(weight, bias) }
+
+    /// PyTorch's line: `16, 8, kernel_size=(2, 2), stride=(2, 2), output_padding=(1, 1)`.
+    public var extraRepresentation: String {
+        convExtraRepresentation(inputChannels, outputChannels, kernel: [kernelSize.height, kernelSize.width],
+                                stride: [stride.height, stride.width], padding: .explicit(padding),
+                                dilation: [dilation.height, dilation.width],
+                                outputPadding: [outputPadding.height, outputPadding.width], groups: groups, hasBias: bias != nil)
+    }
 
     var name: String {
         "ConvTranspose2d(\(inputChannels), \(outputChannels), kernelSize: \(kernelSize), stride: \(stride), padding: \(padding)"
@@ -86,7 +97,11 @@ public final class ConvTranspose2d: Module {
     }
 
     /// [N, inputChannels, H, W] -> [N, outputChannels, OH, OW].
-    public func forward(_ x: Tensor) -> Tensor {
+    public func forward(_ x: Tensor) -> Tensor { forward(x, weight: weight) }
+
+    /// The forward with `weight` (same shape) in place of the layer's own
+    /// (`SpectralNorm`, `WeightNorm`).
+    public func forward(_ x: Tensor, weight: Tensor) -> Tensor {
         strataTry { try validate(inputShape: x.shape) }
         return convTranspose2d(x, weight: weight, bias: bias, stride: stride, padding: padding,
                                outputPadding: outputPadding, groups: groups, dilation: dilation)

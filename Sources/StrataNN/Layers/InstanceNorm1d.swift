@@ -6,7 +6,7 @@ import StrataCore
 /// (running_mean, running_var, num_batches_tracked with
 /// `trackRunningStats`) as `InstanceNorm2d`, which does the work on the
 /// input seen as [N, C, L, 1]; the keys are PyTorch's.
-public final class InstanceNorm1d: Module {
+public final class InstanceNorm1d: Module, ListsOwnState {
     /// The 2-D layer on the [N, C, L, 1] view; holds the tensors.
     private let core: InstanceNorm2d
 
@@ -33,7 +33,9 @@ public final class InstanceNorm1d: Module {
 
     public var ownParameters: [(String, Tensor)] { core.ownParameters }
     public var ownBuffers: [(String, Tensor)] { core.ownBuffers }
+    /// No children: the 2-D core is an implementation detail, its tensors are this layer's.
     public var children: [(String, any Module)] { [] }
+    public var extraRepresentation: String { core.extraRepresentation }
 
     /// Throws unless `shape` is [N, C, L], or when instance statistics
     /// would be computed from one value (L == 1), as PyTorch.

@@ -41,7 +41,11 @@ public final class Linear: Module, ListsOwnState {
         }
     }
 
-    public func forward(_ x: Tensor) -> Tensor {
+    public func forward(_ x: Tensor) -> Tensor { forward(x, weight: weight) }
+
+    /// The forward with `weight` (same shape) in place of the layer's own
+    /// (`SpectralNorm`, `WeightNorm`).
+    public func forward(_ x: Tensor, weight: Tensor) -> Tensor {
         strataTry { try validate(inputShape: x.shape) }
         return linear(x, weight: weight, bias: bias)
     }

@@ -1,27 +1,26 @@
 import StrataCore
 /// More activation layers (PyTorch names and defaults), shapes unchanged;
 /// each wraps the op of the same name in StrataCore/Ops/ActivationsExtra.swift.
-/// Only PReLU has a parameter.
+/// Only PReLU has a parameter. Printed lines as PyTorch's `extra_repr`.
 
 /// x * sigmoid(x) (PyTorch's `nn.SiLU`).
-public final class SiLU: Module {
+public final class SiLU: Module, ListsOwnState {
     public var training = true
     public init() {}
-    public var ownParameters: [(String, Tensor)] { [] }
     public func forward(_ x: Tensor) -> Tensor { x.silu() }
 }
 
 /// x for x > 0, alpha * (e^x - 1) otherwise (PyTorch's `nn.ELU`, alpha 1).
-public final class ELU: Module {
+public final class ELU: Module, ListsOwnState {
     public var training = true
     public let alpha: Float
     public init(alpha: Float = 1) { self.alpha = alpha }
-    public var ownParameters: [(String, Tensor)] { [] }
+    public var extraRepresentation: String { "alpha=\(PythonRepr.float(alpha))" }
     public func forward(_ x: Tensor) -> Tensor { x.elu(alpha: alpha) }
 }
 
 /// min(max(x, minValue), maxValue) (PyTorch's `nn.Hardtanh(min_val=-1, max_val=1)`).
-public final class Hardtanh: Module {
+public final class Hardtanh: Module, ListsOwnState {
     public var training = true
     public let minValue: Float
     public let maxValue: Float
@@ -30,45 +29,41 @@ public final class Hardtanh: Module {
         self.minValue = minValue
         self.maxValue = maxValue
     }
-    public var ownParameters: [(String, Tensor)] { [] }
+    public var extraRepresentation: String { "min_val=\(PythonRepr.float(minValue)), max_val=\(PythonRepr.float(maxValue))" }
     public func forward(_ x: Tensor) -> Tensor { x.hardtanh(minValue: minValue, maxValue: maxValue) }
 }
 
 /// min(max(x, 0), 6) (PyTorch's `nn.ReLU6`).
-public final class ReLU6: Module {
+public final class ReLU6: Module, ListsOwnState {
     public var training = true
     public init() {}
-    public var ownParameters: [(String, Tensor)] { [] }
     public func forward(_ x: Tensor) -> Tensor { x.relu6() }
 }
 
 /// x * relu6(x + 3) / 6 (PyTorch's `nn.Hardswish`).
-public final class Hardswish: Module {
+public final class Hardswish: Module, ListsOwnState {
     public var training = true
     public init() {}
-    public var ownParameters: [(String, Tensor)] { [] }
     public func forward(_ x: Tensor) -> Tensor { x.hardswish() }
 }
 
 /// relu6(x + 3) / 6 (PyTorch's `nn.Hardsigmoid`).
-public final class Hardsigmoid: Module {
+public final class Hardsigmoid: Module, ListsOwnState {
     public var training = true
     public init() {}
-    public var ownParameters: [(String, Tensor)] { [] }
     public func forward(_ x: Tensor) -> Tensor { x.hardsigmoid() }
 }
 
 /// x * tanh(softplus(x)) (PyTorch's `nn.Mish`).
-public final class Mish: Module {
+public final class Mish: Module, ListsOwnState {
     public var training = true
     public init() {}
-    public var ownParameters: [(String, Tensor)] { [] }
     public func forward(_ x: Tensor) -> Tensor { x.mish() }
 }
 
 /// log(1 + e^(beta*x)) / beta, linear above `threshold` (PyTorch's
 /// `nn.Softplus(beta=1, threshold=20)`).
-public final class Softplus: Module {
+public final class Softplus: Module, ListsOwnState {
     public var training = true
     public let beta: Float
     public let threshold: Float
@@ -77,7 +72,7 @@ public final class Softplus: Module {
         self.beta = beta
         self.threshold = threshold
     }
-    public var ownParameters: [(String, Tensor)] { [] }
+    public var extraRepresentation: String { "beta=\(PythonRepr.float(beta)), threshold=\(PythonRepr.float(threshold))" }
     public func forward(_ x: Tensor) -> Tensor { x.softplus(beta: beta, threshold: threshold) }
 }
 
@@ -87,7 +82,7 @@ public final class Softplus: Module {
 ///   `init`, default 0.25). numParameters is 1 (one slope shared by all
 ///   channels) or the number of channels C, dimension 1 of the input.
 /// - Key "weight", as PyTorch. Input any shape [N, C, ...].
-public final class PReLU: Module {
+public final class PReLU: Module, ListsOwnState {
     public var training = true
     public let numParameters: Int
     public let weight: Tensor
@@ -99,6 +94,7 @@ public final class PReLU: Module {
     }
 
     public var ownParameters: [(String, Tensor)] { [("weight", weight)] }
+    public var extraRepresentation: String { "num_parameters=\(numParameters)" }
 
     public func validate(inputShape shape: [Int]) throws {
         if numParameters != 1 && (shape.count < 2 || shape[1] != numParameters) {
@@ -115,10 +111,9 @@ public final class PReLU: Module {
 
 /// Returns its input unchanged (PyTorch's `nn.Identity`), a placeholder
 /// where an architecture leaves a layer out.
-public final class Identity: Module {
+public final class Identity: Module, ListsOwnState {
     public var training = true
     public init() {}
-    public var ownParameters: [(String, Tensor)] { [] }
     public func forward(_ x: Tensor) -> Tensor { x }
 }
 
@@ -127,7 +122,7 @@ public final class Identity: Module {
 /// probability `p` and the kept planes are scaled by 1/(1-p); identity in
 /// eval mode. The masks are drawn from `generator` (one uniform number per
 /// plane, in (n, c) order), as `Dropout` draws per element.
-public final class Dropout2d: Module {
+public final class Dropout2d: Module, ListsOwnState {
     public var training = true
     public let p: Float
     let generator: RandomGenerator
@@ -138,7 +133,7 @@ public final class Dropout2d: Module {
         self.generator = generator
     }
 
-    public var ownParameters: [(String, Tensor)] { [] }
+    public var extraRepresentation: String { "p=\(PythonRepr.float(p)), inplace=False" }
 
     public func validate(inputShape shape: [Int]) throws {
         guard shape.count == 4 else {

@@ -62,8 +62,16 @@ public class WindowPool2d: Module, ListsOwnState {
 /// whole gradient (as PyTorch's CPU kernel). A NaN counts as the maximum; of
 /// several NaNs the last one in window order wins (as PyTorch).
 public final class MaxPool2d: WindowPool2d {
-    public init(kernelSize: Size2, stride: Size2? = nil, padding: Size2 = 0, dilation: Size2 = 1, ceilMode: Bool = false) {
-        super.init(window: kernelSize, stride: stride, padding: padding, dilation: dilation, ceilMode: ceilMode)
+    /// Sizes take an `Int`, a `Size2` or an `[Int]` (`Size2Convertible`),
+    /// literal or variable; the stride defaults to the kernel size.
+    public init(kernelSize: some Size2Convertible, stride: Size2? = nil, padding: some Size2Convertible = 0,
+                dilation: some Size2Convertible = 1, ceilMode: Bool = false) {
+        super.init(window: kernelSize.size2, stride: stride, padding: padding.size2, dilation: dilation.size2, ceilMode: ceilMode)
+    }
+    /// The same with a stride from a variable (`stride: s`).
+    public convenience init(kernelSize: some Size2Convertible, stride: some Size2Convertible, padding: some Size2Convertible = 0,
+                            dilation: some Size2Convertible = 1, ceilMode: Bool = false) {
+        self.init(kernelSize: kernelSize, stride: Optional(stride.size2), padding: padding, dilation: dilation, ceilMode: ceilMode)
     }
     override var typeName: String { "MaxPool2d" }
     override public var extraRepresentation: String {
@@ -81,9 +89,17 @@ public final class MaxPool2d: WindowPool2d {
 public final class AvgPool2d: WindowPool2d {
     /// Whether padded zeros count in the divisor (PyTorch's `count_include_pad`).
     public let countIncludePad: Bool
-    public init(kernelSize: Size2, stride: Size2? = nil, padding: Size2 = 0, ceilMode: Bool = false, countIncludePad: Bool = true) {
+    /// Sizes as `MaxPool2d`.
+    public init(kernelSize: some Size2Convertible, stride: Size2? = nil, padding: some Size2Convertible = 0,
+                ceilMode: Bool = false, countIncludePad: Bool = true) {
         self.countIncludePad = countIncludePad
-        super.init(window: kernelSize, stride: stride, padding: padding, ceilMode: ceilMode)
+        super.init(window: kernelSize.size2, stride: stride, padding: padding.size2, ceilMode: ceilMode)
+    }
+    /// The same with a stride from a variable (`stride: s`).
+    public convenience init(kernelSize: some Size2Convertible, stride: some Size2Convertible, padding: some Size2Convertible = 0,
+                            ceilMode: Bool = false, countIncludePad: Bool = true) {
+        self.init(kernelSize: kernelSize, stride: Optional(stride.size2), padding: padding, ceilMode: ceilMode,
+                  countIncludePad: countIncludePad)
     }
     override var typeName: String { "AvgPool2d" }
     override func pool(_ x: Tensor) -> Tensor {
@@ -101,7 +117,8 @@ public final class AdaptiveAvgPool2d: Module, ListsOwnState {
     public var training = true
     public let outputSize: Size2
 
-    public init(outputSize: Size2) {
+    public init(outputSize: some Size2Convertible) {
+        let outputSize = outputSize.size2
         strataCheck(outputSize.height > 0 && outputSize.width > 0, "AdaptiveAvgPool2d: outputSize \(outputSize) must be positive")
         self.outputSize = outputSize
     }

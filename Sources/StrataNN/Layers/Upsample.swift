@@ -10,7 +10,7 @@ import StrataCore
 ///
 /// `Upsample(scaleFactor: 2)` is nearest 2x; `Upsample(size: [5, 7], mode:
 /// .bilinear, alignCorners: true)` resizes to 5x7 with the corners aligned.
-public final class Upsample: Module {
+public final class Upsample: Module, ListsOwnState {
     public var training = true
     public let size: Size2?
     public let scaleFactor: ScaleFactor2?
@@ -26,7 +26,27 @@ public final class Upsample: Module {
         self.alignCorners = alignCorners
     }
 
-    public var ownParameters: [(String, Tensor)] { [] }
+    /// PyTorch's line: `scale_factor=2.0, mode='nearest'` or `size=(5, 7), mode='bilinear'`
+    /// (PyTorch does not show align_corners).
+    /// To a fixed size from a variable (`Upsample(size: s)`, an `Int`, `Size2` or `[Int]`).
+    public convenience init(size: some Size2Convertible, mode: UpsampleMode = .nearest, alignCorners: Bool = false) {
+        self.init(size: Optional(size.size2), scaleFactor: nil, mode: mode, alignCorners: alignCorners)
+    }
+
+    /// By one factor for both dimensions from a variable (`Upsample(scaleFactor: f)`).
+    public convenience init(scaleFactor: Double, mode: UpsampleMode = .nearest, alignCorners: Bool = false) {
+        self.init(size: nil, scaleFactor: Optional(ScaleFactor2(scaleFactor)), mode: mode, alignCorners: alignCorners)
+    }
+
+    public var extraRepresentation: String {
+        let target: String
+        if let f = scaleFactor {
+            target = "scale_factor=" + (f.height == f.width ? "\(f.height)" : "(\(f.height), \(f.width))")
+        } else {
+            target = "size=" + (size.map(PythonRepr.size) ?? "None")
+        }
+        return target + ", mode='\(mode.rawValue)'"
+    }
 
     var name: String {
         "Upsample(" + (size.map { "size: \($0)" } ?? "scaleFactor: \(scaleFactor.map { "\($0)" } ?? "")")

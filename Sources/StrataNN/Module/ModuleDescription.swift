@@ -71,7 +71,7 @@ private final class ShapeRecorder: ForwardObserver, @unchecked Sendable {
 
 /// PyTorch's `Module.__repr__` (and `ModuleList.__repr__`).
 private func moduleTreeDescription(_ m: any Module) -> String {
-    let name = String(describing: type(of: m))
+    let name = (m as? any PrintedTypeName)?.printedTypeName ?? String(describing: type(of: m))
     var lines: [String]
     if let list = m as? ModuleList {
         if list.modules.isEmpty { return "\(name)()" }

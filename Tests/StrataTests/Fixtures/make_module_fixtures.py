@@ -111,6 +111,30 @@ def layer_zoo():
     )
 
 
+def new_layer_zoo():
+    """The layers of issue 11 part 3, with non-default options too."""
+    return nn.Sequential(
+        nn.SiLU(), nn.ELU(), nn.ELU(alpha=0.5), nn.Hardtanh(), nn.Hardtanh(-2.0, 3.0), nn.ReLU6(),
+        nn.Hardswish(), nn.Hardsigmoid(), nn.Mish(), nn.Softplus(), nn.Softplus(beta=2.0, threshold=10.0),
+        nn.PReLU(), nn.PReLU(num_parameters=4, init=0.1),
+        nn.ConvTranspose2d(4, 8, 3),
+        nn.ConvTranspose2d(8, 4, (3, 5), stride=2, padding=1, output_padding=1, groups=2, bias=False, dilation=2),
+        nn.Conv1d(4, 8, 3),
+        nn.Conv1d(8, 8, 5, stride=2, padding=2, dilation=2, groups=4, bias=False, padding_mode="reflect"),
+        nn.Conv1d(8, 4, 4, padding="same", padding_mode="circular"),
+        nn.Conv2d(4, 4, 3, padding=1, padding_mode="replicate"),
+        nn.Upsample(scale_factor=2),
+        nn.Upsample(scale_factor=(1.5, 2.0), mode="bilinear"),
+        nn.Upsample(size=(5, 7), mode="bilinear", align_corners=True),
+        nn.Upsample(size=6),
+        nn.AdaptiveMaxPool2d(1), nn.AdaptiveMaxPool2d((2, 3)),
+        nn.MaxPool2d(3, stride=2, padding=1, dilation=2, ceil_mode=True),
+        nn.AvgPool2d(3, stride=2, padding=1, ceil_mode=True, count_include_pad=False),
+        nn.InstanceNorm1d(4), nn.InstanceNorm1d(4, eps=1e-3, momentum=None, affine=True, track_running_stats=True),
+        nn.Identity(), nn.Dropout2d(), nn.Dropout2d(0.2),
+    )
+
+
 def describe(model):
     return {
         "state_dict": [[k, list(v.shape)] for k, v in model.state_dict().items()],
@@ -126,6 +150,7 @@ out = {
     "resnet": describe(SmallResNet()),
     "gated": describe(Gated()),
     "zoo": describe(layer_zoo()),
+    "new_zoo": describe(new_layer_zoo()),
 }
 path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "module.json")
 with open(path, "w") as f:
