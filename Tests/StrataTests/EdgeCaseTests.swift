@@ -76,10 +76,10 @@ final class EdgeCaseTests: XCTestCase {
         for _ in 0..<4 {
             let group = DispatchGroup()
             DispatchQueue.global().async(group: group) {
-                for _ in 0..<300 { BLAS.withThreads(1) { _ = BLAS.threadCount } }
+                for _ in 0..<2000 { BLAS.withThreads(1) { usleep(1) } }
             }
             DispatchQueue.global().async(group: group) {
-                for _ in 0..<300 { Threading.parallelFor(6) { _ in } }
+                for _ in 0..<2000 { Threading.parallelFor(6) { _ in usleep(1) } }
             }
             group.wait()
             XCTAssertEqual(BLAS.threadCount, 3)
