@@ -121,7 +121,7 @@ test-asan: deps
 # Fuzz/.build/artifacts/<target>/ (turn it into a regression test).
 FUZZ_TARGETS := safetensors safetensors-header idx csv checkpoint
 FUZZ_SECONDS ?= 120
-FUZZ_BUILD   := -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
+FUZZ_BUILD   := -c release -Xswiftc -sanitize=fuzzer,address
 
 fuzz-build: deps
 	$(SWIFT) build --package-path Fuzz $(FUZZ_BUILD)

@@ -46,30 +46,35 @@ final class BoundedReaderTests: XCTestCase {
         assertIOError("half.gz", "truncated gzip stream") { try FileBytes.gunzip(cut, path: "half.gz") }
     }
 
-    func testCSVLabelsAreRangeChecked() {
-        let dir = makeTempDir(self), p = dir + "/labels.csv"
-        writeBytes(Array("1,2,999999999\n".utf8), p)
-        assertIOError(p, "line 1: label 999999999.0 is not an integer in 0..<65536") {
-            try Dataset.loadCSV(p, sampleShape: [2], pixelScale: 1)
-        }
-        writeBytes(Array("1,2,3\n4,5,10\n".utf8), p)
-        XCTAssertEqual(try Dataset.loadCSV(p, sampleShape: [2], pixelScale: 1).labels, [3, 10])
-        assertIOError(p, "line 2: label 10.0 is not an integer in 0..<10") {
-            try Dataset.loadCSV(p, sampleShape: [2], pixelScale: 1, classCount: 10)
+    /// Loads `text` as a CSV of two-pixel samples, label last.
+    func loadCSV(_ text: String, scale: Float = 1, classCount: Int? = nil) throws -> Dataset {
+        let p = makeTempDir(self) + "/data.csv"
+        writeBytes(Array(text.utf8), p)
+        do {
+            return try Dataset.loadCSV(p, sampleShape: [2], pixelScale: scale, classCount: classCount)
+        } catch let StrataError.io(path, reason) {
+            XCTAssertEqual(path, p)
+            throw StrataError.invalidArgument(reason)
         }
     }
 
+    func assertCSVError(_ text: String, _ fragment: String, scale: Float = 1, classCount: Int? = nil,
+                        file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertThrowsError(try loadCSV(text, scale: scale, classCount: classCount), file: file, line: line) {
+            XCTAssertTrue("\($0)".contains(fragment), "'\($0)' lacks '\(fragment)'", file: file, line: line)
+        }
+    }
+
+    func testCSVLabelsAreRangeChecked() throws {
+        assertCSVError("1,2,999999999\n", "line 1: label 999999999.0 is not an integer in 0..<65536")
+        XCTAssertEqual(try loadCSV("1,2,3\n4,5,10\n").labels, [3, 10])
+        assertCSVError("1,2,3\n4,5,10\n", "line 2: label 10.0 is not an integer in 0..<10", classCount: 10)
+    }
+
     func testCSVPixelsAreCheckedAsFloat() {
-        let dir = makeTempDir(self), p = dir + "/big.csv"
-        writeBytes(Array("1e39,2,3\n".utf8), p)
-        assertIOError(p, "line 1, field 1: 1e+39 is not a finite Float") {
-            try Dataset.loadCSV(p, sampleShape: [2], pixelScale: 1)
-        }
+        assertCSVError("1e39,2,3\n", "line 1, field 1: 1e+39 is not a finite Float")
         // Finite as a Float, but not after scaling.
-        writeBytes(Array("3e38,2,3\n".utf8), p)
-        assertIOError(p, "is not a finite Float after scaling by 10.0") {
-            try Dataset.loadCSV(p, sampleShape: [2], pixelScale: 10)
-        }
+        assertCSVError("3e38,2,3\n", "is not a finite Float after scaling by 10.0", scale: 10)
     }
 
     func testIDXLabelsAreCheckedAgainstTheClassCount() throws {

@@ -26,12 +26,13 @@ final class ChildProcessTests: XCTestCase {
         return (p, err)
     }
 
-    /// Runs `task` in a child to its end; returns whether it died of a signal and its stderr.
-    func runChild(_ task: String) throws -> (signalled: Bool, stderr: String) {
+    /// Runs `task` in a child to its end; returns whether it failed (a trap is a
+    /// signal, or an exit status under a sanitizer's handler) and its stderr.
+    func runChild(_ task: String) throws -> (failed: Bool, stderr: String) {
         let (p, err) = try startChild(task)
         let data = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        return (p.terminationReason == .uncaughtSignal, String(decoding: data, as: UTF8.self))
+        return (p.terminationReason == .uncaughtSignal || p.terminationStatus != 0, String(decoding: data, as: UTF8.self))
     }
 
     /// What a child does. Not a test of its own: skipped unless `STRATA_CHILD` is set.
@@ -67,8 +68,8 @@ final class ChildProcessTests: XCTestCase {
             ("linearRank0", "Strata: linear: input [] does not match weight [2, 3]"),
         ]
         for (task, message) in cases {
-            let (signalled, stderr) = try runChild(task)
-            XCTAssertTrue(signalled, "\(task): the child should trap")
+            let (failed, stderr) = try runChild(task)
+            XCTAssertTrue(failed, "\(task): the child should trap")
             XCTAssertTrue(stderr.contains(message), "\(task): stderr lacks '\(message)':\n\(stderr.suffix(2000))")
         }
     }

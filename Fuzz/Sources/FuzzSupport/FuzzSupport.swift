@@ -1,4 +1,13 @@
+import CLibFuzzer
 import Foundation
+
+/// Runs libFuzzer on `test` with this process's arguments (corpus folders,
+/// `-max_total_time=...`, or input files to replay) and exits with its status.
+public func runFuzzer(_ test: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Never {
+    var argc = CommandLine.argc
+    var argv = CommandLine.unsafeArgv
+    exit(LLVMFuzzerRunDriver(&argc, &argv, test))
+}
 
 /// The bytes libFuzzer passes to `LLVMFuzzerTestOneInput`.
 public func fuzzBytes(_ data: UnsafePointer<UInt8>?, _ size: Int) -> [UInt8] {

@@ -3,8 +3,7 @@ import Strata
 
 /// A checkpoint file: loaded, then restored (strictly and not) into a
 /// Linear(2, 2) with SGD (momentum) or Adam, a StepLR and one generator.
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzCheckpoint(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+func fuzzCheckpoint(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     let path = writeFuzzFile(fuzzBytes(data, size), "checkpoint.safetensors")
     guard let c = try? Checkpoint.load(from: path) else { return 0 }
     for strict in [true, false] {
@@ -23,3 +22,5 @@ public func fuzzCheckpoint(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 
     }
     return 0
 }
+
+runFuzzer(fuzzCheckpoint)

@@ -3,8 +3,7 @@ import Strata
 
 /// A CSV file (plain or gzip) of two-pixel samples. The first byte picks
 /// the options: bit 0 label column, bit 1 header line, bit 2 class count 10.
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzCSV(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+func fuzzCSV(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     let bytes = fuzzBytes(data, size)
     guard let mode = bytes.first else { return 0 }
     let path = writeFuzzFile(Array(bytes.dropFirst()), "data.csv")
@@ -15,3 +14,5 @@ public func fuzzCSV(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     }
     return 0
 }
+
+runFuzzer(fuzzCSV)

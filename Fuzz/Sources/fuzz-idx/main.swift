@@ -5,8 +5,7 @@ import Strata
 /// first byte picks the role: even = the images file (beside a valid
 /// one-label file), odd = the labels file (beside one valid 2x2 image),
 /// loaded with a class count of 10.
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzIDX(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+func fuzzIDX(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     let bytes = fuzzBytes(data, size)
     guard let mode = bytes.first else { return 0 }
     let fuzzed = writeFuzzFile(Array(bytes.dropFirst()), "fuzzed.idx")
@@ -19,3 +18,5 @@ public func fuzzIDX(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     }
     return 0
 }
+
+runFuzzer(fuzzIDX)
