@@ -121,7 +121,8 @@ test-asan: deps
 # Fuzz/.build/artifacts/<target>/ (turn it into a regression test).
 FUZZ_TARGETS := safetensors safetensors-header idx csv checkpoint
 FUZZ_SECONDS ?= 120
-FUZZ_BUILD   := -c release -Xswiftc -sanitize=fuzzer,address
+# lld: gold fails with an internal error on these links (dwarf_reader.cc).
+FUZZ_BUILD   := -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld
 
 fuzz-build: deps
 	$(SWIFT) build --package-path Fuzz $(FUZZ_BUILD)

@@ -7,8 +7,10 @@ import PackageDescription
 /// builds them: each target's main hands its test function to libFuzzer's
 /// `LLVMFuzzerRunDriver`, which links only when built with
 ///
-///     swift build --package-path Fuzz -c release -Xswiftc -sanitize=fuzzer,address
+///     swift build --package-path Fuzz -c release -Xswiftc -sanitize=fuzzer,address \
+///         -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld
 ///
+/// (lld: the system's gold stops with an internal error on these links.)
 /// (`-parse-as-library` with libFuzzer's own main does not link: SwiftPM
 /// aliases `main` to `<target>_main` on Linux.)
 /// The targets call Strata's public API only (the readers a user calls).

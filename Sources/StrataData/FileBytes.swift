@@ -43,7 +43,7 @@ public enum FileBytes {
         var output: [UInt8] = []
         // Address space only (pages are touched as bytes arrive); 8x is typical of image data.
         output.reserveCapacity(min(input.count * 8, 1 << 30))
-        var chunk = [UInt8](repeating: 0, count: 1 << 18)
+        var chunk = [UInt8](repeating: 0, count: min(1 << 18, max(input.count * 4, 4096)))
         var consumed = 0
         let total = input.count
         try input.withUnsafeBufferPointer { inBuf in

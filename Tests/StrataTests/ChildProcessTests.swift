@@ -10,29 +10,46 @@ import XCTest
 final class ChildProcessTests: XCTestCase {
     static let entry = "StrataTests.ChildProcessTests/testChildEntryPoint"
 
-    /// Starts the test bundle running only `testChildEntryPoint` with `task`.
-    func startChild(_ task: String, _ argument: String = "") throws -> (Process, Pipe) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
-        p.arguments = [Self.entry]
+    /// Starts the test bundle running only `testChildEntryPoint` with `task`,
+    /// its stderr going to `stderrPath`. posix_spawn and waitpid are used
+    /// directly (Foundation's `Process` reaps children through a signal
+    /// source, which hung under AddressSanitizer).
+    func startChild(_ task: String, _ argument: String = "", stderrPath: String = "/dev/null") throws -> pid_t {
         var env = ProcessInfo.processInfo.environment
         env["STRATA_CHILD"] = task
         env["STRATA_CHILD_ARG"] = argument
-        p.environment = env
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        return (p, err)
+        let args = [CommandLine.arguments[0], Self.entry]
+        let envStrings = env.map { "\($0.key)=\($0.value)" }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        var cArgs = args.map { strdup($0) } + [nil]
+        var cEnv = envStrings.map { strdup($0) } + [nil]
+        defer { (cArgs + cEnv).forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, args[0], &actions, nil, &cArgs, &cEnv)
+        guard rc == 0 else { throw StrataError.io(path: args[0], reason: "posix_spawn failed: \(rc)") }
+        return pid
+    }
+
+    /// Waits for `pid`; true when it exited with status 0.
+    @discardableResult
+    func waitChild(_ pid: pid_t) -> Bool {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        // WIFEXITED && WEXITSTATUS == 0
+        return status & 0x7f == 0 && (status >> 8) & 0xff == 0
     }
 
     /// Runs `task` in a child to its end; returns whether it failed (a trap is a
     /// signal, or an exit status under a sanitizer's handler) and its stderr.
     func runChild(_ task: String) throws -> (failed: Bool, stderr: String) {
-        let (p, err) = try startChild(task)
-        let data = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationReason == .uncaughtSignal || p.terminationStatus != 0, String(decoding: data, as: UTF8.self))
+        let log = makeTempDir(self) + "/stderr.txt"
+        let ok = waitChild(try startChild(task, stderrPath: log))
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        return (!ok, text)
     }
 
     /// What a child does. Not a test of its own: skipped unless `STRATA_CHILD` is set.
@@ -88,13 +105,13 @@ final class ChildProcessTests: XCTestCase {
         let expected = [savedModel(seed: 1), savedModel(seed: 2)].map { m in m.stateDict().map(\.1.scalars) }
         let g = RandomGenerator(seed: 77)
         for round in 0..<8 {
-            let (child, _) = try startChild("saveLoop", path)
+            let child = try startChild("saveLoop", path)
             // Wait until the child has written at least once, then kill it at a random moment.
             var waited = 0
             while !FileManager.default.fileExists(atPath: path) && waited < 3000 { usleep(10_000); waited += 10 }
             usleep(UInt32(g.nextInt(below: 40_000)))
-            kill(child.processIdentifier, SIGKILL)
-            child.waitUntilExit()
+            kill(child, SIGKILL)
+            waitChild(child)
             let c = try Checkpoint.load(from: path)
             XCTAssertTrue([0, 1].contains(c.epoch), "round \(round)")
             XCTAssertEqual(c.model.map(\.1.scalars), expected[c.epoch], "round \(round): the file is one complete save")

@@ -5,7 +5,7 @@ import Foundation
 /// `-max_total_time=...`, or input files to replay) and exits with its status.
 public func runFuzzer(_ test: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Never {
     var argc = CommandLine.argc
-    var argv = CommandLine.unsafeArgv
+    var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
     exit(LLVMFuzzerRunDriver(&argc, &argv, test))
 }
 
@@ -24,7 +24,9 @@ public func fuzzPath(_ name: String) -> String {
 @discardableResult
 public func writeFuzzFile(_ bytes: [UInt8], _ name: String) -> String {
     let path = fuzzPath(name)
-    let ok = FileManager.default.createFile(atPath: path, contents: Data(bytes))
-    precondition(ok, "fuzz harness: cannot write \(path)")
+    guard let f = fopen(path, "wb") else { fatalError("fuzz harness: cannot write \(path)") }
+    let written = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, f) }
+    fclose(f)
+    if written != bytes.count { fatalError("fuzz harness: short write to \(path)") }
     return path
 }
