@@ -132,3 +132,63 @@ sweep: deps data
 # small-batch: BatchNorm vs GroupNorm vs Batch Renorm at batch sizes 2..32.
 small-batch: deps data
 	$(SWIFT) run -c release small-batch --output runs/small-batch
+
+# --- Reliability: sanitizers and fuzzing (Docs/Reliability.md) ---
+# Kept in one block at the end. `.ci/run` runs `test-sanitize` and
+# `fuzz-smoke` after `make test`. Each sanitizer builds into its own
+# .build/<name> folder, so it never disturbs the normal debug build.
+.PHONY: test-sanitize test-tsan test-asan fuzz fuzz-build fuzz-smoke
+
+# The whole suite under ThreadSanitizer, then AddressSanitizer with
+# LeakSanitizer. A TSan or ASan report or a failing test fails the run; a
+# leak fails it when Strata's library allocated it (.ci/library-leaks.sh):
+# XCTest keeps every test-case object in a retain cycle, so everything a
+# test holds shows up as an (indirect) leak of the toolchain.
+# .ci/lsan.supp names the toolchain's own direct leaks.
+test-sanitize: test-tsan test-asan
+
+test-tsan: deps
+	TSAN_OPTIONS="halt_on_error=0 second_deadlock_stack=1" \
+	  $(SWIFT) test --disable-swift-testing --sanitize=thread --build-path .build/tsan
+
+# LSan's leaks make every run exit non-zero (XCTest's cycle), so the verdict
+# comes from the log: failing tests, ASan errors, then library leaks.
+test-asan: deps
+	@mkdir -p .build/asan; log=.build/asan/test-asan.log; echo "test-asan: log in $$log"; \
+	ASAN_OPTIONS="detect_leaks=1" LSAN_OPTIONS="suppressions=$(CURDIR)/.ci/lsan.supp print_suppressions=0" \
+	  $(SWIFT) test --disable-swift-testing --sanitize=address --build-path .build/asan >$$log 2>&1; \
+	grep -E "error:|ERROR: AddressSanitizer|Executed [0-9]+ tests|SUMMARY" $$log | tail -20; \
+	if grep -qE "error:|ERROR: AddressSanitizer" $$log || ! grep -qE "Executed [0-9]+ tests" $$log; then \
+	  echo "test-asan: FAILED (a failing test, an ASan report or no test run; see $$log)"; exit 1; \
+	fi; \
+	.ci/library-leaks.sh $$log
+
+# libFuzzer targets (Fuzz/, a package of its own) under AddressSanitizer.
+# `make fuzz` runs each for FUZZ_SECONDS on the committed seeds
+# (Fuzz/Corpus/<target>) plus what earlier runs found (Fuzz/.build/corpus);
+# a crash, trap, leak or hang stops it and leaves the input in
+# Fuzz/.build/artifacts/<target>/ (turn it into a regression test).
+FUZZ_TARGETS := safetensors safetensors-header idx csv checkpoint
+FUZZ_SECONDS ?= 120
+# lld: gold fails with an internal error on these links (dwarf_reader.cc).
+FUZZ_BUILD   := -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld
+
+fuzz-build: deps
+	$(SWIFT) build --package-path Fuzz $(FUZZ_BUILD)
+
+fuzz: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p Fuzz/.build/corpus/$$t Fuzz/.build/artifacts/$$t; \
+	  log=Fuzz/.build/fuzz-$$t.log; \
+	  echo "fuzz-$$t: $(FUZZ_SECONDS) s (log: $$log)"; \
+	  if ! Fuzz/.build/release/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -max_len=4096 \
+	       -print_final_stats=1 -artifact_prefix=Fuzz/.build/artifacts/$$t/ \
+	       Fuzz/.build/corpus/$$t Fuzz/Corpus/$$t >$$log 2>&1; then \
+	    tail -40 $$log; echo "fuzz-$$t: FAILED, input in Fuzz/.build/artifacts/$$t/"; exit 1; \
+	  fi; \
+	  grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss_mb)' $$log; \
+	done
+
+# The short run CI does after the test suites.
+fuzz-smoke:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=15

@@ -1,8 +1,10 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-/// Release builds of the library are compiled with `-Ounchecked` only where
-/// noted; everything else uses the package defaults (`-Onone` / `-O`).
+/// No target sets compiler flags of its own: debug builds use SwiftPM's
+/// `-Onone` and release builds its `-O` (bounds and overflow checks stay
+/// on). Sanitizer builds (`make test-sanitize`) and the fuzz targets
+/// (Fuzz/, `make fuzz`) pass their flags on the command line.
 let package = Package(
     name: "Strata",
     products: [

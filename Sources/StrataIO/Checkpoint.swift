@@ -11,9 +11,14 @@ import StrataNN
 /// - `optimizer.<key>`: the optimiser's `stateDict()` (`0.momentum_buffer`,
 ///   `0.exp_avg`, ...);
 /// - `__metadata__`: `format = pt`, `strata.checkpoint = 1`,
-///   `strata.epoch`, `strata.step`, `strata.learning_rate`,
+///   `strata.epoch`, `strata.step`, with an optimiser `strata.optimizer`
+///   (its type name) and `strata.learning_rate`, with a scheduler
 ///   `strata.scheduler.last_epoch`, `strata.rng.<name>` (four hex words per
 ///   generator), plus caller-provided `extra` entries.
+///
+/// Loading is strict: every field a save writes must be present and in
+/// range (counters whole numbers >= 0, the rate finite and >= 0, generator
+/// states exactly four hex words), and an unknown `strata.` key is an error.
 ///
 /// `Module.saveSafetensors` writes a model-only file with bare PyTorch keys
 /// for interchange; use `Checkpoint` for resuming.
@@ -28,6 +33,8 @@ public struct Checkpoint {
     public var step: Int
     /// The optimiser's learning rate when saved.
     public var learningRate: Float?
+    /// The optimiser's type name when saved (`SGD`, `Adam`, `AdamW`).
+    public var optimizerType: String?
     /// The scheduler's `lastEpoch` when saved.
     public var schedulerLastEpoch: Int?
     /// Random-generator positions by name (`RandomGenerator.state`).
@@ -47,18 +54,20 @@ public struct Checkpoint {
         self.epoch = epoch
         self.step = step
         learningRate = optimizer?.learningRate
+        optimizerType = optimizer.map { String(describing: type(of: $0)) }
         schedulerLastEpoch = scheduler?.lastEpoch
         self.generators = generators.mapValues(\.state)
         self.extra = extra
     }
 
     init(model: [(String, Tensor)], optimizer: [(String, Tensor)], epoch: Int, step: Int, learningRate: Float?,
-         schedulerLastEpoch: Int?, generators: [String: [UInt64]], extra: [String: String]) {
+         optimizerType: String?, schedulerLastEpoch: Int?, generators: [String: [UInt64]], extra: [String: String]) {
         self.model = model
         self.optimizer = optimizer
         self.epoch = epoch
         self.step = step
         self.learningRate = learningRate
+        self.optimizerType = optimizerType
         self.schedulerLastEpoch = schedulerLastEpoch
         self.generators = generators
         self.extra = extra
@@ -72,6 +81,7 @@ public struct Checkpoint {
         m["strata.epoch"] = String(epoch)
         m["strata.step"] = String(step)
         if let learningRate { m["strata.learning_rate"] = "\(learningRate)" }
+        if let optimizerType { m["strata.optimizer"] = optimizerType }
         if let schedulerLastEpoch { m["strata.scheduler.last_epoch"] = String(schedulerLastEpoch) }
         for (name, s) in generators { m["strata.rng.\(name)"] = s.map { String($0, radix: 16) }.joined(separator: ",") }
         return m
@@ -81,11 +91,27 @@ public struct Checkpoint {
     public func save(to path: String) throws { try save(to: path, beforeRename: nil) }
 
     func save(to path: String, beforeRename: (() throws -> Void)?) throws {
+        // What `load` would reject is refused here, so every file written loads.
+        guard epoch >= 0, step >= 0, (schedulerLastEpoch ?? 0) >= 0 else {
+            throw StrataError.invalidArgument(
+                "Checkpoint.save: epoch \(epoch), step \(step) and scheduler position \(schedulerLastEpoch ?? 0) must be >= 0")
+        }
+        if let learningRate, !(learningRate.isFinite && learningRate >= 0) {
+            throw StrataError.invalidArgument("Checkpoint.save: learning rate \(learningRate) is not finite and >= 0")
+        }
         let tensors = model.map { ("model.\($0.0)", $0.1) } + optimizer.map { ("optimizer.\($0.0)", $0.1) }
         try AtomicFile.write(SafeTensors.encode(tensors, metadata: metadata), to: path, beforeRename: beforeRename)
     }
 
+    /// The `strata.` metadata keys a checkpoint may hold besides `strata.rng.<name>`.
+    static let knownKeys: Set<String> = [
+        "strata.checkpoint", "strata.epoch", "strata.step", "strata.learning_rate", "strata.optimizer",
+        "strata.scheduler.last_epoch",
+    ]
+
     /// Reads and validates a checkpoint file (format, metadata, prefixes).
+    /// Throws `StrataError.io` naming the field for a missing, malformed or
+    /// out-of-range metadata entry or an unknown `strata.` key.
     public static func load(from path: String) throws -> Checkpoint {
         let file = try SafeTensors.read(path)
         func fail(_ reason: String) -> StrataError { .io(path: path, reason: reason) }
@@ -93,26 +119,37 @@ public struct Checkpoint {
         guard meta["strata.checkpoint"] == "1" else {
             throw fail("not a Strata checkpoint (metadata strata.checkpoint = \(meta["strata.checkpoint"] ?? "absent"), expected 1)")
         }
-        func int(_ key: String) throws -> Int? {
+        guard meta["format"] == "pt" else { throw fail("metadata format = \(meta["format"] ?? "absent"), expected pt") }
+        if let k = meta.keys.sorted().first(where: { $0.hasPrefix("strata.") && !$0.hasPrefix("strata.rng.") && !knownKeys.contains($0) }) {
+            throw fail("unknown metadata key \(k)")
+        }
+        /// A whole number >= 0 written in decimal digits.
+        func count(_ key: String) throws -> Int? {
             guard let s = meta[key] else { return nil }
-            guard let v = Int(s) else { throw fail("metadata \(key) = \"\(s)\" is not an integer") }
+            guard !s.isEmpty, s.utf8.allSatisfy({ (0x30...0x39).contains($0) }), let v = Int(s) else {
+                throw fail("metadata \(key) = \"\(s.prefix(40))\" is not a whole number >= 0")
+            }
             return v
         }
-        guard let epoch = try int("strata.epoch"), let step = try int("strata.step") else {
-            throw fail("metadata strata.epoch or strata.step is missing")
-        }
+        guard let epoch = try count("strata.epoch") else { throw fail("metadata strata.epoch is missing") }
+        guard let step = try count("strata.step") else { throw fail("metadata strata.step is missing") }
         var lr: Float?
         if let s = meta["strata.learning_rate"] {
-            guard let v = Float(s) else { throw fail("metadata strata.learning_rate = \"\(s)\" is not a number") }
+            guard let v = Float(s), v.isFinite, v >= 0 else {
+                throw fail("metadata strata.learning_rate = \"\(s.prefix(40))\" is not a finite number >= 0")
+            }
             lr = v
+        }
+        let optimizerType = meta["strata.optimizer"]
+        guard (lr == nil) == (optimizerType == nil) else {
+            throw fail("metadata has \(lr == nil ? "strata.optimizer without strata.learning_rate" : "strata.learning_rate without strata.optimizer")")
         }
         var generators: [String: [UInt64]] = [:]
         var extra: [String: String] = [:]
         for (k, v) in meta {
             if k.hasPrefix("strata.rng.") {
-                let words = v.split(separator: ",").compactMap { UInt64($0, radix: 16) }
-                guard words.count == 4, words.contains(where: { $0 != 0 }) else {
-                    throw fail("metadata \(k) = \"\(v)\" is not four non-zero hex words")
+                guard let words = parseGeneratorState(v) else {
+                    throw fail("metadata \(k) = \"\(v.prefix(80))\" is not four hex words, not all zero")
                 }
                 generators[String(k.dropFirst("strata.rng.".count))] = words
             } else if !k.hasPrefix("strata.") && k != "format" {
@@ -130,17 +167,35 @@ public struct Checkpoint {
             }
         }
         return Checkpoint(model: model, optimizer: optimizer, epoch: epoch, step: step, learningRate: lr,
-                          schedulerLastEpoch: try int("strata.scheduler.last_epoch"),
+                          optimizerType: optimizerType, schedulerLastEpoch: try count("strata.scheduler.last_epoch"),
                           generators: generators, extra: extra)
     }
 
+    /// Four comma-separated words of 1 to 16 hex digits, not all zero; nil otherwise.
+    static func parseGeneratorState(_ text: String) -> [UInt64]? {
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false)
+        guard parts.count == 4 else { return nil }
+        var words: [UInt64] = []
+        for p in parts {
+            guard (1...16).contains(p.utf8.count), p.allSatisfy(\.isHexDigit), let w = UInt64(p, radix: 16) else { return nil }
+            words.append(w)
+        }
+        return words.contains(where: { $0 != 0 }) ? words : nil
+    }
+
     /// Restores the snapshot into live objects. Everything is validated
-    /// first (model keys and shapes, optimiser state, generator names); if
-    /// anything throws, nothing has changed.
+    /// first (model keys and shapes, optimiser type and state, generator
+    /// names); if anything throws, nothing has changed.
+    ///
+    /// `strict` applies to the model and the optimiser: missing, unknown or
+    /// misshapen keys are errors. With `strict: false` missing and unknown
+    /// keys are skipped and listed in the returned report. Restoring an
+    /// optimiser needs a checkpoint saved with one of the same type.
+    @discardableResult
     public func restore(
         model target: any Module, optimizer opt: (any Optimizer)? = nil, scheduler: (any LRScheduler)? = nil,
         generators targets: [String: RandomGenerator] = ["global": .global], strict: Bool = true
-    ) throws {
+    ) throws -> CheckpointRestoreReport {
         let plan = try target.planStateDictLoad(model, strict: strict, source: "checkpoint model")
         for name in targets.keys where generators[name] == nil {
             throw StrataError.checkpoint("checkpoint has no state for random generator \"\(name)\"")
@@ -148,13 +203,36 @@ public struct Checkpoint {
         if scheduler != nil && schedulerLastEpoch == nil {
             throw StrataError.checkpoint("checkpoint has no scheduler position (strata.scheduler.last_epoch)")
         }
+        var optimizerReport: OptimizerStateReport?
         if let opt {
+            let live = String(describing: type(of: opt))
+            guard let saved = optimizerType, let learningRate else {
+                throw StrataError.checkpoint("checkpoint was saved without an optimizer; cannot restore \(live) state")
+            }
+            guard saved == live else {
+                throw StrataError.checkpoint("checkpoint holds \(saved) state; cannot restore it into \(live)")
+            }
+            var state: [String: Tensor] = [:]
+            for (k, t) in optimizer {
+                guard state.updateValue(t, forKey: k) == nil else {
+                    throw StrataError.checkpoint("optimizer state has duplicate key \"\(k)\"")
+                }
+            }
             // Atomic on its own: throws before changing anything.
-            try opt.loadStateDict(Dictionary(optimizer, uniquingKeysWith: { a, _ in a }))
-            if let learningRate { opt.learningRate = learningRate }
+            optimizerReport = try opt.loadStateDict(state, strict: strict)
+            opt.learningRate = learningRate
         }
         for (dst, src) in plan.copies { dst.assign(src) }
         for (name, g) in targets { if let s = generators[name] { g.state = s } }
         if let scheduler, let last = schedulerLastEpoch { scheduler.lastEpoch = last }
+        return CheckpointRestoreReport(model: plan.report, optimizer: optimizerReport)
     }
+}
+
+/// What a non-strict `Checkpoint.restore` skipped (empty lists when strict).
+public struct CheckpointRestoreReport: Equatable, Sendable {
+    /// Model keys missing from or unexpected in the checkpoint.
+    public let model: StateDictReport
+    /// Optimiser keys skipped, when an optimiser was restored.
+    public let optimizer: OptimizerStateReport?
 }

@@ -252,7 +252,7 @@ final class ConvTests: XCTestCase {
         let reference = withNoGrad { conv(x) }.scalars
         let results = UnsafeMutableBufferPointer<[Float]>.allocate(capacity: 6)
         results.initialize(repeating: [])
-        defer { results.deallocate() }
+        defer { _ = results.deinitialize(); results.deallocate() }
         let shared = UncheckedSendable((conv, x, results))
         DispatchQueue.concurrentPerform(iterations: 6) { i in
             let (conv, x, results) = shared.value

@@ -55,7 +55,7 @@ final class OptimizerTests: XCTestCase {
     func testOptimizerStateErrorsNameTheKey() {
         let p = Tensor([1, 2], requiresGrad: true)
         let adam = Adam(parameters: [p])
-        XCTAssertThrowsError(try adam.loadStateDict(["0.step": Tensor.scalar(1), "0.exp_avg": Tensor(zeros: [3])])) {
+        XCTAssertThrowsError(try adam.loadStateDict(["0.step": Tensor.scalar(1), "0.exp_avg": Tensor(zeros: [3]), "0.exp_avg_sq": Tensor(zeros: [2])])) {
             XCTAssertEqual("\($0)", "checkpoint: optimizer state 0.exp_avg has shape [3], expected [2]")
         }
     }

@@ -17,7 +17,7 @@ package enum BLAS {
     package static var threadCount: Int {
         get { Int(openblas_get_num_threads()) }
         set {
-            precondition(newValue >= 1, "BLAS.threadCount must be at least 1, got \(newValue)")
+            strataCheck(newValue >= 1, "BLAS.threadCount must be at least 1, got \(newValue)")
             openblas_set_num_threads(Int32(newValue))
         }
     }
@@ -30,18 +30,17 @@ package enum BLAS {
 
     /// Runs `body` with OpenBLAS pinned to `threads` threads, then restores the
     /// previous count. Used around regions the library parallelises itself.
+    /// The save and restore take the lock of `Threading.parallelFor`'s
+    /// regions, so overlapping calls on several threads always leave the
+    /// count the user set (see `Threading.withBLASThreads`).
     package static func withThreads<R>(_ threads: Int, _ body: () throws -> R) rethrows -> R {
-        let old = threadCount
-        if old == threads { return try body() }
-        threadCount = threads
-        defer { threadCount = old }
-        return try body()
+        try Threading.withBLASThreads(threads, body)
     }
 
     @inline(__always)
     static func int32(_ value: Int, _ what: StaticString, _ routine: StaticString) -> Int32 {
         guard let v = Int32(exactly: value) else {
-            fatalError("BLAS.\(routine): \(what) = \(value) does not fit in Int32")
+            strataFatal("BLAS.\(routine): \(what) = \(value) does not fit in Int32")
         }
         return v
     }
@@ -60,9 +59,21 @@ package enum BLAS {
         c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         if m == 0 || n == 0 { return }
-        precondition(lda >= max(1, transA == .none ? k : m), "BLAS.sgemm: lda \(lda) too small")
-        precondition(ldb >= max(1, transB == .none ? n : k), "BLAS.sgemm: ldb \(ldb) too small")
-        precondition(ldc >= max(1, n), "BLAS.sgemm: ldc \(ldc) too small")
+        strataCheck(m > 0 && n > 0 && k >= 0, "BLAS.sgemm: negative size m \(m), n \(n), k \(k)")
+        strataCheck(ldc >= n, "BLAS.sgemm: ldc \(ldc) is smaller than n \(n)")
+        if k == 0 {
+            // An empty sum (a zero-size batch in a weight gradient): C = beta * C.
+            // CBLAS would reject the lda of an empty operand, so it is not called.
+            for r in 0..<m {
+                let row = c + r * ldc
+                if beta == 0 { row.update(repeating: 0, count: n) } else if beta != 1 { for j in 0..<n { row[j] *= beta } }
+            }
+            return
+        }
+        strataCheck(lda >= (transA == .none ? k : m),
+                    "BLAS.sgemm: lda \(lda) is smaller than \(transA == .none ? "k" : "m") \(transA == .none ? k : m) (m \(m), n \(n), k \(k))")
+        strataCheck(ldb >= (transB == .none ? n : k),
+                    "BLAS.sgemm: ldb \(ldb) is smaller than \(transB == .none ? "n" : "k") \(transB == .none ? n : k) (m \(m), n \(n), k \(k))")
         cblas_sgemm(
             CblasRowMajor, transA.cblas, transB.cblas,
             int32(m, "m", "sgemm"), int32(n, "n", "sgemm"), int32(k, "k", "sgemm"),
@@ -82,29 +93,6 @@ package enum BLAS {
             CblasRowMajor, trans.cblas, int32(m, "m", "sgemv"), int32(n, "n", "sgemv"),
             alpha, a, int32(lda, "lda", "sgemv"), x, int32(incx, "incx", "sgemv"),
             beta, y, int32(incy, "incy", "sgemv"))
-    }
-
-    /// y += alpha * x over `n` elements.
-    package static func saxpy(
-        n: Int, alpha: Float, x: UnsafePointer<Float>, incx: Int = 1,
-        y: UnsafeMutablePointer<Float>, incy: Int = 1
-    ) {
-        if n == 0 { return }
-        cblas_saxpy(int32(n, "n", "saxpy"), alpha, x, int32(incx, "incx", "saxpy"), y, int32(incy, "incy", "saxpy"))
-    }
-
-    /// x *= alpha over `n` elements.
-    package static func sscal(n: Int, alpha: Float, x: UnsafeMutablePointer<Float>, incx: Int = 1) {
-        if n == 0 { return }
-        cblas_sscal(int32(n, "n", "sscal"), alpha, x, int32(incx, "incx", "sscal"))
-    }
-
-    /// Dot product of `n` elements.
-    package static func sdot(
-        n: Int, x: UnsafePointer<Float>, incx: Int = 1, y: UnsafePointer<Float>, incy: Int = 1
-    ) -> Float {
-        if n == 0 { return 0 }
-        return cblas_sdot(int32(n, "n", "sdot"), x, int32(incx, "incx", "sdot"), y, int32(incy, "incy", "sdot"))
     }
 }
 

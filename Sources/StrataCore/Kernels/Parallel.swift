@@ -47,6 +47,30 @@ public enum Threading {
         if activeRegions == 0 && BLAS.threadCount != savedBLASThreads { BLAS.threadCount = savedBLASThreads }
     }
 
+    /// Runs `body` with OpenBLAS at `threads` threads (`BLAS.withThreads`).
+    /// Every read and write of OpenBLAS's count happens under `regionLock`:
+    /// pinning to one thread counts as a parallel region, and any other
+    /// count is set and restored under the lock, so no interleaving of
+    /// regions and calls on several threads leaves the count changed.
+    package static func withBLASThreads<R>(_ threads: Int, _ body: () throws -> R) rethrows -> R {
+        strataCheck(threads >= 1, "BLAS.withThreads: thread count must be at least 1, got \(threads)")
+        if threads == 1 {
+            enterParallelRegion()
+            defer { leaveParallelRegion() }
+            return try body()
+        }
+        regionLock.lock()
+        let old = BLAS.threadCount
+        if old != threads { BLAS.threadCount = threads }
+        regionLock.unlock()
+        defer {
+            regionLock.lock()
+            if BLAS.threadCount != old { BLAS.threadCount = old }
+            regionLock.unlock()
+        }
+        return try body()
+    }
+
     /// Splits 0..<n into at most `Threading.count` contiguous chunks (no
     /// smaller than `minChunk` items) and runs `body` on each, in parallel
     /// when there is more than one. OpenBLAS runs single-threaded inside.

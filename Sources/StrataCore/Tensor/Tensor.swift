@@ -76,18 +76,22 @@ public final class Tensor: @unchecked Sendable {
 
     /// A tensor of `shape` sharing `storage`, which must hold exactly that many elements.
     init(shape: [Int], storage: TensorStorage) {
-        precondition(Tensor.elementCount(shape, op: "view") == storage.count)
+        let n = Tensor.elementCount(shape, op: "Tensor view")
+        strataCheck(n == storage.count, "Tensor view: shape \(shape) needs \(n) elements, storage holds \(storage.count)")
         self.shape = shape
         self.storage = storage
         self.requiresGrad = false
     }
 
-    /// Product of the extents; traps on a negative extent.
+    /// Product of the extents; traps on a negative extent or when the
+    /// product overflows `Int` (the message names `op` and the shape).
     package static func elementCount(_ shape: [Int], op: String) -> Int {
         var n = 1
         for d in shape {
             strataCheck(d >= 0, "\(op): negative dimension in shape \(shape)")
-            n *= d
+            let (product, overflow) = n.multipliedReportingOverflow(by: d)
+            strataCheck(!overflow, "\(op): the element count of shape \(shape) overflows Int")
+            n = product
         }
         return n
     }

@@ -18,6 +18,7 @@ import Foundation
     /// Allocates `count` elements, uninitialised unless `zeroed`.
     package init(count: Int, zeroed: Bool = true) {
         strataCheck(count >= 0, "TensorStorage: negative element count \(count)")
+        strataCheck(count <= Int.max / 8, "TensorStorage: \(count) elements do not fit in memory")
         self.count = count
         pointer = BufferPool.shared.take(count)
         if zeroed && count > 0 { pointer.initialize(repeating: 0, count: count) }
@@ -35,9 +36,19 @@ package final class BufferPool: @unchecked Sendable {
     private let lock = NSLock()
     private var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
     private var cachedBytes = 0
+    private var limit = 512 << 20
     /// Most bytes kept for reuse; buffers beyond it are returned to the system.
-    package var limitBytes = 512 << 20 {
-        didSet { if limitBytes < cachedBytes { trim(to: limitBytes) } }
+    /// Read and written under the pool's lock (safe from any thread).
+    package var limitBytes: Int {
+        get { lock.lock(); defer { lock.unlock() }; return limit }
+        set {
+            strataCheck(newValue >= 0, "BufferPool.limitBytes must be >= 0, got \(newValue)")
+            lock.lock()
+            limit = newValue
+            let over = cachedBytes > newValue
+            lock.unlock()
+            if over { trim(to: newValue) }
+        }
     }
 
     /// Bytes currently cached (not in use by any tensor).
@@ -60,7 +71,7 @@ package final class BufferPool: @unchecked Sendable {
     func give(_ p: UnsafeMutablePointer<Float>, count: Int) {
         let n = max(count, 1)
         lock.lock()
-        if cachedBytes + n * 4 <= limitBytes {
+        if cachedBytes + n * 4 <= limit {
             free[n, default: []].append(p)
             cachedBytes += n * 4
             lock.unlock()

@@ -121,7 +121,8 @@ public class BatchNormBase: Module, ListsOwnState {
         // without running statistics).
         if usesBatchStatistics {
             let perChannel = shape.count == 0 ? 0 : shape.reduce(1, *) / numFeatures
-            if perChannel <= 1 {
+            // An empty batch (0 values per channel) is allowed, as in PyTorch.
+            if perChannel == 1 {
                 throw StrataError.invalidArgument(
                     "\(layerName): expected more than 1 value per channel when training, got input of shape \(shape)")
             }
@@ -141,6 +142,16 @@ public class BatchNormBase: Module, ListsOwnState {
         strataTry { try validate(inputShape: x.shape) }
         let g = geometry(x.shape)
         let name = layerName
+        if usesBatchStatistics && g.perChannel == 0 {
+            // An empty batch, as PyTorch: an empty output (and zero parameter
+            // gradients), running statistics unchanged, the batch counted.
+            if updatesRunningStatistics { numBatchesTracked?.data[0] += 1 }
+            let zero = Tensor(zeros: [numFeatures]), one = Tensor.ones([numFeatures])
+            return withExtendedLifetime((zero, one)) {
+                fixedStatisticsNorm(x, geometry: g, weight: weight, bias: bias,
+                                    mean: zero.data, variance: one.data, eps: eps, op: name)
+            }
+        }
         if usesBatchStatistics {
             let update = updatesRunningStatistics
             let renorm = update ? renormCorrection() : nil

@@ -66,20 +66,37 @@ public class Adam: Optimizer {
         }
     }
 
-    public func loadStateDict(_ state: [String: Tensor]) throws {
-        var newSteps = steps
+    /// Every parameter needs `i.exp_avg`, `i.exp_avg_sq` and `i.step` (a
+    /// whole number in 0...2^24). In non-strict mode a parameter whose
+    /// entries are missing keeps its current state.
+    @discardableResult
+    public func loadStateDict(_ state: [String: Tensor], strict: Bool) throws -> OptimizerStateReport {
+        let names = ["exp_avg", "exp_avg_sq", "step"]
+        let keys = parameters.indices.flatMap { i in names.map { "\(i).\($0)" } }
+        let report = try checkStateKeys(state, optimizer: String(describing: type(of: self)),
+                                        required: keys, known: Set(keys), strict: strict)
+        var newSteps = steps, newM = m, newV = v
         for i in parameters.indices {
-            guard let s = state["\(i).step"], s.count == 1 else {
-                throw StrataError.checkpoint("optimizer state is missing \(i).step")
+            let present = names.filter { state["\(i).\($0)"] != nil }
+            if present.isEmpty { continue }
+            guard present.count == names.count else {
+                throw StrataError.checkpoint("optimizer state for parameter \(i) has only \(present.joined(separator: ", "))")
             }
-            newSteps[i] = Int(s.data[0])
-        }
-        let newM = parameters.map { Tensor(zeros: $0.shape) }, newV = parameters.map { Tensor(zeros: $0.shape) }
-        for i in parameters.indices {
+            guard let s = state["\(i).step"], s.count == 1 else {
+                throw StrataError.checkpoint("optimizer state \(i).step must hold one value")
+            }
+            let value = s.data[0]
+            guard value.isFinite, value >= 0, value <= 16_777_216, value == value.rounded() else {
+                throw StrataError.checkpoint("optimizer state \(i).step = \(value) is not a step count (a whole number in 0...2^24)")
+            }
+            newSteps[i] = Int(value)
+            newM[i] = Tensor(zeros: parameters[i].shape)
+            newV[i] = Tensor(zeros: parameters[i].shape)
             try restoreState(state, key: "\(i).exp_avg", into: newM[i])
             try restoreState(state, key: "\(i).exp_avg_sq", into: newV[i])
         }
         m = newM; v = newV; steps = newSteps
+        return report
     }
 }
 

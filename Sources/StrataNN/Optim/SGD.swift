@@ -62,13 +62,26 @@ public final class SGD: Optimizer {
         buffers.enumerated().compactMap { i, b in b.map { ("\(i).momentum_buffer", $0) } }
     }
 
-    public func loadStateDict(_ state: [String: Tensor]) throws {
+    /// With momentum, a parameter has a buffer once it has been stepped; a
+    /// strict load of a non-empty state needs one for every parameter (load
+    /// state of partly frozen models with `strict: false`). Without
+    /// momentum there is no state, and any key is unexpected.
+    @discardableResult
+    public func loadStateDict(_ state: [String: Tensor], strict: Bool) throws -> OptimizerStateReport {
+        let keys = parameters.indices.map { "\($0).momentum_buffer" }
+        let report = try checkStateKeys(
+            state, optimizer: "SGD(momentum: \(momentum))",
+            required: momentum == 0 || state.isEmpty ? [] : keys,
+            known: momentum == 0 ? [] : Set(keys), strict: strict)
         var restored = buffers
-        for (i, p) in parameters.enumerated() where state["\(i).momentum_buffer"] != nil {
-            let b = Tensor(zeros: p.shape)
-            try restoreState(state, key: "\(i).momentum_buffer", into: b)
-            restored[i] = b
+        if momentum != 0 {
+            for (i, p) in parameters.enumerated() where state[keys[i]] != nil {
+                let b = Tensor(zeros: p.shape)
+                try restoreState(state, key: keys[i], into: b)
+                restored[i] = b
+            }
         }
         buffers = restored
+        return report
     }
 }
