@@ -3,6 +3,7 @@
 #include <png.h>
 #include <turbojpeg.h>
 #include <stdint.h>
+#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,36 +65,99 @@ static int finish(unsigned char *raw, int src_channels, int width, int height, i
     return 0;
 }
 
+/* libpng reads from memory through this cursor. */
+struct png_source {
+    const unsigned char *data;
+    size_t size;
+    size_t pos;
+};
+
+/* Where libpng's error callback leaves its message before it longjmps. */
+struct png_error_sink {
+    char *error;
+    size_t error_size;
+};
+
+static void png_read_memory(png_structp png, png_bytep out, png_size_t n) {
+    struct png_source *src = png_get_io_ptr(png);
+    if (src->size - src->pos < n) png_error(png, "file is truncated");
+    memcpy(out, src->data + src->pos, n);
+    src->pos += n;
+}
+
+static void png_on_error(png_structp png, png_const_charp message) {
+    struct png_error_sink *sink = png_get_error_ptr(png);
+    fail(sink->error, sink->error_size, "corrupt or truncated PNG", message);
+    png_longjmp(png, 1);
+}
+
+/* Warnings (a known-bad ICC profile, an ancillary chunk's CRC) do not stop
+ * reading, as in PIL; they are not printed. */
+static void png_on_warning(png_structp png, png_const_charp message) {
+    (void)png;
+    (void)message;
+}
+
 int strata_png_decode(const unsigned char *data, size_t size, int want_channels,
                       strata_image *out, char *error, size_t error_size) {
     memset(out, 0, sizeof *out);
     if (want_channels != 1 && want_channels != 3) return fail(error, error_size, "channels must be 1 or 3", NULL);
-    png_image image;
-    memset(&image, 0, sizeof image);
-    image.version = PNG_IMAGE_VERSION;
-    if (!png_image_begin_read_from_memory(&image, data, size)) {
-        int r = fail(error, error_size, "not a readable PNG", image.message);
-        png_image_free(&image);
-        return r;
+    if (size < 8 || png_sig_cmp(data, 0, 8) != 0) return fail(error, error_size, "not a PNG file", NULL);
+    struct png_error_sink sink = { error, error_size };
+    struct png_source source = { data, size, 8 };
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &sink, png_on_error, png_on_warning);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!info) {
+        png_destroy_read_struct(&png, NULL, NULL);
+        return fail(error, error_size, "out of memory", NULL);
     }
-    if (check_size((int)image.width, (int)image.height, error, error_size) != 0 ||
-        image.width > INT32_MAX || image.height > INT32_MAX) {
-        png_image_free(&image);
+    /* Written after setjmp and read after a longjmp back here: volatile. */
+    unsigned char *volatile raw = NULL;
+    png_bytep *volatile rows = NULL;
+    if (setjmp(png_jmpbuf(png))) {
+        free(raw);
+        free(rows);
+        png_destroy_read_struct(&png, &info, NULL);
         return -1;
     }
-    /* 8-bit sRGB output, palette expanded, keeping only the colour and alpha flags. */
-    image.format &= (PNG_FORMAT_FLAG_COLOR | PNG_FORMAT_FLAG_ALPHA);
-    int src_channels = (int)PNG_IMAGE_SAMPLE_CHANNELS(image.format);
-    unsigned char *raw = malloc(PNG_IMAGE_SIZE(image));
-    if (!raw) { png_image_free(&image); return fail(error, error_size, "out of memory", NULL); }
-    if (!png_image_finish_read(&image, NULL, raw, 0, NULL)) {
-        int r = fail(error, error_size, "corrupt or truncated PNG", image.message);
-        free(raw);
-        png_image_free(&image);
-        return r;
+    png_set_read_fn(png, &source, png_read_memory);
+    png_set_sig_bytes(png, 8);
+    png_read_info(png, info);
+    int width = (int)png_get_image_width(png, info), height = (int)png_get_image_height(png, info);
+    int color_type = png_get_color_type(png, info), bit_depth = png_get_bit_depth(png, info);
+    if (check_size(width, height, error, error_size) != 0) {
+        png_destroy_read_struct(&png, &info, NULL);
+        return -1;
     }
-    int width = (int)image.width, height = (int)image.height;
-    png_image_free(&image);
+    /* To 8-bit gray or RGB without touching the values' gamma: 16-bit keeps
+     * its high byte, palettes and 1/2/4-bit gray expand, alpha (and tRNS)
+     * is dropped, as PIL's convert("RGB") / convert("L") would see them. */
+    if (bit_depth == 16) png_set_strip_16(png);
+    if (color_type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+    if (color_type == PNG_COLOR_TYPE_GRAY && bit_depth < 8) png_set_expand_gray_1_2_4_to_8(png);
+    /* Also removes the alpha that palette expansion makes from a tRNS chunk. */
+    png_set_strip_alpha(png);
+    png_set_interlace_handling(png);
+    png_read_update_info(png, info);
+    int src_channels = png_get_channels(png, info);
+    size_t row_bytes = png_get_rowbytes(png, info);
+    if ((src_channels != 1 && src_channels != 3) || row_bytes != (size_t)width * (size_t)src_channels) {
+        png_destroy_read_struct(&png, &info, NULL);
+        return fail(error, error_size, "unsupported PNG layout", NULL);
+    }
+    raw = malloc(row_bytes * (size_t)height);
+    rows = malloc(sizeof(png_bytep) * (size_t)height);
+    if (!raw || !rows) {
+        free(raw);
+        free(rows);
+        png_destroy_read_struct(&png, &info, NULL);
+        return fail(error, error_size, "out of memory", NULL);
+    }
+    for (int y = 0; y < height; y++) rows[y] = raw + (size_t)y * row_bytes;
+    png_read_image(png, rows);
+    png_read_end(png, NULL);
+    free(rows);
+    png_destroy_read_struct(&png, &info, NULL);
     return finish(raw, src_channels, width, height, want_channels, out, error, error_size);
 }
 
@@ -113,6 +177,10 @@ int strata_jpeg_decode(const unsigned char *data, size_t size, int want_channels
     if (colorspace == TJCS_CMYK || colorspace == TJCS_YCCK) {
         tjDestroy(h);
         return fail(error, error_size, "CMYK JPEG is not supported (only gray and YCbCr)", NULL);
+    }
+    if (width <= 0 || height <= 0) {
+        tjDestroy(h);
+        return fail(error, error_size, "not a readable JPEG", "no image size in the header");
     }
     if (check_size(width, height, error, error_size) != 0) { tjDestroy(h); return -1; }
     int src_channels = colorspace == TJCS_GRAY ? 1 : 3;

@@ -36,7 +36,7 @@ extension Dataset {
             let bytes = try FileBytes.read(path)
             guard !bytes.isEmpty else { throw StrataError.io(path: path, reason: "empty CIFAR file") }
             guard bytes.count % record == 0 else {
-                throw StrataError.io(path: path, reason: "\(bytes.count) bytes is not a whole number of \(record)-byte CIFAR "
+                throw StrataError.io(path: path, reason: "\(bytes.count) bytes is not a whole number of \(record)-byte CIFAR"
                                      + "\(variant == .cifar10 ? "-10" : "-100") records (truncated, or the other variant?)")
             }
             for r in 0..<(bytes.count / record) {

@@ -15,6 +15,14 @@ public protocol Transform: Sendable {
     func apply(_ image: Tensor, generator: RandomGenerator) throws -> Tensor
 }
 
+extension Transform {
+    /// `apply` outside a loader: `try Normalize(mean: [0.5], std: [0.25])(image)`.
+    /// Random transforms draw from `generator` (the global one by default).
+    public func callAsFunction(_ image: Tensor, generator: RandomGenerator = .global) throws -> Tensor {
+        try apply(image, generator: generator)
+    }
+}
+
 /// Applies `transforms` in order (torchvision's `Compose`).
 public struct Compose: Transform {
     public let transforms: [any Transform]

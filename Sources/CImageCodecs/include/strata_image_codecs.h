@@ -4,9 +4,10 @@
  * The C door to libpng and libjpeg-turbo for StrataData's image readers.
  *
  * libpng reports errors by longjmp; that never crosses into Swift: the PNG
- * functions use libpng's simplified API (png_image_*), which catches its own
- * errors and leaves a message, and every function here returns 0 on success
- * or -1 with a NUL-terminated message in `error` (at most `error_size` bytes).
+ * decoder sets its jump point (setjmp) here in C and the encoder uses
+ * libpng's simplified API (png_image_*), which catches its own errors. Every
+ * function returns 0 on success or -1 with a NUL-terminated message in
+ * `error` (at most `error_size` bytes).
  *
  * Pixels are 8-bit, interleaved, row-major, no row padding: [height, width,
  * channels] with channels 1 (gray) or 3 (RGB).
@@ -28,9 +29,11 @@ typedef struct {
 } strata_buffer;
 
 /// Decodes a PNG held in memory to `want_channels` (1 or 3) 8-bit channels.
-/// Palette, gray+alpha, RGBA and 16-bit files are converted: alpha is
-/// dropped, gray is replicated to RGB, RGB goes to gray with ITU-R 601-2
-/// luma (L = R*299/1000 + G*587/1000 + B*114/1000, PIL's convert("L")).
+/// Palette, 1/2/4-bit, gray+alpha, RGBA and 16-bit files are converted with
+/// libpng transforms (values untouched by gamma; 16-bit samples keep their
+/// high byte): alpha and tRNS are dropped, gray is replicated to RGB, RGB
+/// goes to gray with ITU-R 601-2 luma (L = R*299/1000 + G*587/1000 +
+/// B*114/1000, PIL's convert("L")).
 int strata_png_decode(const unsigned char *data, size_t size, int want_channels,
                       strata_image *out, char *error, size_t error_size);
 
