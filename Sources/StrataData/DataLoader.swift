@@ -102,7 +102,8 @@ public final class DataLoader: Sequence {
         flatten: Bool = false, numWorkers: Int = 1, prefetch: Bool = true
     ) {
         strataCheck(batchSize > 0, "DataLoader: batchSize must be positive, got \(batchSize)")
-        strataCheck(numWorkers >= 1, "DataLoader: numWorkers must be >= 1, got \(numWorkers) (prefetch: false builds on the calling thread)")
+        strataCheck(numWorkers >= 1,
+                    "DataLoader: numWorkers must be >= 1, got \(numWorkers) (prefetch: false builds on the calling thread)")
         strataCheck(!(shuffle && sampler != nil), "DataLoader: sampler option is mutually exclusive with shuffle")
         strataCheck(augmentation.randomCropPadding >= 0, "DataLoader: randomCropPadding must be >= 0")
         if let memory = dataset as? Dataset, transform == nil {

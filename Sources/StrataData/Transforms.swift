@@ -155,7 +155,8 @@ public struct CenterCrop: Transform {
     public func apply(_ image: Tensor, generator: RandomGenerator) throws -> Tensor {
         let (c, h, w) = try chw(image, "CenterCrop")
         guard h >= height && w >= width else {
-            throw StrataError.shapeMismatch(op: "CenterCrop(\(height) x \(width))", expected: "an image at least that large", actual: image.shape)
+            throw StrataError.shapeMismatch(op: "CenterCrop(\(height) x \(width))", expected: "an image at least that large",
+                                            actual: image.shape)
         }
         // Python's round() is half-to-even.
         let top = Int((Double(h - height) / 2).rounded(.toNearestOrEven))

@@ -61,7 +61,9 @@ final class ImageFolderTests: XCTestCase {
     func testRootWithoutClassFoldersOrMissingRootThrows() throws {
         let root = makeTempDir(self)
         writeFile(try patternImage(width: 2, height: 2, channels: 3).pngData(), "\(root)/loose.png")
-        XCTAssertThrowsError(try ImageFolder(root: root)) { XCTAssertTrue("\($0)".contains("Couldn't find any class folder in \(root)."), "\($0)") }
+        XCTAssertThrowsError(try ImageFolder(root: root)) {
+            XCTAssertTrue("\($0)".contains("Couldn't find any class folder in \(root)."), "\($0)")
+        }
         XCTAssertThrowsError(try ImageFolder(root: root + "/nope")) { XCTAssertTrue("\($0)".contains("no such folder"), "\($0)") }
     }
 
@@ -78,7 +80,9 @@ final class ImageFolderTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("\(root)/a/2.png"), "\(error)")
             XCTAssertTrue("\(error)".contains("corrupt or truncated PNG"), "\(error)")
         }
-        XCTAssertThrowsError(try strict.sample(at: 3)) { XCTAssertTrue("\($0)".contains("\(root)/b/4.jpg: not a PNG or JPEG file"), "\($0)") }
+        XCTAssertThrowsError(try strict.sample(at: 3)) {
+            XCTAssertTrue("\($0)".contains("\(root)/b/4.jpg: not a PNG or JPEG file"), "\($0)")
+        }
         // The loader hands the error on from its worker thread.
         var it = DataLoader(strict, batchSize: 2).makeIterator()
         XCTAssertThrowsError(try it.nextBatch()) { XCTAssertTrue("\($0)".contains("a/2.png"), "\($0)") }

@@ -81,4 +81,23 @@ final class ImageFolderWalkthroughTests: XCTestCase {
         model.eval()
         XCTAssertEqual(withNoGrad { model(x.reshaped([1, 3, 16, 16])) }.scalars, logits.scalars, "reloaded model = saved model")
     }
+
+    /// The document shows exactly the code run above.
+    func testDocumentShowsTheCodeThisTestRuns() throws {
+        let here = URL(fileURLWithPath: #filePath)
+        let root = here.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let doc = try String(contentsOf: root.appendingPathComponent("Docs/DataAndCheckpoints.md"), encoding: .utf8)
+        let test = try String(contentsOf: here, encoding: .utf8)
+        func lines(_ text: Substring) -> [String] {
+            text.split(separator: "\n", omittingEmptySubsequences: false)
+                .map { $0.hasPrefix("        ") ? String($0.dropFirst(8)) : String($0) }
+                .filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+        }
+        let docStart = try XCTUnwrap(doc.range(of: "```swift\nimport Strata\n"))
+        let docEnd = try XCTUnwrap(doc.range(of: "```", range: docStart.upperBound..<doc.endIndex))
+        let startMarker = "// --- Docs/DataAndCheckpoints.md: ImageFolder walk-through ---"
+        let testStart = try XCTUnwrap(test.range(of: startMarker + "\n"))
+        let testEnd = try XCTUnwrap(test.range(of: "// --- end of walk-through ---"))
+        XCTAssertEqual(lines(doc[docStart.upperBound..<docEnd.lowerBound]), lines(test[testStart.upperBound..<testEnd.lowerBound]))
+    }
 }
