@@ -88,9 +88,9 @@ final class ImageFolderWalkthroughTests: XCTestCase {
         let root = here.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let doc = try String(contentsOf: root.appendingPathComponent("Docs/DataAndCheckpoints.md"), encoding: .utf8)
         let test = try String(contentsOf: here, encoding: .utf8)
-        func lines(_ text: Substring) -> [String] {
-            text.split(separator: "\n", omittingEmptySubsequences: false)
-                .map { $0.hasPrefix("        ") ? String($0.dropFirst(8)) : String($0) }
+        /// Non-blank lines, with `indent` leading spaces removed.
+        func lines(_ text: Substring, indent: Int) -> [String] {
+            text.split(separator: "\n").map { String($0.dropFirst(indent)) }
                 .filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
         }
         let docStart = try XCTUnwrap(doc.range(of: "```swift\nimport Strata\n"))
@@ -98,6 +98,7 @@ final class ImageFolderWalkthroughTests: XCTestCase {
         let startMarker = "// --- Docs/DataAndCheckpoints.md: ImageFolder walk-through ---"
         let testStart = try XCTUnwrap(test.range(of: startMarker + "\n"))
         let testEnd = try XCTUnwrap(test.range(of: "// --- end of walk-through ---"))
-        XCTAssertEqual(lines(doc[docStart.upperBound..<docEnd.lowerBound]), lines(test[testStart.upperBound..<testEnd.lowerBound]))
+        XCTAssertEqual(lines(doc[docStart.upperBound..<docEnd.lowerBound], indent: 0),
+                       lines(test[testStart.upperBound..<testEnd.lowerBound], indent: 8))
     }
 }
