@@ -2,7 +2,7 @@
 # Both install what is missing first (Debian packages, only when absent).
 
 SWIFT      ?= swift
-APT_PKGS   := libopenblas-dev liblapacke-dev zlib1g-dev librsvg2-bin
+APT_PKGS   := libopenblas-dev liblapacke-dev zlib1g-dev libpng-dev libturbojpeg0-dev librsvg2-bin
 DATA_DIR   := data
 # Python for `make data` and `make bench-compare`: the repository's .venv
 # when it exists, else python3 (override with `make ... PYTHON=...`).
@@ -16,6 +16,8 @@ deps:
 	[ -e /usr/include/x86_64-linux-gnu/cblas.h ] || [ -e /usr/include/cblas.h ] || missing="$$missing libopenblas-dev"; \
 	[ -e /usr/include/lapacke.h ] || missing="$$missing liblapacke-dev"; \
 	[ -e /usr/include/zlib.h ] || missing="$$missing zlib1g-dev"; \
+	[ -e /usr/include/png.h ] || missing="$$missing libpng-dev"; \
+	[ -e /usr/include/turbojpeg.h ] || missing="$$missing libturbojpeg0-dev"; \
 	command -v rsvg-convert >/dev/null || missing="$$missing librsvg2-bin"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \

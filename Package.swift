@@ -34,13 +34,30 @@ let package = Package(
             path: "Sources/CZlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // libpng and libjpeg-turbo, for ImageFolder's PNG and JPEG files.
+        .systemLibrary(
+            name: "CPNG",
+            path: "Sources/CPNG",
+            pkgConfig: "libpng",
+            providers: [.apt(["libpng-dev"])]
+        ),
+        .systemLibrary(
+            name: "CTurboJPEG",
+            path: "Sources/CTurboJPEG",
+            pkgConfig: "libturbojpeg",
+            providers: [.apt(["libturbojpeg0-dev"])]
+        ),
+        // The C side of the image readers: wraps both libraries so that
+        // libpng's longjmp error handling never reaches Swift.
+        .target(name: "CImageCodecs", dependencies: ["CPNG", "CTurboJPEG"], path: "Sources/CImageCodecs"),
         // The library's layers, each a target that imports only those below it
         // (Docs/Architecture.md draws the graph). Cross-target helpers are
         // `package`, never `public`.
         // Core: the BLAS door, Tensor, autograd, kernels, differentiable ops, losses.
         .target(name: "StrataCore", dependencies: ["COpenBLAS"], path: "Sources/StrataCore"),
-        // Data: IDX and CSV readers (gzip via zlib), datasets, DataLoader.
-        .target(name: "StrataData", dependencies: ["StrataCore", "CZlib"], path: "Sources/StrataData"),
+        // Data: IDX, CSV, CIFAR and image-folder readers (gzip via zlib, PNG and
+        // JPEG via CImageCodecs), datasets, transforms, samplers, DataLoader.
+        .target(name: "StrataData", dependencies: ["StrataCore", "CZlib", "CImageCodecs"], path: "Sources/StrataData"),
         // nn: Module, layers, initialisers, optimisers and schedules, folding, models.
         .target(name: "StrataNN", dependencies: ["StrataCore"], path: "Sources/StrataNN"),
         // io: safetensors, state dicts, checkpoints.

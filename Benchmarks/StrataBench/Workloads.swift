@@ -44,9 +44,9 @@ struct Workload: Sendable {
 
 /// Every workload, in report order: the ones this branch's library
 /// supports, then those that need Conv2d, BatchNorm and pooling
-/// (`NetworkWorkloads.swift`).
+/// (`NetworkWorkloads.swift`), then data loading (`DataWorkloads.swift`).
 func allWorkloads() -> [Workload] {
-    [limitsWorkload, gemmWorkload, linearWorkload] + networkWorkloads
+    [limitsWorkload, gemmWorkload, linearWorkload] + networkWorkloads + [imageFolderLoadWorkload]
 }
 
 /// Record ids that exist in WORKLOADS.md but have no Strata workload yet.
