@@ -64,7 +64,7 @@ clean:
 # (safetensors' dtype names F32, BF16, ...), DoNotUseSemicolons (`{ a; b }`
 # one-liners), OneVariableDeclarationPerLine, OneCasePerLine and
 # UseLetInEveryBoundCaseVariable (`case let .x(a)`).
-FORMAT_PATHS := Sources Tests Examples Benchmarks Package.swift
+FORMAT_PATHS := Sources Tests Examples Benchmarks Fuzz Package.swift
 
 # format: rewrites the Swift files in place (run it before committing).
 format:

@@ -24,11 +24,12 @@ let package = Package(
         .target(name: "CLibFuzzer", path: "Sources/CLibFuzzer"),
         // Runs the driver; writes each input to a per-process temporary file.
         .target(name: "FuzzSupport", dependencies: ["CLibFuzzer"], path: "Sources/FuzzSupport"),
-    ] + fuzzers.map { name in
-        .executableTarget(
-            name: "fuzz-\(name)",
-            dependencies: ["FuzzSupport", .product(name: "Strata", package: "Strata")],
-            path: "Sources/fuzz-\(name)"
-        )
-    }
+    ]
+        + fuzzers.map { name in
+            .executableTarget(
+                name: "fuzz-\(name)",
+                dependencies: ["FuzzSupport", .product(name: "Strata", package: "Strata")],
+                path: "Sources/fuzz-\(name)"
+            )
+        }
 )

@@ -35,8 +35,10 @@ let imageFolderLoadWorkload = Workload(name: "imagefolder-load", ids: ["imagefol
         }
         return acc
     }
-    run.add(Record(id: "imagefolder-load", threads: threads, unit: .imagesPerSecond, samples: s, work: Double(count),
-                   note: "\(count) 32x32 RGB PNGs, decode + crop/flip/normalize, batch 128; threads = numWorkers"))
+    run.add(
+        Record(
+            id: "imagefolder-load", threads: threads, unit: .imagesPerSecond, samples: s, work: Double(count),
+            note: "\(count) 32x32 RGB PNGs, decode + crop/flip/normalize, batch 128; threads = numWorkers"))
 }
 
 /// `count` random-texture 32x32 RGB PNGs, spread over 10 class folders.

@@ -25,8 +25,9 @@ struct TimingPolicy {
     var maxSamples = 1000
 
     static let full = TimingPolicy()
-    static let quick = TimingPolicy(warmupSeconds: 0.05, warmupCalls: 1, minSampleSeconds: 0.001,
-                                    budgetSeconds: 0.15, minSamples: 3, maxSamples: 200)
+    static let quick = TimingPolicy(
+        warmupSeconds: 0.05, warmupCalls: 1, minSampleSeconds: 0.001,
+        budgetSeconds: 0.15, minSamples: 3, maxSamples: 200)
 }
 
 /// Monotonic time in seconds.
@@ -174,8 +175,10 @@ struct Record: Codable {
     /// A record from timed samples. `flops` and `bytes` per call, when
     /// given, add the GFLOP/s and GB/s at the median; `work` feeds the unit
     /// (images per call for images/s; FLOPs for GFLOP/s; bytes for GB/s).
-    init(id: String, threads: Int, unit: BenchUnit, samples s: Samples,
-         work: Double = 0, flops: Double? = nil, bytes: Double? = nil, note: String? = nil) {
+    init(
+        id: String, threads: Int, unit: BenchUnit, samples s: Samples,
+        work: Double = 0, flops: Double? = nil, bytes: Double? = nil, note: String? = nil
+    ) {
         let values = s.seconds.map { unit.value(seconds: $0, work: work) }
         let st = Stats(values)
         let medianSeconds = Stats(s.seconds).median

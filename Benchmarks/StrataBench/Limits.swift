@@ -20,12 +20,15 @@ let limitsWorkload = Workload(name: "limit", ids: ["limit:sgemm-peak", "limit:bw
         let c = Tensor(zeros: [n, n])
         let flops = 2 * Double(n) * Double(n) * Double(n)
         let s = run.timer.measure {
-            BLAS.sgemm(transA: .none, transB: .none, m: n, n: n, k: n, alpha: 1, a: a.data, lda: n,
-                       b: b.data, ldb: n, beta: 0, c: c.data, ldc: n)
+            BLAS.sgemm(
+                transA: .none, transB: .none, m: n, n: n, k: n, alpha: 1, a: a.data, lda: n,
+                b: b.data, ldb: n, beta: 0, c: c.data, ldc: n)
             return c.data[3]
         }
-        run.add(Record(id: "limit:sgemm-peak", threads: threads, unit: .gflops, samples: s, work: flops, flops: flops,
-                       note: "raw BLAS.sgemm \(n)^3"))
+        run.add(
+            Record(
+                id: "limit:sgemm-peak", threads: threads, unit: .gflops, samples: s, work: flops, flops: flops,
+                note: "raw BLAS.sgemm \(n)^3"))
     }
     guard run.wants("limit:bw-copy") || run.wants("limit:bw-triad") else { return }
     let megabytes = run.quick ? 64 : 256
@@ -41,8 +44,10 @@ let limitsWorkload = Workload(name: "limit", ids: ["limit:sgemm-peak", "limit:bw
             probe = (probe &+ 7919) % n
             return pb[probe]
         }
-        run.add(Record(id: "limit:bw-copy", threads: threads, unit: .gbps, samples: s,
-                       work: Double(2 * n * 4), bytes: Double(2 * n * 4), note: "b = a over \(megabytes) MB arrays"))
+        run.add(
+            Record(
+                id: "limit:bw-copy", threads: threads, unit: .gbps, samples: s,
+                work: Double(2 * n * 4), bytes: Double(2 * n * 4), note: "b = a over \(megabytes) MB arrays"))
     }
     if run.wants("limit:bw-triad") {
         let s = run.timer.measure {
@@ -50,8 +55,10 @@ let limitsWorkload = Workload(name: "limit", ids: ["limit:sgemm-peak", "limit:bw
             probe = (probe &+ 7919) % n
             return pa[probe]
         }
-        run.add(Record(id: "limit:bw-triad", threads: threads, unit: .gbps, samples: s,
-                       work: Double(3 * n * 4), bytes: Double(3 * n * 4), note: "a = b + s*c over \(megabytes) MB arrays"))
+        run.add(
+            Record(
+                id: "limit:bw-triad", threads: threads, unit: .gbps, samples: s,
+                work: Double(3 * n * 4), bytes: Double(3 * n * 4), note: "a = b + s*c over \(megabytes) MB arrays"))
     }
 }
 
@@ -63,8 +70,10 @@ func streamCopy(_ src: UnsafeMutablePointer<Float>, _ dst: UnsafeMutablePointer<
 
 /// a[i] = b[i] + s * c[i] over `range`.
 @inline(never)
-func streamTriad(_ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>, _ c: UnsafeMutablePointer<Float>,
-                 _ s: Float, _ range: Range<Int>) {
+func streamTriad(
+    _ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>, _ c: UnsafeMutablePointer<Float>,
+    _ s: Float, _ range: Range<Int>
+) {
     for i in range { a[i] = b[i] + s * c[i] }
 }
 

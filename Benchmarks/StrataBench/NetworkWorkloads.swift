@@ -33,8 +33,10 @@ let conv1Workload = Workload(name: "conv1", ids: ["conv1"]) { run, threads in
         conv(x).backward(g)
         return element(x.grad, 5) + element(conv.parameters()[0].grad, 1)
     }
-    run.add(Record(id: "conv1", threads: threads, unit: .ms, samples: s, flops: flops,
-                   note: "forward + backward, input gradient included"))
+    run.add(
+        Record(
+            id: "conv1", threads: threads, unit: .ms, samples: s, flops: flops,
+            note: "forward + backward, input gradient included"))
 }
 
 /// Conv2d(32 -> 64, 3, padding 1) on 64 x 32 x 28 x 28: forward; forward + backward.
@@ -55,8 +57,10 @@ let conv2Workload = Workload(name: "conv2", ids: ["conv2:fwd", "conv2:fwd-bwd"])
             conv(x).backward(g)
             return element(x.grad, 5) + element(conv.parameters()[0].grad, 1)
         }
-        run.add(Record(id: "conv2:fwd-bwd", threads: threads, unit: .ms, samples: s, flops: 3 * forward,
-                       note: "forward + backward, input gradient included"))
+        run.add(
+            Record(
+                id: "conv2:fwd-bwd", threads: threads, unit: .ms, samples: s, flops: 3 * forward,
+                note: "forward + backward, input gradient included"))
     }
 }
 
@@ -73,8 +77,10 @@ let bn2dWorkload = Workload(name: "bn2d", ids: ["bn2d:train-fwd", "bn2d:train-fw
     if run.wants("bn2d:train-fwd") {
         bn.train()
         let s = run.timer.measure { element(bn(x), 5) }
-        run.add(Record(id: "bn2d:train-fwd", threads: threads, unit: .ms, samples: s, bytes: 2 * size,
-                       note: "train mode, batch statistics, running stats updated"))
+        run.add(
+            Record(
+                id: "bn2d:train-fwd", threads: threads, unit: .ms, samples: s, bytes: 2 * size,
+                note: "train mode, batch statistics, running stats updated"))
     }
     if run.wants("bn2d:train-fwd-bwd") {
         bn.train()
@@ -86,14 +92,18 @@ let bn2dWorkload = Workload(name: "bn2d", ids: ["bn2d:train-fwd", "bn2d:train-fw
             bn(xg).backward(g)
             return element(xg.grad, 5)
         }
-        run.add(Record(id: "bn2d:train-fwd-bwd", threads: threads, unit: .ms, samples: s, bytes: 5 * size,
-                       note: "train forward + backward, input gradient included"))
+        run.add(
+            Record(
+                id: "bn2d:train-fwd-bwd", threads: threads, unit: .ms, samples: s, bytes: 5 * size,
+                note: "train forward + backward, input gradient included"))
     }
     if run.wants("bn2d:eval-fwd") {
         bn.eval()
         let s = run.timer.measure { withNoGrad { element(bn(x), 5) } }
-        run.add(Record(id: "bn2d:eval-fwd", threads: threads, unit: .ms, samples: s, bytes: 2 * size,
-                       note: "eval mode, running statistics, no grad"))
+        run.add(
+            Record(
+                id: "bn2d:eval-fwd", threads: threads, unit: .ms, samples: s, bytes: 2 * size,
+                note: "eval mode, running statistics, no grad"))
     }
 }
 
@@ -108,8 +118,10 @@ let bn1dWorkload = Workload(name: "bn1d", ids: ["bn1d"]) { run, threads in
         bn(x).backward(g)
         return element(x.grad, 5)
     }
-    run.add(Record(id: "bn1d", threads: threads, unit: .us, samples: s, bytes: 5 * Double(x.count * 4),
-                   note: "train forward + backward, input gradient included"))
+    run.add(
+        Record(
+            id: "bn1d", threads: threads, unit: .us, samples: s, bytes: 5 * Double(x.count * 4),
+            note: "train forward + backward, input gradient included"))
 }
 
 // MARK: - mlp-step
@@ -130,8 +142,10 @@ let mlpStepWorkload = Workload(name: "mlp-step", ids: ["mlp-step"]) { run, threa
     let gen = RandomGenerator(seed: 3)
     let labels = (0..<100).map { _ in gen.nextInt(below: 10) }
     let s = run.timer.measure { trainStep(model, opt, x, labels) }
-    run.add(Record(id: "mlp-step", threads: threads, unit: .stepsPerSecond, samples: s,
-                   note: "zero_grad, forward, cross-entropy, backward, SGD step"))
+    run.add(
+        Record(
+            id: "mlp-step", threads: threads, unit: .stepsPerSecond, samples: s,
+            note: "zero_grad, forward, cross-entropy, backward, SGD step"))
 }
 
 // MARK: - cnn-step, cnn-epoch
@@ -163,8 +177,10 @@ let cnnStepWorkload = Workload(name: "cnn-step", ids: ["cnn-step"]) { run, threa
     let gen = RandomGenerator(seed: 4)
     let labels = (0..<128).map { _ in gen.nextInt(below: 10) }
     let s = run.timer.measure { trainStep(model, opt, x, labels) }
-    run.add(Record(id: "cnn-step", threads: threads, unit: .imagesPerSecond, samples: s, work: 128,
-                   note: "forward, loss, backward, SGD momentum update"))
+    run.add(
+        Record(
+            id: "cnn-step", threads: threads, unit: .imagesPerSecond, samples: s, work: 128,
+            note: "forward, loss, backward, SGD momentum update"))
 }
 
 /// The training set, loaded once (untimed) and shared by thread counts.
@@ -183,14 +199,17 @@ let cnnEpochWorkload = Workload(name: "cnn-epoch", ids: ["cnn-epoch"], runsFirst
     let epochs = run.quick ? 0 : benchEpochRepetitions
     // Quick mode times 20 batches only, scaled to an epoch, so a smoke run stays short.
     let batchesTimed = run.quick ? 20 : (n + batch - 1) / batch
-    let s = run.timer.fixed(count: max(epochs, 1), warmup: {
-        var acc: Float = 0
-        for b in 0..<3 {
-            let idx = Array(b * batch..<(b + 1) * batch)
-            acc += trainStep(model, opt, data.images.rows(idx), idx.map { data.labels[$0] })
+    let s = run.timer.fixed(
+        count: max(epochs, 1),
+        warmup: {
+            var acc: Float = 0
+            for b in 0..<3 {
+                let idx = Array(b * batch..<(b + 1) * batch)
+                acc += trainStep(model, opt, data.images.rows(idx), idx.map { data.labels[$0] })
+            }
+            return acc
         }
-        return acc
-    }) {
+    ) {
         let perm = gen.permutation(n)
         var acc: Float = 0
         for b in 0..<batchesTimed {
@@ -201,8 +220,9 @@ let cnnEpochWorkload = Workload(name: "cnn-epoch", ids: ["cnn-epoch"], runsFirst
     }
     var samples = s
     if run.quick { samples.seconds = s.seconds.map { $0 * Double((n + batch - 1) / batch) / Double(batchesTimed) } }
-    var record = Record(id: "cnn-epoch", threads: threads, unit: .s, samples: samples, work: Double(n),
-                        note: "data: \(data.source)\(run.quick ? "; quick: 20 batches scaled to an epoch" : "")")
+    var record = Record(
+        id: "cnn-epoch", threads: threads, unit: .s, samples: samples, work: Double(n),
+        note: "data: \(data.source)\(run.quick ? "; quick: 20 batches scaled to an epoch" : "")")
     record.peak_rss_mb = peakRSSMegabytes()
     run.add(record)
 }

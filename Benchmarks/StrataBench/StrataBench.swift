@@ -11,8 +11,9 @@ struct StrataBench: ParsableCommand {
         commandName: "strata-bench",
         abstract: "Strata benchmarks: the workloads of WORKLOADS.md and the machine's limits.")
 
-    @Option(name: .long, parsing: .singleValue,
-            help: "Only records whose id starts with this (repeatable or comma-separated), e.g. gemm, bn2d, limit.")
+    @Option(
+        name: .long, parsing: .singleValue,
+        help: "Only records whose id starts with this (repeatable or comma-separated), e.g. gemm, bn2d, limit.")
     var filter: [String] = []
 
     @Option(name: .long, help: "Thread counts, comma-separated (Threading.count).")
@@ -50,7 +51,9 @@ struct StrataBench: ParsableCommand {
         print("OpenBLAS: \(machine.openblas_config); build: \(machine.build); timing: \(machine.timing)")
         print("load average at start: \(machine.loadavg_start.map { String($0) }.joined(separator: " "))")
         if machine.busy {
-            print("WARNING: busy machine (1-minute load \(machine.loadavg_start.first ?? 0) > 0.5 per core): figures are flagged busy and may be low.")
+            print(
+                "WARNING: busy machine (1-minute load \(machine.loadavg_start.first ?? 0) > 0.5 per core): figures are flagged busy and may be low."
+            )
         }
 
         let run = BenchRun(timer: Timer(policy: quick ? .quick : .full), quick: quick, filters: filters)
@@ -75,7 +78,9 @@ struct StrataBench: ParsableCommand {
         machine.loadavg_end = loadAverage()
         Report.printTable(run.records)
         print("")
-        print("load average at end: \(machine.loadavg_end.map { String($0) }.joined(separator: " "))\(machine.busy ? "  (run flagged busy)" : "")")
+        print(
+            "load average at end: \(machine.loadavg_end.map { String($0) }.joined(separator: " "))\(machine.busy ? "  (run flagged busy)" : "")"
+        )
         print("checksum (defeats dead-code elimination): \(run.records.reduce(0) { $0 + $1.checksum })")
         let missing = missingWorkloadIds()
         if !missing.isEmpty {

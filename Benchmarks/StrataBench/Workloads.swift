@@ -52,9 +52,11 @@ func allWorkloads() -> [Workload] {
 /// Record ids that exist in WORKLOADS.md but have no Strata workload yet.
 func missingWorkloadIds() -> [String] {
     let have = Set(allWorkloads().flatMap(\.ids))
-    return ["gemm", "linear", "conv1", "conv2:fwd", "conv2:fwd-bwd", "bn2d:train-fwd",
-            "bn2d:train-fwd-bwd", "bn2d:eval-fwd", "bn1d", "mlp-step", "cnn-step", "cnn-epoch"]
-        .filter { !have.contains($0) }
+    return [
+        "gemm", "linear", "conv1", "conv2:fwd", "conv2:fwd-bwd", "bn2d:train-fwd",
+        "bn2d:train-fwd-bwd", "bn2d:eval-fwd", "bn1d", "mlp-step", "cnn-step", "cnn-epoch",
+    ]
+    .filter { !have.contains($0) }
 }
 
 // MARK: - gemm
@@ -69,19 +71,24 @@ let gemmWorkload = Workload(name: "gemm", ids: ["gemm", "gemm:raw-sgemm", "gemm:
     let s = run.timer.interleaved([
         { element(matmul(a, b), n + 1) },
         {
-            BLAS.sgemm(transA: .none, transB: .none, m: n, n: n, k: n, alpha: 1, a: a.data, lda: n,
-                       b: b.data, ldb: n, beta: 0, c: c.data, ldc: n)
+            BLAS.sgemm(
+                transA: .none, transB: .none, m: n, n: n, k: n, alpha: 1, a: a.data, lda: n,
+                b: b.data, ldb: n, beta: 0, c: c.data, ldc: n)
             return c.data[n + 1]
         },
     ])
-    let lib = Record(id: "gemm", threads: threads, unit: .gflops, samples: s[0], work: flops, flops: flops,
-                     note: "matmul(a, b), 1024x1024x1024, output allocated per call")
-    let raw = Record(id: "gemm:raw-sgemm", threads: threads, unit: .gflops, samples: s[1], work: flops, flops: flops,
-                     note: "BLAS.sgemm into a preallocated C, interleaved with gemm")
+    let lib = Record(
+        id: "gemm", threads: threads, unit: .gflops, samples: s[0], work: flops, flops: flops,
+        note: "matmul(a, b), 1024x1024x1024, output allocated per call")
+    let raw = Record(
+        id: "gemm:raw-sgemm", threads: threads, unit: .gflops, samples: s[1], work: flops, flops: flops,
+        note: "BLAS.sgemm into a preallocated C, interleaved with gemm")
     run.add(lib)
     run.add(raw)
-    run.add(Record(id: "gemm:ratio", threads: threads, ratio: lib.median / raw.median,
-                   note: "median GFLOP/s of matmul / median GFLOP/s of raw sgemm"))
+    run.add(
+        Record(
+            id: "gemm:ratio", threads: threads, ratio: lib.median / raw.median,
+            note: "median GFLOP/s of matmul / median GFLOP/s of raw sgemm"))
 }
 
 // MARK: - linear
@@ -102,6 +109,8 @@ let linearWorkload = Workload(name: "linear", ids: ["linear"]) { run, threads in
         y.backward(g)
         return element(x.grad, 1) + element(layer.weight.grad, 1)
     }
-    run.add(Record(id: "linear", threads: threads, unit: .ms, samples: s, flops: flops,
-                   note: "forward + backward, input gradient included"))
+    run.add(
+        Record(
+            id: "linear", threads: threads, unit: .ms, samples: s, flops: flops,
+            note: "forward + backward, input gradient included"))
 }

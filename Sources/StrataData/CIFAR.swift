@@ -36,14 +36,18 @@ extension Dataset {
             let bytes = try FileBytes.read(path)
             guard !bytes.isEmpty else { throw StrataError.io(path: path, reason: "empty CIFAR file") }
             guard bytes.count % record == 0 else {
-                throw StrataError.io(path: path, reason: "\(bytes.count) bytes is not a whole number of \(record)-byte CIFAR"
-                                     + "\(variant == .cifar10 ? "-10" : "-100") records (truncated, or the other variant?)")
+                throw StrataError.io(
+                    path: path,
+                    reason: "\(bytes.count) bytes is not a whole number of \(record)-byte CIFAR"
+                        + "\(variant == .cifar10 ? "-10" : "-100") records (truncated, or the other variant?)")
             }
             for r in 0..<(bytes.count / record) {
                 let first = Int(bytes[r * record]), firstLimit = variant == .cifar10 ? 10 : 20
                 guard first < firstLimit else {
-                    throw StrataError.io(path: path, reason: "record \(r) has \(variant == .cifar10 ? "label" : "coarse label") "
-                                         + "\(first), outside 0..<\(firstLimit) (the other CIFAR variant?)")
+                    throw StrataError.io(
+                        path: path,
+                        reason: "record \(r) has \(variant == .cifar10 ? "label" : "coarse label") "
+                            + "\(first), outside 0..<\(firstLimit) (the other CIFAR variant?)")
                 }
                 if variant != .cifar10, bytes[r * record + 1] >= 100 {
                     throw StrataError.io(path: path, reason: "record \(r) has fine label \(bytes[r * record + 1]), outside 0..<100")

@@ -1,5 +1,5 @@
-import StrataCore
 import Foundation
+import StrataCore
 
 /// Where the class label sits in each CSV row.
 public enum CSVLabelColumn: Sendable {
@@ -62,8 +62,10 @@ extension Dataset {
                         }
                         guard let v = parseNumber(buf, start, i) else {
                             let text = String(decoding: UnsafeBufferPointer(rebasing: buf[start..<i]), as: UTF8.self)
-                            throw StrataError.io(path: path, reason:
-                                "line \(lineNumber), field \(field + 1): '\(text.prefix(40))' is not a number")
+                            throw StrataError.io(
+                                path: path,
+                                reason:
+                                    "line \(lineNumber), field \(field + 1): '\(text.prefix(40))' is not a number")
                         }
                         row[field] = v
                         field += 1
@@ -78,8 +80,10 @@ extension Dataset {
                 let labelIndex = labelColumn == .first ? 0 : features
                 let label = row[labelIndex]
                 guard label >= 0, label == label.rounded(), label < Double(labelLimit) else {
-                    throw StrataError.io(path: path, reason:
-                        "line \(lineNumber): label \(label) is not an integer in 0..<\(labelLimit)")
+                    throw StrataError.io(
+                        path: path,
+                        reason:
+                            "line \(lineNumber): label \(label) is not an integer in 0..<\(labelLimit)")
                 }
                 labels.append(Int(label))
                 let first = labelColumn == .first ? 1 : 0
@@ -87,8 +91,11 @@ extension Dataset {
                     // Checked as the Float that is stored: 1e39 is a finite Double but not a finite Float.
                     let v = Float(row[first + j]) * pixelScale
                     guard v.isFinite else {
-                        throw StrataError.io(path: path, reason:
-                            "line \(lineNumber), field \(first + j + 1): \(row[first + j]) is not a finite Float after scaling by \(pixelScale)")
+                        throw StrataError.io(
+                            path: path,
+                            reason:
+                                "line \(lineNumber), field \(first + j + 1): \(row[first + j]) is not a finite Float after scaling by \(pixelScale)"
+                        )
                     }
                     pixels.append(v)
                 }

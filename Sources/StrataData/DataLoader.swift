@@ -1,5 +1,5 @@
-import StrataCore
 import Dispatch
+import StrataCore
 
 /// One mini-batch from a `DataLoader`.
 public struct Batch: @unchecked Sendable {
@@ -102,25 +102,30 @@ public final class DataLoader: Sequence {
         flatten: Bool = false, numWorkers: Int = 1, prefetch: Bool = true
     ) {
         strataCheck(batchSize > 0, "DataLoader: batchSize must be positive, got \(batchSize)")
-        strataCheck(numWorkers >= 1,
-                    "DataLoader: numWorkers must be >= 1, got \(numWorkers) (prefetch: false builds on the calling thread)")
+        strataCheck(
+            numWorkers >= 1,
+            "DataLoader: numWorkers must be >= 1, got \(numWorkers) (prefetch: false builds on the calling thread)")
         strataCheck(!(shuffle && sampler != nil), "DataLoader: sampler option is mutually exclusive with shuffle")
         strataCheck(augmentation.randomCropPadding >= 0, "DataLoader: randomCropPadding must be >= 0")
         if let memory = dataset as? Dataset, transform == nil {
-            strataCheck(!augmentation.isEnabled || memory.images.rank == 4,
-                        "DataLoader: augmentation needs [N, C, H, W] images, got \(memory.images.shape)")
+            strataCheck(
+                !augmentation.isEnabled || memory.images.rank == 4,
+                "DataLoader: augmentation needs [N, C, H, W] images, got \(memory.images.shape)")
             let channels = memory.images.rank == 4 ? memory.images.shape[1] : 1
             if let norm = normalization {
-                strataCheck(norm.mean.count == 1 || norm.mean.count == channels,
-                            "DataLoader: normalization needs 1 or \(channels) means and stds, got \(norm.mean.count)")
+                strataCheck(
+                    norm.mean.count == 1 || norm.mean.count == channels,
+                    "DataLoader: normalization needs 1 or \(channels) means and stds, got \(norm.mean.count)")
             }
         }
         if let norm = normalization {
-            strataCheck(!norm.mean.isEmpty && norm.mean.count == norm.std.count,
-                        "DataLoader: normalization needs as many means as stds, got \(norm.mean.count) and \(norm.std.count)")
+            strataCheck(
+                !norm.mean.isEmpty && norm.mean.count == norm.std.count,
+                "DataLoader: normalization needs as many means as stds, got \(norm.mean.count) and \(norm.std.count)")
             strataCheck(norm.std.allSatisfy { $0 > 0 }, "DataLoader: normalization std must be positive, got \(norm.std)")
         }
-        let order: any Sampler = sampler
+        let order: any Sampler =
+            sampler
             ?? (shuffle ? RandomSampler(datasetCount: dataset.count, seed: seed) : SequentialSampler(count: dataset.count))
         self.dataset = dataset
         self.batchSize = batchSize
@@ -135,8 +140,9 @@ public final class DataLoader: Sequence {
         self.flatten = flatten
         self.numWorkers = numWorkers
         self.prefetch = prefetch
-        maker = BatchMaker(dataset: dataset, seed: seed, transform: transform, augmentation: augmentation,
-                           mean: normalization?.mean, std: normalization?.std, flatten: flatten)
+        maker = BatchMaker(
+            dataset: dataset, seed: seed, transform: transform, augmentation: augmentation,
+            mean: normalization?.mean, std: normalization?.std, flatten: flatten)
     }
 
     /// Batches per epoch.
@@ -157,8 +163,9 @@ public final class DataLoader: Sequence {
     /// Iterates epoch `epoch` from batch `startBatch` (to resume mid-epoch)
     /// without changing `self.epoch`.
     public func iterator(epoch: Int, startBatch: Int = 0) -> Iterator {
-        Iterator(maker: maker, batches: batchSampler.batches(epoch: epoch), batchSize: batchSize, epoch: epoch,
-                 nextIndex: startBatch, workers: prefetch ? numWorkers : 0)
+        Iterator(
+            maker: maker, batches: batchSampler.batches(epoch: epoch), batchSize: batchSize, epoch: epoch,
+            nextIndex: startBatch, workers: prefetch ? numWorkers : 0)
     }
 
     /// Runs epoch `epoch` and advances `epoch` by one.
@@ -187,7 +194,8 @@ public final class DataLoader: Sequence {
             self.epoch = epoch
             self.nextIndex = nextIndex
             self.workers = workers
-            queue = workers > 0
+            queue =
+                workers > 0
                 ? DispatchQueue(label: "strata.dataloader.workers", qos: .userInitiated, attributes: .concurrent) : nil
         }
 
@@ -217,8 +225,9 @@ public final class DataLoader: Sequence {
             do {
                 return try nextBatch()
             } catch {
-                strataFatal("DataLoader: batch \(nextIndex - 1) of epoch \(epoch): \(error)"
-                            + " (iterate with nextBatch() to handle it)")
+                strataFatal(
+                    "DataLoader: batch \(nextIndex - 1) of epoch \(epoch): \(error)"
+                        + " (iterate with nextBatch() to handle it)")
             }
         }
     }

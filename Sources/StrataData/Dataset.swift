@@ -1,4 +1,5 @@
 import StrataCore
+
 /// A labelled in-memory dataset for classification.
 ///
 /// - `images`: [N, C, H, W] (e.g. [N, 1, 28, 28]) or [N, D] (e.g. [N, 784]),
@@ -16,8 +17,9 @@ public struct Dataset: @unchecked Sendable {
     /// Wraps `images` (first extent N) and N `labels` (each >= 0).
     public init(images: Tensor, labels: [Int]) {
         strataCheck(images.rank >= 2, "Dataset: images must be [N, ...], got \(images.shape)")
-        strataCheck(images.shape[0] == labels.count,
-                    "Dataset: \(images.shape[0]) images but \(labels.count) labels")
+        strataCheck(
+            images.shape[0] == labels.count,
+            "Dataset: \(images.shape[0]) images but \(labels.count) labels")
         strataCheck(labels.allSatisfy { $0 >= 0 }, "Dataset: labels must be non-negative")
         self.images = images
         self.labels = labels

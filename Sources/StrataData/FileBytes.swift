@@ -1,6 +1,6 @@
-import StrataCore
 import CZlib
 import Foundation
+import StrataCore
 
 /// Reading whole files, transparently gunzipping them, and writing gzip.
 ///
@@ -93,8 +93,9 @@ package enum FileBytes {
     /// compressed logs).
     package static func gzip(_ bytes: [UInt8], level: Int32 = 6) -> [UInt8] {
         var stream = z_stream()
-        let ok = deflateInit2_(&stream, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY,
-                               ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+        let ok = deflateInit2_(
+            &stream, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY,
+            ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
         strataCheck(ok == Z_OK, "gzip: deflateInit failed with status \(ok)")
         defer { deflateEnd(&stream) }
         var input = bytes

@@ -1,4 +1,5 @@
 import StrataCore
+
 /// Reader for the IDX format of MNIST and Fashion-MNIST
 /// (<http://yann.lecun.com/exdb/mnist/>), plain or gzip-compressed.
 ///
@@ -106,12 +107,16 @@ extension Dataset {
             throw StrataError.io(path: labelsPath, reason: "expected 1 dimension [N], got \(labs.shape)")
         }
         guard imgs.shape[0] == labs.shape[0] else {
-            throw StrataError.io(path: labelsPath, reason:
-                "holds \(labs.shape[0]) labels but \(imagesPath) holds \(imgs.shape[0]) images")
+            throw StrataError.io(
+                path: labelsPath,
+                reason:
+                    "holds \(labs.shape[0]) labels but \(imagesPath) holds \(imgs.shape[0]) images")
         }
         if let classCount, let i = labs.bytes.firstIndex(where: { Int($0) >= classCount }) {
-            throw StrataError.io(path: labelsPath, reason:
-                "label \(labs.bytes[i]) of sample \(i - labs.bytes.startIndex) is outside 0..<\(classCount)")
+            throw StrataError.io(
+                path: labelsPath,
+                reason:
+                    "label \(labs.bytes[i]) of sample \(i - labs.bytes.startIndex) is outside 0..<\(classCount)")
         }
         let (n, rows, cols) = (imgs.shape[0], imgs.shape[1], imgs.shape[2])
         let tensor = Tensor(uninitialized: [n, 1, rows, cols])
@@ -131,7 +136,8 @@ extension Dataset {
         train: Bool, directory: String = "/usr/share/datasets/fashion-mnist"
     ) throws -> Dataset {
         let prefix = train ? "train" : "t10k"
-        return try loadIDX(images: "\(directory)/\(prefix)-images-idx3-ubyte.gz",
-                           labels: "\(directory)/\(prefix)-labels-idx1-ubyte.gz", classCount: 10)
+        return try loadIDX(
+            images: "\(directory)/\(prefix)-images-idx3-ubyte.gz",
+            labels: "\(directory)/\(prefix)-labels-idx1-ubyte.gz", classCount: 10)
     }
 }

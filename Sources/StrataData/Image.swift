@@ -1,5 +1,5 @@
-import StrataCore
 import CImageCodecs
+import StrataCore
 
 /// An 8-bit image as a file holds it: `pixels` interleaved row-major,
 /// [height, width, channels] (PIL's and NumPy's layout), with 1 channel
@@ -16,8 +16,9 @@ public struct Image: Sendable, Equatable {
     public init(width: Int, height: Int, channels: Int, pixels: [UInt8]) {
         strataCheck(width > 0 && height > 0, "Image: width and height must be positive, got \(width) x \(height)")
         strataCheck(channels == 1 || channels == 3, "Image: channels must be 1 (gray) or 3 (RGB), got \(channels)")
-        strataCheck(pixels.count == width * height * channels,
-                    "Image: \(width) x \(height) x \(channels) needs \(width * height * channels) bytes, got \(pixels.count)")
+        strataCheck(
+            pixels.count == width * height * channels,
+            "Image: \(width) x \(height) x \(channels) needs \(width * height * channels) bytes, got \(pixels.count)")
         self.width = width
         self.height = height
         self.channels = channels
@@ -60,8 +61,11 @@ extension Image {
     /// Decodes PNG or JPEG bytes; `path` only names the source in errors.
     public init(decoding bytes: [UInt8], mode: ImageColorMode = .rgb, path: String = "<memory>") throws {
         guard let format = ImageFormat.sniff(bytes) else {
-            throw StrataError.io(path: path, reason: bytes.isEmpty ? "empty file, not an image"
-                                 : "not a PNG or JPEG file (unknown signature)")
+            throw StrataError.io(
+                path: path,
+                reason: bytes.isEmpty
+                    ? "empty file, not an image"
+                    : "not a PNG or JPEG file (unknown signature)")
         }
         var out = strata_image()
         var message = [CChar](repeating: 0, count: 256)

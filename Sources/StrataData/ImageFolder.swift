@@ -1,5 +1,5 @@
-import StrataCore
 import Foundation
+import StrataCore
 
 /// What `ImageFolder` does with a file it cannot decode.
 public enum BadImagePolicy: Sendable, Equatable {
@@ -50,8 +50,10 @@ public struct ImageFolder: DatasetProtocol {
     public let mode: ImageColorMode
     public let extensions: [String]
 
-    public init(root: String, mode: ImageColorMode = .rgb, extensions: [String] = [".png", ".jpg", ".jpeg"],
-                badImages: BadImagePolicy = .throwError) throws {
+    public init(
+        root: String, mode: ImageColorMode = .rgb, extensions: [String] = [".png", ".jpg", ".jpeg"],
+        badImages: BadImagePolicy = .throwError
+    ) throws {
         let fm = FileManager.default
         var isDirectory: ObjCBool = false
         guard fm.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -71,8 +73,10 @@ public struct ImageFolder: DatasetProtocol {
             files += found.map { ($0, label) }
         }
         guard empty.isEmpty else {
-            throw StrataError.io(path: root, reason: "Found no valid file for the classes \(empty.joined(separator: ", ")). "
-                                 + "Supported extensions are: \(extensions.joined(separator: ", "))")
+            throw StrataError.io(
+                path: root,
+                reason: "Found no valid file for the classes \(empty.joined(separator: ", ")). "
+                    + "Supported extensions are: \(extensions.joined(separator: ", "))")
         }
         var bad: [(String, String)] = []
         if badImages == .skip {

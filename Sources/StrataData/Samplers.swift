@@ -1,5 +1,5 @@
-import StrataCore
 import Foundation
+import StrataCore
 
 /// The order in which a `DataLoader` visits a dataset's indices, one list
 /// per epoch (PyTorch's `torch.utils.data.Sampler`).
@@ -40,8 +40,9 @@ public struct RandomSampler: Sampler {
     public init(datasetCount: Int, seed: UInt64 = 0, replacement: Bool = false, sampleCount: Int? = nil) {
         let n = sampleCount ?? datasetCount
         strataCheck(datasetCount >= 0 && n >= 0, "RandomSampler: counts must be >= 0, got \(datasetCount) and \(n)")
-        strataCheck(replacement || n <= datasetCount,
-                    "RandomSampler: \(n) samples without replacement from \(datasetCount)")
+        strataCheck(
+            replacement || n <= datasetCount,
+            "RandomSampler: \(n) samples without replacement from \(datasetCount)")
         strataCheck(!replacement || datasetCount > 0 || n == 0, "RandomSampler: cannot draw from an empty dataset")
         (self.datasetCount, self.seed, self.replacement, self.count) = (datasetCount, seed, replacement, n)
     }
@@ -65,13 +66,15 @@ public struct WeightedRandomSampler: Sampler {
     public let seed: UInt64
 
     public init(weights: [Double], sampleCount: Int, replacement: Bool = true, seed: UInt64 = 0) {
-        strataCheck(weights.allSatisfy { $0.isFinite && $0 >= 0 },
-                    "WeightedRandomSampler: weights must be finite and >= 0")
+        strataCheck(
+            weights.allSatisfy { $0.isFinite && $0 >= 0 },
+            "WeightedRandomSampler: weights must be finite and >= 0")
         let positive = weights.filter { $0 > 0 }.count
         strataCheck(sampleCount >= 0, "WeightedRandomSampler: sampleCount must be >= 0, got \(sampleCount)")
         strataCheck(sampleCount == 0 || positive > 0, "WeightedRandomSampler: every weight is zero")
-        strataCheck(replacement || sampleCount <= positive,
-                    "WeightedRandomSampler: \(sampleCount) samples without replacement but only \(positive) weights are positive")
+        strataCheck(
+            replacement || sampleCount <= positive,
+            "WeightedRandomSampler: \(sampleCount) samples without replacement but only \(positive) weights are positive")
         (self.weights, self.count, self.replacement, self.seed) = (weights, sampleCount, replacement, seed)
     }
 

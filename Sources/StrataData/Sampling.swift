@@ -1,4 +1,5 @@
 import StrataCore
+
 /// Mini-batch sampling helpers for the examples.
 extension RandomGenerator {
     /// `count` indices drawn uniformly from 0..<n WITH replacement (the seed

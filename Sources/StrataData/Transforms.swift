@@ -1,5 +1,5 @@
-import StrataCore
 import Foundation
+import StrataCore
 
 /// A per-sample transform of a [C, H, W] image (torchvision's
 /// `transforms.*`), applied by `DataLoader` before batching.
@@ -118,8 +118,9 @@ public struct RandomCrop: Transform {
     public let fill: Float
 
     public init(height: Int, width: Int, padding: Int = 0, fill: Float = 0) {
-        strataCheck(height > 0 && width > 0 && padding >= 0,
-                    "RandomCrop: size must be positive and padding >= 0, got \(height) x \(width), padding \(padding)")
+        strataCheck(
+            height > 0 && width > 0 && padding >= 0,
+            "RandomCrop: size must be positive and padding >= 0, got \(height) x \(width), padding \(padding)")
         (self.height, self.width, self.padding, self.fill) = (height, width, padding, fill)
     }
 
@@ -130,11 +131,13 @@ public struct RandomCrop: Transform {
         let (c, h, w) = try chw(image, "RandomCrop")
         let ph = h + 2 * padding, pw = w + 2 * padding
         guard ph >= height && pw >= width else {
-            throw StrataError.shapeMismatch(op: "RandomCrop(\(height) x \(width), padding \(padding))",
-                                            expected: "an image at least that large", actual: image.shape)
+            throw StrataError.shapeMismatch(
+                op: "RandomCrop(\(height) x \(width), padding \(padding))",
+                expected: "an image at least that large", actual: image.shape)
         }
         let top = generator.nextInt(below: ph - height + 1), left = generator.nextInt(below: pw - width + 1)
-        let src = padding > 0
+        let src =
+            padding > 0
             ? padded(image, c: c, h: h, w: w, left: padding, top: padding, right: padding, bottom: padding, fill: fill) : image
         return cropped(src, c: c, h: ph, w: pw, top: top, left: left, height: height, width: width)
     }
@@ -155,8 +158,9 @@ public struct CenterCrop: Transform {
     public func apply(_ image: Tensor, generator: RandomGenerator) throws -> Tensor {
         let (c, h, w) = try chw(image, "CenterCrop")
         guard h >= height && w >= width else {
-            throw StrataError.shapeMismatch(op: "CenterCrop(\(height) x \(width))", expected: "an image at least that large",
-                                            actual: image.shape)
+            throw StrataError.shapeMismatch(
+                op: "CenterCrop(\(height) x \(width))", expected: "an image at least that large",
+                actual: image.shape)
         }
         // Python's round() is half-to-even.
         let top = Int((Double(h - height) / 2).rounded(.toNearestOrEven))

@@ -1,5 +1,6 @@
 import StrataCore
 import StrataNN
+
 /// Everything needed to resume training exactly: model parameters and
 /// buffers, optimiser state, learning rate and scheduler position,
 /// epoch/step counters and random-generator positions.
@@ -60,8 +61,10 @@ public struct Checkpoint {
         self.extra = extra
     }
 
-    init(model: [(String, Tensor)], optimizer: [(String, Tensor)], epoch: Int, step: Int, learningRate: Float?,
-         optimizerType: String?, schedulerLastEpoch: Int?, generators: [String: [UInt64]], extra: [String: String]) {
+    init(
+        model: [(String, Tensor)], optimizer: [(String, Tensor)], epoch: Int, step: Int, learningRate: Float?,
+        optimizerType: String?, schedulerLastEpoch: Int?, generators: [String: [UInt64]], extra: [String: String]
+    ) {
         self.model = model
         self.optimizer = optimizer
         self.epoch = epoch
@@ -142,7 +145,9 @@ public struct Checkpoint {
         }
         let optimizerType = meta["strata.optimizer"]
         guard (lr == nil) == (optimizerType == nil) else {
-            throw fail("metadata has \(lr == nil ? "strata.optimizer without strata.learning_rate" : "strata.learning_rate without strata.optimizer")")
+            throw fail(
+                "metadata has \(lr == nil ? "strata.optimizer without strata.learning_rate" : "strata.learning_rate without strata.optimizer")"
+            )
         }
         var generators: [String: [UInt64]] = [:]
         var extra: [String: String] = [:]
@@ -166,9 +171,10 @@ public struct Checkpoint {
                 throw fail("unexpected key \"\(name)\" (checkpoint keys start with model. or optimizer.)")
             }
         }
-        return Checkpoint(model: model, optimizer: optimizer, epoch: epoch, step: step, learningRate: lr,
-                          optimizerType: optimizerType, schedulerLastEpoch: try count("strata.scheduler.last_epoch"),
-                          generators: generators, extra: extra)
+        return Checkpoint(
+            model: model, optimizer: optimizer, epoch: epoch, step: step, learningRate: lr,
+            optimizerType: optimizerType, schedulerLastEpoch: try count("strata.scheduler.last_epoch"),
+            generators: generators, extra: extra)
     }
 
     /// Four comma-separated words of 1 to 16 hex digits, not all zero; nil otherwise.

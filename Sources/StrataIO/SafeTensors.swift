@@ -1,5 +1,6 @@
 import StrataCore
 import StrataNN
+
 /// The safetensors format (<https://github.com/huggingface/safetensors>):
 ///
 ///     [8 bytes]  N, little-endian UInt64: length of the JSON header
@@ -90,8 +91,9 @@ public enum SafeTensors {
     public static func parse(_ bytes: [UInt8], path: String) throws -> File {
         func fail(_ reason: String) -> StrataError { .io(path: path, reason: reason) }
         if let kind = pytorchCheckpointKind(bytes) {
-            throw fail("this is a PyTorch \(kind) checkpoint (torch.save), not safetensors; convert it in Python with "
-                       + "safetensors.torch.save_file(model.state_dict(), path) and load that file")
+            throw fail(
+                "this is a PyTorch \(kind) checkpoint (torch.save), not safetensors; convert it in Python with "
+                    + "safetensors.torch.save_file(model.state_dict(), path) and load that file")
         }
         guard bytes.count >= 8 else {
             throw fail("truncated safetensors file: \(bytes.count) bytes, shorter than the 8-byte header length")
@@ -139,7 +141,9 @@ public enum SafeTensors {
     private static func checkEntry(_ raw: RawEntry, dataSize: Int, fail: (String) -> StrataError) throws -> Entry {
         let name = raw.name
         guard let dtype = DType(rawValue: raw.dtype) else {
-            throw fail("tensor \"\(name)\": unsupported dtype \"\(raw.dtype)\" (supported: \(DType.allCases.map(\.rawValue).joined(separator: ", ")))")
+            throw fail(
+                "tensor \"\(name)\": unsupported dtype \"\(raw.dtype)\" (supported: \(DType.allCases.map(\.rawValue).joined(separator: ", ")))"
+            )
         }
         var count = 1
         for d in raw.shape {
@@ -168,13 +172,19 @@ public enum SafeTensors {
     static func convert(_ src: UnsafeRawPointer, dtype: DType, count: Int, into dst: UnsafeMutablePointer<Float>) {
         switch dtype {
         case .F32:
-            for i in 0..<count { dst[i] = Float(bitPattern: UInt32(littleEndian: src.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
+            for i in 0..<count {
+                dst[i] = Float(bitPattern: UInt32(littleEndian: src.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
+            }
         case .F64:
-            for i in 0..<count { dst[i] = Float(Double(bitPattern: UInt64(littleEndian: src.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))) }
+            for i in 0..<count {
+                dst[i] = Float(Double(bitPattern: UInt64(littleEndian: src.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))))
+            }
         case .F16:
             for i in 0..<count { dst[i] = halfToFloat(UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
         case .BF16:
-            for i in 0..<count { dst[i] = Float(bitPattern: UInt32(UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16) }
+            for i in 0..<count {
+                dst[i] = Float(bitPattern: UInt32(UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16)
+            }
         case .I64:
             for i in 0..<count { dst[i] = Float(Int64(littleEndian: src.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self))) }
         case .I32:
@@ -242,8 +252,10 @@ public enum SafeTensors {
                 #else
                 for i in 0..<t.count {
                     let v = t.data[i].bitPattern
-                    out += [UInt8(truncatingIfNeeded: v), UInt8(truncatingIfNeeded: v >> 8),
-                            UInt8(truncatingIfNeeded: v >> 16), UInt8(truncatingIfNeeded: v >> 24)]
+                    out += [
+                        UInt8(truncatingIfNeeded: v), UInt8(truncatingIfNeeded: v >> 8),
+                        UInt8(truncatingIfNeeded: v >> 16), UInt8(truncatingIfNeeded: v >> 24),
+                    ]
                 }
                 #endif
             }

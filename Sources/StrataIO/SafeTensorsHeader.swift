@@ -172,8 +172,10 @@ private struct HeaderDocument: Codable {
                     throw HeaderProblem("__metadata__ is not an object")
                 }
                 for k in items.allKeys {
-                    metadata[k.stringValue] = try decodeField(String.self, items, k, problem:
-                        "__metadata__ value for \"\(k.stringValue)\" is not a string")
+                    metadata[k.stringValue] = try decodeField(
+                        String.self, items, k,
+                        problem:
+                            "__metadata__ value for \"\(k.stringValue)\" is not a string")
                 }
             } else {
                 entries.append(try SafeTensors.RawEntry(name: name, from: top.superDecoder(forKey: key)))

@@ -1,5 +1,6 @@
 import StrataCore
 import StrataNN
+
 /// Saving and loading a module's parameters and buffers.
 ///
 /// A model file is a safetensors file whose keys are exactly PyTorch's

@@ -1,8 +1,8 @@
+import Foundation
 import StrataCore
-import StrataNN
 import StrataData
 import StrataIO
-import Foundation
+import StrataNN
 
 /// Line style of a chart series.
 public enum LineStyle: String, Sendable {
@@ -55,8 +55,10 @@ public struct LineChart: Sendable {
     public var yRange: ClosedRange<Double>?
     public var showLegend: Bool
 
-    public init(title: String = "", xLabel: String = "", yLabel: String = "", series: [ChartSeries] = [],
-                xRange: ClosedRange<Double>? = nil, yRange: ClosedRange<Double>? = nil, showLegend: Bool = true) {
+    public init(
+        title: String = "", xLabel: String = "", yLabel: String = "", series: [ChartSeries] = [],
+        xRange: ClosedRange<Double>? = nil, yRange: ClosedRange<Double>? = nil, showLegend: Bool = true
+    ) {
         self.title = title
         self.xLabel = xLabel
         self.yLabel = yLabel
@@ -74,8 +76,10 @@ public struct LineChart: Sendable {
     }
 
     /// Draws the chart into the box (x, y, width, height) of an SVG document.
-    func render(into out: inout String, x: Double, y: Double, width: Double, height: Double,
-                fontSize f: Double, palette: [String: String]) {
+    func render(
+        into out: inout String, x: Double, y: Double, width: Double, height: Double,
+        fontSize f: Double, palette: [String: String]
+    ) {
         let top = y + (title.isEmpty ? f * 0.8 : f * 2.0)
         let left = x + f * (yLabel.isEmpty ? 3.2 : 4.6)
         let bottom = y + height - f * (xLabel.isEmpty ? 1.9 : 3.2)
@@ -115,11 +119,13 @@ public struct LineChart: Sendable {
         if !xLabel.isEmpty { out += SVG.text(xLabel, x: left + pw / 2, y: y + height - f * 0.5, size: f * 0.95, anchor: "middle") }
         if !yLabel.isEmpty {
             let cx = x + f * 1.1, cy = top + ph / 2
-            out += "<text x=\"\(SVG.n(cx))\" y=\"\(SVG.n(cy))\" font-size=\"\(SVG.n(f * 0.95))\" text-anchor=\"middle\" transform=\"rotate(-90 \(SVG.n(cx)) \(SVG.n(cy)))\">\(SVG.escape(yLabel))</text>\n"
+            out +=
+                "<text x=\"\(SVG.n(cx))\" y=\"\(SVG.n(cy))\" font-size=\"\(SVG.n(f * 0.95))\" text-anchor=\"middle\" transform=\"rotate(-90 \(SVG.n(cx)) \(SVG.n(cy)))\">\(SVG.escape(yLabel))</text>\n"
         }
         // Series, clipped to the plot area.
         let clip = "clip\(Int(x))_\(Int(y))"
-        out += "<clipPath id=\"\(clip)\"><rect x=\"\(SVG.n(left))\" y=\"\(SVG.n(top))\" width=\"\(SVG.n(pw))\" height=\"\(SVG.n(ph))\"/></clipPath>\n"
+        out +=
+            "<clipPath id=\"\(clip)\"><rect x=\"\(SVG.n(left))\" y=\"\(SVG.n(top))\" width=\"\(SVG.n(pw))\" height=\"\(SVG.n(ph))\"/></clipPath>\n"
         out += "<g clip-path=\"url(#\(clip))\" fill=\"none\" stroke-linejoin=\"round\" stroke-linecap=\"round\">\n"
         for s in series {
             var d = "", pen = false
@@ -131,7 +137,8 @@ public struct LineChart: Sendable {
             guard !d.isEmpty else { continue }
             let color = s.color ?? palette[s.name] ?? "#1f77b4"
             let dash = s.style.dashArray.map { " stroke-dasharray=\"\($0)\"" } ?? ""
-            out += "<path class=\"series\" data-name=\"\(SVG.escape(s.name))\" d=\"\(d)\" stroke=\"\(color)\" stroke-width=\"\(SVG.n(s.lineWidth))\"\(dash)/>\n"
+            out +=
+                "<path class=\"series\" data-name=\"\(SVG.escape(s.name))\" d=\"\(d)\" stroke=\"\(color)\" stroke-width=\"\(SVG.n(s.lineWidth))\"\(dash)/>\n"
         }
         out += "</g>\n"
         if showLegend && !series.isEmpty {
@@ -182,8 +189,9 @@ public struct ChartGrid: Sendable {
             var p = panel
             if sharedLegend { p.showLegend = false }
             out += "<g class=\"panel\">\n"
-            p.render(into: &out, x: Double(i % columns) * panelWidth, y: head + Double(i / columns) * panelHeight,
-                     width: panelWidth, height: panelHeight, fontSize: f, palette: palette)
+            p.render(
+                into: &out, x: Double(i % columns) * panelWidth, y: head + Double(i / columns) * panelHeight,
+                width: panelWidth, height: panelHeight, fontSize: f, palette: palette)
             out += "</g>\n"
         }
         if !legendSeries.isEmpty {

@@ -1,6 +1,6 @@
 import StrataCore
-import StrataNN
 import StrataData
+import StrataNN
 
 /// Accuracy and confusion matrix of `model` in eval mode over `dataset`,
 /// in batches of `batchSize`, without recording the graph. The model's

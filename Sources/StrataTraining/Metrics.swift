@@ -1,7 +1,8 @@
 import StrataCore
-import StrataNN
 import StrataData
 import StrataIO
+import StrataNN
+
 /// A running mean of per-batch values weighted by batch size (the epoch's
 /// mean loss when each batch reports its mean loss and its size).
 public struct RunningMean: Sendable {
@@ -34,8 +35,9 @@ public struct Accuracy: Sendable {
 
     /// Adds predicted classes against true labels.
     public mutating func add(predictions: [Int], labels: [Int]) {
-        strataCheck(predictions.count == labels.count,
-                    "Accuracy: \(predictions.count) predictions for \(labels.count) labels")
+        strataCheck(
+            predictions.count == labels.count,
+            "Accuracy: \(predictions.count) predictions for \(labels.count) labels")
         for (p, l) in zip(predictions, labels) where p == l { correct += 1 }
         total += labels.count
     }
@@ -65,11 +67,13 @@ public struct ConfusionMatrix: Sendable, CustomStringConvertible {
 
     /// Adds predicted classes against true labels (both in 0..<classes).
     public mutating func add(predictions: [Int], labels: [Int]) {
-        strataCheck(predictions.count == labels.count,
-                    "ConfusionMatrix: \(predictions.count) predictions for \(labels.count) labels")
+        strataCheck(
+            predictions.count == labels.count,
+            "ConfusionMatrix: \(predictions.count) predictions for \(labels.count) labels")
         for (p, l) in zip(predictions, labels) {
-            strataCheck((0..<classes).contains(p) && (0..<classes).contains(l),
-                        "ConfusionMatrix: class \(l) or prediction \(p) outside 0..<\(classes)")
+            strataCheck(
+                (0..<classes).contains(p) && (0..<classes).contains(l),
+                "ConfusionMatrix: class \(l) or prediction \(p) outside 0..<\(classes)")
             counts[l][p] += 1
         }
     }
@@ -101,7 +105,9 @@ public struct ConfusionMatrix: Sendable, CustomStringConvertible {
         let labels = names ?? (0..<classes).map(String.init)
         let width = max(labels.map(\.count).max() ?? 1, String(counts.flatMap { $0 }.max() ?? 0).count, 3)
         func pad(_ s: String, _ w: Int) -> String { String(repeating: " ", count: max(0, w - s.count)) + s }
-        var lines = [pad("true\\pred", width + 2) + " " + labels.map { pad(String($0.prefix(width)), width) }.joined(separator: " ") + "  recall"]
+        var lines = [
+            pad("true\\pred", width + 2) + " " + labels.map { pad(String($0.prefix(width)), width) }.joined(separator: " ") + "  recall"
+        ]
         let recall = perClassRecall
         for r in 0..<classes {
             let cells = counts[r].map { pad(String($0), width) }.joined(separator: " ")

@@ -1,7 +1,8 @@
 import StrataCore
-import StrataNN
 import StrataData
 import StrataIO
+import StrataNN
+
 /// Raised by `NaNGuard` when a value became NaN or infinite, naming where.
 public struct NonFiniteError: Error, CustomStringConvertible, Equatable {
     public enum Kind: String, Sendable {
@@ -97,8 +98,9 @@ public enum NaNGuard {
                 guard let g = p.grad else { continue }
                 let c = nonFiniteCounts(g)
                 if c.nan + c.inf > 0 {
-                    throw NonFiniteError(kind: .gradient, name: prefix.isEmpty ? local : "\(prefix).\(local)",
-                                         layerType: String(describing: type(of: m)), nanCount: c.nan, infCount: c.inf)
+                    throw NonFiniteError(
+                        kind: .gradient, name: prefix.isEmpty ? local : "\(prefix).\(local)",
+                        layerType: String(describing: type(of: m)), nanCount: c.nan, infCount: c.inf)
                 }
             }
         }
@@ -127,8 +129,9 @@ private final class NonFiniteWatch: ForwardObserver, @unchecked Sendable {
     private func record(_ t: Tensor, _ name: String, _ module: any Module) {
         let c = NaNGuard.nonFiniteCounts(t)
         if c.nan + c.inf > 0 {
-            first = NonFiniteError(kind: .output, name: name.isEmpty ? "(root)" : name,
-                                   layerType: String(describing: type(of: module)), nanCount: c.nan, infCount: c.inf)
+            first = NonFiniteError(
+                kind: .output, name: name.isEmpty ? "(root)" : name,
+                layerType: String(describing: type(of: module)), nanCount: c.nan, infCount: c.inf)
         }
     }
 }

@@ -1,9 +1,9 @@
-import StrataCore
-import StrataNN
-import StrataData
-import StrataIO
 import Dispatch
 import Foundation
+import StrataCore
+import StrataData
+import StrataIO
+import StrataNN
 
 /// Training progress on stderr: a bar redrawn in place when stderr is a
 /// terminal, plain lines every `interval` seconds otherwise (logs, CI).
@@ -31,8 +31,10 @@ public final class ProgressBar {
 
     /// `interactive` defaults to whether stderr is a terminal; `write`
     /// defaults to stderr; `clock` (seconds) is injectable for tests.
-    public init(total: Int, epoch: Int? = nil, epochs: Int? = nil, interactive: Bool? = nil, interval: Double = 10,
-                write: ((String) -> Void)? = nil, clock: (() -> Double)? = nil) {
+    public init(
+        total: Int, epoch: Int? = nil, epochs: Int? = nil, interactive: Bool? = nil, interval: Double = 10,
+        write: ((String) -> Void)? = nil, clock: (() -> Double)? = nil
+    ) {
         self.total = total
         self.epoch = epoch
         self.epochs = epochs

@@ -1,14 +1,16 @@
+import Foundation
 import StrataCore
-import StrataNN
 import StrataData
 import StrataIO
-import Foundation
+import StrataNN
 
 /// Low-level SVG pieces shared by the charts.
 enum SVG {
     /// Matplotlib's "tab10" colours, assigned to series names in order of appearance.
-    static let colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-                         "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+    static let colors = [
+        "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+        "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+    ]
 
     static func palette(for names: [String]) -> [String: String] {
         var map: [String: String] = [:]
@@ -49,25 +51,31 @@ enum SVG {
         let items = series.filter { seen.insert($0.name).inserted }
         let rowH = size * 1.35
         let widths = items.map { 30 + Double($0.name.count) * size * 0.6 + 14 }
-        return (horizontal ? widths.reduce(0, +) + 8 : (widths.max() ?? 0) + 8,
-                horizontal ? rowH + 6 : rowH * Double(items.count) + 6)
+        return (
+            horizontal ? widths.reduce(0, +) + 8 : (widths.max() ?? 0) + 8,
+            horizontal ? rowH + 6 : rowH * Double(items.count) + 6
+        )
     }
 
     /// A legend box: one short line sample (colour and dash) per series name.
-    static func legend(_ series: [ChartSeries], palette: [String: String], x: Double, y: Double, size: Double,
-                       horizontal: Bool = false) -> String {
+    static func legend(
+        _ series: [ChartSeries], palette: [String: String], x: Double, y: Double, size: Double,
+        horizontal: Bool = false
+    ) -> String {
         var seen = Set<String>()
         let items = series.filter { seen.insert($0.name).inserted }
         let rowH = size * 1.35
         let widths = items.map { 30 + Double($0.name.count) * size * 0.6 + 14 }
         let (boxW, boxH) = legendSize(series, size: size, horizontal: horizontal)
-        var out = "<g class=\"legend\">\n<rect x=\"\(n(x))\" y=\"\(n(y))\" width=\"\(n(boxW))\" height=\"\(n(boxH))\" "
+        var out =
+            "<g class=\"legend\">\n<rect x=\"\(n(x))\" y=\"\(n(y))\" width=\"\(n(boxW))\" height=\"\(n(boxH))\" "
             + "fill=\"white\" fill-opacity=\"0.85\" stroke=\"#bbb\"/>\n"
         var cx = x + 6, cy = y + 3 + rowH / 2
         for (i, s) in items.enumerated() {
             let color = s.color ?? palette[s.name] ?? colors[0]
             let dash = s.style.dashArray.map { " stroke-dasharray=\"\($0)\"" } ?? ""
-            out += "<line x1=\"\(n(cx))\" y1=\"\(n(cy))\" x2=\"\(n(cx + 24))\" y2=\"\(n(cy))\" stroke=\"\(color)\" stroke-width=\"\(n(s.lineWidth + 0.4))\"\(dash)/>\n"
+            out +=
+                "<line x1=\"\(n(cx))\" y1=\"\(n(cy))\" x2=\"\(n(cx + 24))\" y2=\"\(n(cy))\" stroke=\"\(color)\" stroke-width=\"\(n(s.lineWidth + 0.4))\"\(dash)/>\n"
             out += text(s.name, x: cx + 30, y: cy + size * 0.35, size: size, anchor: "start")
             if horizontal { cx += widths[i] } else { cy += rowH }
         }

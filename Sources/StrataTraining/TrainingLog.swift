@@ -1,8 +1,8 @@
+import Foundation
 import StrataCore
-import StrataNN
 import StrataData
 import StrataIO
-import Foundation
+import StrataNN
 
 /// A table of training metrics, one row per step or epoch, written as CSV
 /// or JSON.

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import StrataCore
 
 /// The backward engine: freed graphs are refused, `retainGraph` keeps them,
@@ -14,8 +15,10 @@ final class AutogradEngineTests: XCTestCase {
 
     private func parameters() -> (Tensor, Tensor, Tensor) {
         let g = RandomGenerator(seed: 21)
-        return (Tensor.randn([3, 4], generator: g), Tensor.randn([4], generator: g, requiresGrad: true),
-                Tensor.randn([3, 4], generator: g, requiresGrad: true))
+        return (
+            Tensor.randn([3, 4], generator: g), Tensor.randn([4], generator: g, requiresGrad: true),
+            Tensor.randn([3, 4], generator: g, requiresGrad: true)
+        )
     }
 
     func testTwoLossesWithRetainGraphMatchSummedLoss() {
@@ -80,7 +83,9 @@ final class AutogradEngineTests: XCTestCase {
         let x = Tensor([1, -2, 3], requiresGrad: true)
         let y = x * 3
         var seen: [Float] = []
-        y.registerHook { g in seen = g.scalars; return g * 2 }
+        y.registerHook { g in
+            seen = g.scalars; return g * 2
+        }
         (y * y).sum().backward()
         // d/dy = 2y = 6x; the hook doubles it, then dy/dx = 3.
         XCTAssertEqual(seen, [6, -12, 18])
@@ -90,8 +95,12 @@ final class AutogradEngineTests: XCTestCase {
     func testHooksOnLeafSeeThePassGradientChainAndCanBeRemoved() {
         let w = Tensor([1, 2], requiresGrad: true)
         var calls: [[Float]] = []
-        let first = w.registerHook { g in calls.append(g.scalars); return g + 1 }
-        w.registerHook { g in calls.append(g.scalars); return nil }
+        let first = w.registerHook { g in
+            calls.append(g.scalars); return g + 1
+        }
+        w.registerHook { g in
+            calls.append(g.scalars); return nil
+        }
         // w is used twice: the hook sees the sum of both uses, once.
         (w * 2 + w * 3).sum().backward()
         XCTAssertEqual(calls, [[5, 5], [6, 6]])
@@ -133,8 +142,10 @@ final class AutogradEngineTests: XCTestCase {
             (xs[0] * xs[0] + xs[1] * xs[1]).sqrt()
         } backward: { ctx, grad in
             let h = ctx.output
-            return [ctx.needsInputGrad[0] ? grad * ctx.inputs[0] / h : nil,
-                    ctx.needsInputGrad[1] ? grad * ctx.inputs[1] / h : nil]
+            return [
+                ctx.needsInputGrad[0] ? grad * ctx.inputs[0] / h : nil,
+                ctx.needsInputGrad[1] ? grad * ctx.inputs[1] / h : nil,
+            ]
         }
     }
 
@@ -166,7 +177,11 @@ final class AutogradEngineTests: XCTestCase {
         let plain = cube(Tensor([1, 2]))
         XCTAssertFalse(plain.requiresGrad)
         // A forward that returns its input gets a new tensor; the input stays a leaf.
-        let same = Tensor.custom(name: "identity", inputs: [x]) { _, xs in xs[0] } backward: { _, g in [g] }
+        let same = Tensor.custom(name: "identity", inputs: [x]) { _, xs in
+            xs[0]
+        } backward: { _, g in
+            [g]
+        }
         XCTAssertFalse(same === x)
         XCTAssertTrue(x.isLeaf)
         same.sum().backward()

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import StrataCore
 @testable import StrataData
 @testable import StrataIO

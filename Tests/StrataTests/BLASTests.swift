@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import StrataCore
 @testable import StrataData
 @testable import StrataIO
@@ -9,11 +10,13 @@ import XCTest
 final class BLASTests: XCTestCase {
     func naiveMatmul(_ a: [Float], _ b: [Float], m: Int, k: Int, n: Int) -> [Float] {
         var c = [Float](repeating: 0, count: m * n)
-        for i in 0..<m { for j in 0..<n {
-            var s: Double = 0
-            for p in 0..<k { s += Double(a[i * k + p]) * Double(b[p * n + j]) }
-            c[i * n + j] = Float(s)
-        } }
+        for i in 0..<m {
+            for j in 0..<n {
+                var s: Double = 0
+                for p in 0..<k { s += Double(a[i * k + p]) * Double(b[p * n + j]) }
+                c[i * n + j] = Float(s)
+            }
+        }
         return c
     }
 
@@ -38,12 +41,14 @@ final class BLASTests: XCTestCase {
     }
 
     func testMatmulGradientsAllTransposes() {
-        for ta in [false, true] { for tb in [false, true] {
-            let a = randomAwayFromZero(ta ? [4, 3] : [3, 4], seed: 1)
-            let b = randomAwayFromZero(tb ? [5, 4] : [4, 5], seed: 2)
-            a.requiresGrad = true; b.requiresGrad = true
-            assertGradCheck(gradCheck([a, b]) { matmul($0[0], $0[1], transposeA: ta, transposeB: tb) }, "ta \(ta) tb \(tb)")
-        } }
+        for ta in [false, true] {
+            for tb in [false, true] {
+                let a = randomAwayFromZero(ta ? [4, 3] : [3, 4], seed: 1)
+                let b = randomAwayFromZero(tb ? [5, 4] : [4, 5], seed: 2)
+                a.requiresGrad = true; b.requiresGrad = true
+                assertGradCheck(gradCheck([a, b]) { matmul($0[0], $0[1], transposeA: ta, transposeB: tb) }, "ta \(ta) tb \(tb)")
+            }
+        }
     }
 
     func testSgemmLeadingDimensionsAddressSubmatrix() {
@@ -51,10 +56,15 @@ final class BLASTests: XCTestCase {
         let a: [Float] = [1, 2, 3, 4, 5, 6, 7, 8]
         let eye: [Float] = [1, 0, 0, 1]
         var c = [Float](repeating: 0, count: 4)
-        a.withUnsafeBufferPointer { pa in eye.withUnsafeBufferPointer { pb in c.withUnsafeMutableBufferPointer { pc in
-            BLAS.sgemm(transA: .none, transB: .none, m: 2, n: 2, k: 2, alpha: 1, a: pa.baseAddress! + 1, lda: 4,
-                       b: pb.baseAddress!, ldb: 2, beta: 0, c: pc.baseAddress!, ldc: 2)
-        } } }
+        a.withUnsafeBufferPointer { pa in
+            eye.withUnsafeBufferPointer { pb in
+                c.withUnsafeMutableBufferPointer { pc in
+                    BLAS.sgemm(
+                        transA: .none, transB: .none, m: 2, n: 2, k: 2, alpha: 1, a: pa.baseAddress! + 1, lda: 4,
+                        b: pb.baseAddress!, ldb: 2, beta: 0, c: pc.baseAddress!, ldc: 2)
+                }
+            }
+        }
         XCTAssertEqual(c, [2, 3, 6, 7])
     }
 
@@ -91,19 +101,23 @@ final class BLASTests: XCTestCase {
         for workers in [2, 3] {
             Threading.count = workers
             for (m, n, k) in [(300, 40, 1000), (40, 300, 1000)] {  // split along M, then along N
-                for ta in [false, true] { for tb in [false, true] {
-                    let a = Tensor.randn(ta ? [k, m] : [m, k], generator: g)
-                    let b = Tensor.randn(tb ? [n, k] : [k, n], generator: g)
-                    let c0 = Tensor.randn([m, n], generator: g)
-                    let expected = c0.copy(), actual = c0.copy()
-                    BLAS.sgemm(transA: ta ? .transpose : .none, transB: tb ? .transpose : .none, m: m, n: n, k: k,
-                               alpha: 0.5, a: a.data, lda: a.shape[1], b: b.data, ldb: b.shape[1], beta: 1,
-                               c: expected.data, ldc: n)
-                    BLAS.sgemmParallel(transA: ta ? .transpose : .none, transB: tb ? .transpose : .none, m: m, n: n, k: k,
-                                       alpha: 0.5, a: a.data, lda: a.shape[1], b: b.data, ldb: b.shape[1], beta: 1,
-                                       c: actual.data, ldc: n)
-                    assertClose(actual.scalars, expected.scalars, rtol: 1e-5, atol: 1e-4, "m \(m) n \(n) ta \(ta) tb \(tb)")
-                } }
+                for ta in [false, true] {
+                    for tb in [false, true] {
+                        let a = Tensor.randn(ta ? [k, m] : [m, k], generator: g)
+                        let b = Tensor.randn(tb ? [n, k] : [k, n], generator: g)
+                        let c0 = Tensor.randn([m, n], generator: g)
+                        let expected = c0.copy(), actual = c0.copy()
+                        BLAS.sgemm(
+                            transA: ta ? .transpose : .none, transB: tb ? .transpose : .none, m: m, n: n, k: k,
+                            alpha: 0.5, a: a.data, lda: a.shape[1], b: b.data, ldb: b.shape[1], beta: 1,
+                            c: expected.data, ldc: n)
+                        BLAS.sgemmParallel(
+                            transA: ta ? .transpose : .none, transB: tb ? .transpose : .none, m: m, n: n, k: k,
+                            alpha: 0.5, a: a.data, lda: a.shape[1], b: b.data, ldb: b.shape[1], beta: 1,
+                            c: actual.data, ldc: n)
+                        assertClose(actual.scalars, expected.scalars, rtol: 1e-5, atol: 1e-4, "m \(m) n \(n) ta \(ta) tb \(tb)")
+                    }
+                }
             }
         }
     }

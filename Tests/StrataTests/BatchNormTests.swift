@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import StrataCore
 @testable import StrataData
 @testable import StrataIO
@@ -8,8 +9,10 @@ import XCTest
 /// Runs a module through the steps of a norm.json fixture case (train and
 /// eval steps on fresh inputs) and compares output, input gradient,
 /// parameter gradients and buffers after every step with PyTorch's.
-func runNormFixture(_ name: String, _ module: any Module, tolerance: Float = 1e-4,
-                    file: StaticString = #filePath, line: UInt = #line) throws {
+func runNormFixture(
+    _ name: String, _ module: any Module, tolerance: Float = 1e-4,
+    file: StaticString = #filePath, line: UInt = #line
+) throws {
     let case_ = try loadFixture("norm")[name] as! [String: Any]
     let params = case_["params"] as! [String: Any]
     for (key, p) in module.namedParameters() {
@@ -26,11 +29,13 @@ func runNormFixture(_ name: String, _ module: any Module, tolerance: Float = 1e-
         y.backward(Tensor(shape: shape, floats(step["g"])))
         assertClose(x.grad!.scalars, floats(step["dx"]), rtol: tolerance, atol: tolerance, "dx of \(what)", file: file, line: line)
         for (key, p) in module.namedParameters() {
-            assertClose(p.grad!.scalars, floats(step["d" + key]), rtol: tolerance, atol: tolerance, "d\(key) of \(what)", file: file, line: line)
+            assertClose(
+                p.grad!.scalars, floats(step["d" + key]), rtol: tolerance, atol: tolerance, "d\(key) of \(what)", file: file, line: line)
         }
         let buffers = module.namedBuffers()
-        XCTAssertEqual(buffers.map(\.0).sorted(), step.keys.filter { ["running_mean", "running_var", "num_batches_tracked"].contains($0) }.sorted(),
-                       "buffer keys of \(what)", file: file, line: line)
+        XCTAssertEqual(
+            buffers.map(\.0).sorted(), step.keys.filter { ["running_mean", "running_var", "num_batches_tracked"].contains($0) }.sorted(),
+            "buffer keys of \(what)", file: file, line: line)
         for (key, b) in buffers {
             assertClose(b.scalars, floats(step[key]), rtol: tolerance, atol: tolerance, "\(key) of \(what)", file: file, line: line)
         }
@@ -40,7 +45,8 @@ func runNormFixture(_ name: String, _ module: any Module, tolerance: Float = 1e-
 /// A plain two-pass BatchNorm in Double over [N, C, inner]: returns y, dx,
 /// dgamma, dbeta, batch mean and biased variance.
 func referenceBatchNorm(x: [Float], dy: [Float], n: Int, c: Int, inner: Int, gamma: [Float], beta: [Float], eps: Double)
-    -> (y: [Float], dx: [Float], dgamma: [Float], dbeta: [Float], mean: [Double], variance: [Double]) {
+    -> (y: [Float], dx: [Float], dgamma: [Float], dbeta: [Float], mean: [Double], variance: [Double])
+{
     var y = [Float](repeating: 0, count: x.count), dx = y
     var dg = [Float](repeating: 0, count: c), db = dg
     var means = [Double](repeating: 0, count: c), vars = means
@@ -104,8 +110,10 @@ final class BatchNormTests: XCTestCase {
     // MARK: Fused kernels against the naive reference
 
     func testFusedKernelsMatchNaiveReferenceOnManyShapes() {
-        let shapes: [[Int]] = [[2, 3, 5, 7], [2, 1, 4, 4], [5, 3, 1, 1], [3, 2, 40, 40], [7, 5, 3, 3], [2, 17, 9, 11],
-                               [8, 16, 32, 32], [2, 33], [100, 100], [129, 20], [600, 128], [3, 7, 5], [2, 1]]
+        let shapes: [[Int]] = [
+            [2, 3, 5, 7], [2, 1, 4, 4], [5, 3, 1, 1], [3, 2, 40, 40], [7, 5, 3, 3], [2, 17, 9, 11],
+            [8, 16, 32, 32], [2, 33], [100, 100], [129, 20], [600, 128], [3, 7, 5], [2, 1],
+        ]
         for (k, shape) in shapes.enumerated() {
             let gen = RandomGenerator(seed: UInt64(100 + k))
             let c = shape[1], n = shape[0], inner = shape[2...].reduce(1, *)
@@ -115,8 +123,9 @@ final class BatchNormTests: XCTestCase {
             let x = Tensor.randn(shape, mean: 3, std: 2, generator: gen)
             x.requiresGrad = true
             let dy = Tensor.randn(shape, generator: gen)
-            let ref = referenceBatchNorm(x: x.scalars, dy: dy.scalars, n: n, c: c, inner: inner,
-                                         gamma: bn.weight!.scalars, beta: bn.bias!.scalars, eps: 1e-5)
+            let ref = referenceBatchNorm(
+                x: x.scalars, dy: dy.scalars, n: n, c: c, inner: inner,
+                gamma: bn.weight!.scalars, beta: bn.bias!.scalars, eps: 1e-5)
             let y = bn(x)
             y.backward(dy)
             let tag = "shape \(shape)"
@@ -151,8 +160,9 @@ final class BatchNormTests: XCTestCase {
         let gen = RandomGenerator(seed: 77)
         let x = Tensor.randn(shape, mean: -2, std: 3, generator: gen)
         let dy = Tensor.randn(shape, generator: gen)
-        let ref = referenceBatchNorm(x: x.scalars, dy: dy.scalars, n: 2, c: 20, inner: 4096,
-                                     gamma: [Float](repeating: 1, count: 20), beta: [Float](repeating: 0, count: 20), eps: 1e-5)
+        let ref = referenceBatchNorm(
+            x: x.scalars, dy: dy.scalars, n: 2, c: 20, inner: 4096,
+            gamma: [Float](repeating: 1, count: 20), beta: [Float](repeating: 0, count: 20), eps: 1e-5)
         let saved = Threading.count
         defer { Threading.count = saved }
         for threads in [1, 2] {
@@ -233,7 +243,8 @@ final class BatchNormTests: XCTestCase {
     func testOneValuePerChannelInTrainingIsAnErrorWithMessage() {
         let bn = BatchNorm2d(3)
         XCTAssertThrowsError(try bn.validate(inputShape: [1, 3, 1, 1])) { error in
-            XCTAssertEqual("\(error)", "BatchNorm2d(3): expected more than 1 value per channel when training, got input of shape [1, 3, 1, 1]")
+            XCTAssertEqual(
+                "\(error)", "BatchNorm2d(3): expected more than 1 value per channel when training, got input of shape [1, 3, 1, 1]")
         }
         XCTAssertNoThrow(try bn.validate(inputShape: [1, 3, 1, 2]))
         XCTAssertThrowsError(try bn.validate(inputShape: [2, 4, 3, 3])) { error in
@@ -248,7 +259,7 @@ final class BatchNormTests: XCTestCase {
         XCTAssertNoThrow(try bn1.validate(inputShape: [1, 4, 2]))
         XCTAssertThrowsError(try bn1.validate(inputShape: [2, 4, 2, 2]))
         let untracked = BatchNorm1d(4, trackRunningStats: false)
-        untracked.eval()   // still uses batch statistics: PyTorch rejects a batch of one here too
+        untracked.eval()  // still uses batch statistics: PyTorch rejects a batch of one here too
         XCTAssertThrowsError(try untracked.validate(inputShape: [1, 4]))
     }
 
@@ -278,9 +289,11 @@ final class BatchNormTests: XCTestCase {
         bn.eval()
         let x = Tensor.randn([3, 4], generator: gen)
         let y = bn(x)
-        for r in 0..<3 { for c in 0..<4 {
-            XCTAssertEqual(Double(y[r, c]), (Double(x[r, c]) - rm[c]) / (rv[c] + 1e-6).squareRoot(), accuracy: 1e-4)
-        } }
+        for r in 0..<3 {
+            for c in 0..<4 {
+                XCTAssertEqual(Double(y[r, c]), (Double(x[r, c]) - rm[c]) / (rv[c] + 1e-6).squareRoot(), accuracy: 1e-4)
+            }
+        }
     }
 
     func testFreezingKeepsAndUsesRunningStatisticsInTrainMode() {
@@ -301,7 +314,10 @@ final class BatchNormTests: XCTestCase {
         bn.freezeStatistics = false
         bn.eval()
         assertClose(y.scalars, bn(x).scalars, rtol: 0, atol: 0)
-        XCTAssertNoThrow(try { bn.train(); bn.freezeStatistics = true; try bn.validate(inputShape: [1, 3, 1, 1]) }())
+        XCTAssertNoThrow(
+            try {
+                bn.train(); bn.freezeStatistics = true; try bn.validate(inputShape: [1, 3, 1, 1])
+            }())
     }
 
     // MARK: Gradient checks

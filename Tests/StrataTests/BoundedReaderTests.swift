@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import StrataCore
 @testable import StrataData
 
@@ -58,8 +59,10 @@ final class BoundedReaderTests: XCTestCase {
         }
     }
 
-    func assertCSVError(_ text: String, _ fragment: String, scale: Float = 1, classCount: Int? = nil,
-                        file: StaticString = #filePath, line: UInt = #line) {
+    func assertCSVError(
+        _ text: String, _ fragment: String, scale: Float = 1, classCount: Int? = nil,
+        file: StaticString = #filePath, line: UInt = #line
+    ) {
         XCTAssertThrowsError(try loadCSV(text, scale: scale, classCount: classCount), file: file, line: line) {
             XCTAssertTrue("\($0)".contains(fragment), "'\($0)' lacks '\(fragment)'", file: file, line: line)
         }

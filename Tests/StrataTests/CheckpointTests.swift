@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import StrataCore
 @testable import StrataData
 @testable import StrataIO
@@ -94,16 +95,30 @@ final class CheckpointTests: XCTestCase {
         cases.append(("invalid JSON", rawFile(good.replacingOccurrences(of: "}}", with: "}},"), data)))
         cases.append(("duplicate key", rawFile("{" + w + "," + hdr("0.weight", [2], 16, 24) + "}", data)))
         cases.append(("header is a JSON array", rawFile("[1, 2]", data)))
-        cases.append(("\"0.bias\": data_offsets span 12 bytes but F32 [2] needs 8", rawFile("{" + w + "," + hdr("0.bias", [2], 16, 28) + "}", data + [0, 0, 0, 0])))
+        cases.append(
+            (
+                "\"0.bias\": data_offsets span 12 bytes but F32 [2] needs 8",
+                rawFile("{" + w + "," + hdr("0.bias", [2], 16, 28) + "}", data + [0, 0, 0, 0])
+            ))
         cases.append(("overlap", rawFile("{" + w + "," + hdr("0.bias", [2], 12, 20) + "}", data)))
-        cases.append(("\"0.bias\": data_offsets [16, 32] outside the data section of 24 bytes", rawFile("{" + w + "," + hdr("0.bias", [2], 16, 32, dtype: "F64") + "}", data)))
-        cases.append(("gap of 4 bytes before tensor \"0.bias\"", rawFile("{" + w + "," + hdr("0.bias", [2], 20, 28) + "}", data + [0, 0, 0, 0])))
+        cases.append(
+            (
+                "\"0.bias\": data_offsets [16, 32] outside the data section of 24 bytes",
+                rawFile("{" + w + "," + hdr("0.bias", [2], 16, 32, dtype: "F64") + "}", data)
+            ))
+        cases.append(
+            ("gap of 4 bytes before tensor \"0.bias\"", rawFile("{" + w + "," + hdr("0.bias", [2], 20, 28) + "}", data + [0, 0, 0, 0])))
         cases.append(("data section has 24 bytes but the tensors cover 16", rawFile("{" + w + "}", data)))
         cases.append(("\"0.bias\": data_offsets [16, 24] outside the data section of 20 bytes", Array(rawFile(good, data).dropLast(4))))
-        cases.append(("\"0.bias\": unsupported dtype \"F99\"", rawFile("{" + w + "," + hdr("0.bias", [2], 16, 24, dtype: "F99") + "}", data)))
+        cases.append(
+            ("\"0.bias\": unsupported dtype \"F99\"", rawFile("{" + w + "," + hdr("0.bias", [2], 16, 24, dtype: "F99") + "}", data)))
         cases.append(("must be [begin, end]", rawFile("{" + hdr("0.weight", [2, 2], 16, 0) + "}", data)))
         cases.append(("not a list of non-negative integers", rawFile("{" + hdr("0.weight", [2, -2], 0, 16) + "}", data)))
-        cases.append(("unknown field", rawFile("{\"0.weight\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16],\"x\":1}}", Array(data.prefix(16)))))
+        cases.append(
+            (
+                "unknown field",
+                rawFile("{\"0.weight\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16],\"x\":1}}", Array(data.prefix(16)))
+            ))
         cases.append(("__metadata__ value for \"a\" is not a string", rawFile("{\"__metadata__\":{\"a\":1}," + good.dropFirst(), data)))
         for (fragment, bytes) in cases {
             writeBytes(bytes, path)
@@ -114,9 +129,15 @@ final class CheckpointTests: XCTestCase {
 
         // Valid files that do not fit the module: errors name the key.
         let mismatch: [(String, [(String, Tensor)])] = [
-            ("\"0.weight\" has shape [3, 2] in \(path) but [2, 2] in the module", [("0.weight", Tensor(zeros: [3, 2])), ("0.bias", Tensor(zeros: [2]))]),
+            (
+                "\"0.weight\" has shape [3, 2] in \(path) but [2, 2] in the module",
+                [("0.weight", Tensor(zeros: [3, 2])), ("0.bias", Tensor(zeros: [2]))]
+            ),
             ("missing keys: \"0.bias\"", [("0.weight", Tensor(zeros: [2, 2]))]),
-            ("unexpected keys: \"1.weight\"", [("0.weight", Tensor(zeros: [2, 2])), ("0.bias", Tensor(zeros: [2])), ("1.weight", Tensor(zeros: [1]))]),
+            (
+                "unexpected keys: \"1.weight\"",
+                [("0.weight", Tensor(zeros: [2, 2])), ("0.bias", Tensor(zeros: [2])), ("1.weight", Tensor(zeros: [1]))]
+            ),
         ]
         for (fragment, tensors) in mismatch {
             try SafeTensors.write(tensors, to: path)
@@ -174,12 +195,15 @@ final class CheckpointTests: XCTestCase {
         let before = try FileBytes.readRaw(path)
         struct Crash: Error {}
         let other = Checkpoint(model: model(seed: 2), epoch: 2, step: 20)
-        XCTAssertThrowsError(try other.save(to: path, beforeRename: {
-            // The new file is fully written and synced in the same directory at this point.
-            let temps = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.contains(".tmp-") }
-            XCTAssertEqual(temps.count, 1)
-            throw Crash()
-        }))
+        XCTAssertThrowsError(
+            try other.save(
+                to: path,
+                beforeRename: {
+                    // The new file is fully written and synced in the same directory at this point.
+                    let temps = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.contains(".tmp-") }
+                    XCTAssertEqual(temps.count, 1)
+                    throw Crash()
+                }))
         XCTAssertEqual(try FileBytes.readRaw(path), before, "previous checkpoint must be untouched")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), ["ckpt.safetensors"], "temp file removed")
         let loaded = try Checkpoint.load(from: path)
@@ -219,8 +243,9 @@ final class CheckpointTests: XCTestCase {
         let g = RandomGenerator(seed: 11)
         let data = Dataset(images: Tensor.randn([48, 6], generator: g), labels: (0..<48).map { $0 % 3 })
         func setup(seed: UInt64) -> (Sequential, SGD, StepLR, DataLoader) {
-            let m = Sequential(Linear(6, 8, generator: RandomGenerator(seed: seed)), ReLU(), Dropout(p: 0.3),
-                               Linear(8, 3, generator: RandomGenerator(seed: seed + 1)))
+            let m = Sequential(
+                Linear(6, 8, generator: RandomGenerator(seed: seed)), ReLU(), Dropout(p: 0.3),
+                Linear(8, 3, generator: RandomGenerator(seed: seed + 1)))
             let opt = SGD(parameters: m.parameters(), learningRate: 0.1, momentum: 0.9)
             return (m, opt, StepLR(opt, stepSize: 2, gamma: 0.5), DataLoader(data, batchSize: 10, shuffle: true, seed: 5))
         }
@@ -297,8 +322,10 @@ final class CheckpointTests: XCTestCase {
         try JSONSerialization.data(withJSONObject: rows).write(to: URL(fileURLWithPath: dir + "/in.json"))
         let p = Process()
         p.executableURL = URL(fileURLWithPath: python)
-        p.arguments = [try XCTUnwrap(fixtureURL("torch_load_check", "py")).path, dir + "/strata.safetensors", "5,7,3",
-                       dir + "/in.json", dir + "/out.json", dir + "/torch.safetensors"]
+        p.arguments = [
+            try XCTUnwrap(fixtureURL("torch_load_check", "py")).path, dir + "/strata.safetensors", "5,7,3",
+            dir + "/in.json", dir + "/out.json", dir + "/torch.safetensors",
+        ]
         try p.run()
         p.waitUntilExit()
         XCTAssertEqual(p.terminationStatus, 0, "torch_load_check.py failed")

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import StrataCore
 @testable import StrataIO
 @testable import StrataNN
@@ -27,7 +28,7 @@ final class ChildProcessTests: XCTestCase {
         posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         var cArgs = args.map { strdup($0) } + [nil]
         var cEnv = envStrings.map { strdup($0) } + [nil]
-        defer { (cArgs + cEnv).forEach { free($0) } }
+        defer { for pointer in cArgs + cEnv { free(pointer) } }
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, args[0], &actions, nil, &cArgs, &cEnv)
         guard rc == 0 else { throw StrataError.io(path: args[0], reason: "posix_spawn failed: \(rc)") }
@@ -61,8 +62,9 @@ final class ChildProcessTests: XCTestCase {
             _ = Tensor(zeros: [1 << 40, 1 << 40])
         case "sgemmLda":
             var c: [Float] = [0, 0, 0, 0]
-            BLAS.sgemm(transA: .none, transB: .none, m: 2, n: 2, k: 3, alpha: 1, a: [1, 2, 3, 4, 5, 6], lda: 1,
-                       b: [1, 2, 3, 4, 5, 6], ldb: 2, beta: 0, c: &c, ldc: 2)
+            BLAS.sgemm(
+                transA: .none, transB: .none, m: 2, n: 2, k: 3, alpha: 1, a: [1, 2, 3, 4, 5, 6], lda: 1,
+                b: [1, 2, 3, 4, 5, 6], ldb: 2, beta: 0, c: &c, ldc: 2)
         case "threadCount":
             BLAS.threadCount = 0
         case "linearRank0":
@@ -93,8 +95,9 @@ final class ChildProcessTests: XCTestCase {
 
     /// A model of about 0.5 MB, so a save takes long enough to be killed mid-write.
     func savedModel(seed: UInt64) -> Sequential {
-        Sequential(Linear(256, 256, generator: RandomGenerator(seed: seed)), ReLU(),
-                   Linear(256, 256, generator: RandomGenerator(seed: seed + 10)))
+        Sequential(
+            Linear(256, 256, generator: RandomGenerator(seed: seed)), ReLU(),
+            Linear(256, 256, generator: RandomGenerator(seed: seed + 10)))
     }
 
     /// fork + kill -9 at random points of a save loop: the file on disk is

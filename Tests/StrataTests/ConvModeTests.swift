@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import StrataCore
 @testable import StrataNN
 
@@ -19,7 +20,9 @@ final class ConvModeTests: XCTestCase {
 
     /// Direct convolution of x [N, C, H, W] (groups 1, dilation 1) whose
     /// out-of-range reads go through `source`.
-    private func naiveConv(_ x: Tensor, _ w: Tensor, _ b: Tensor?, stride: Size2, padding: Size2, mode: ConvPaddingMode) -> (shape: [Int], y: [Float]) {
+    private func naiveConv(_ x: Tensor, _ w: Tensor, _ b: Tensor?, stride: Size2, padding: Size2, mode: ConvPaddingMode) -> (
+        shape: [Int], y: [Float]
+    ) {
         let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (o, kh, kw) = (w.shape[0], w.shape[2], w.shape[3])
         let oh = (h + 2 * padding.height - kh) / stride.height + 1, ow = (wd + 2 * padding.width - kw) / stride.width + 1
@@ -33,7 +36,8 @@ final class ConvModeTests: XCTestCase {
                             for ky in 0..<kh {
                                 for kx in 0..<kw {
                                     guard let iy = source(oy * stride.height - padding.height + ky, h, mode),
-                                          let ix = source(ox * stride.width - padding.width + kx, wd, mode) else { continue }
+                                        let ix = source(ox * stride.width - padding.width + kx, wd, mode)
+                                    else { continue }
                                     acc += Double(x[s, ci, iy, ix]) * Double(w[oc, ci, ky, kx])
                                 }
                             }
@@ -49,9 +53,12 @@ final class ConvModeTests: XCTestCase {
     func testPaddingModesMatchPlainReference() {
         let x = Tensor.randn([2, 2, 5, 6], generator: RandomGenerator(seed: 1))
         for mode in [ConvPaddingMode.zeros, .reflect, .replicate, .circular] {
-            for (k, s, p) in [(Size2(3), Size2(1), Size2(1)), (Size2(3, 2), Size2(2, 1), Size2(2, 1)), (Size2(2, 5), Size2(1, 2), Size2(4, 5))] {
+            for (k, s, p) in [
+                (Size2(3), Size2(1), Size2(1)), (Size2(3, 2), Size2(2, 1), Size2(2, 1)), (Size2(2, 5), Size2(1, 2), Size2(4, 5)),
+            ] {
                 if mode == .reflect && (p.height >= 5 || p.width >= 6) { continue }
-                let conv = Conv2d(2, 3, kernelSize: k, stride: s, padding: .explicit(p), paddingMode: mode, generator: RandomGenerator(seed: 2))
+                let conv = Conv2d(
+                    2, 3, kernelSize: k, stride: s, padding: .explicit(p), paddingMode: mode, generator: RandomGenerator(seed: 2))
                 let y = conv(x)
                 let ref = naiveConv(x, conv.weight, conv.bias, stride: s, padding: p, mode: mode)
                 XCTAssertEqual(y.shape, ref.shape, "\(mode) k \(k) s \(s) p \(p)")
@@ -65,7 +72,8 @@ final class ConvModeTests: XCTestCase {
 
     func testPaddingModesGradCheck() {
         for mode in [ConvPaddingMode.reflect, .replicate, .circular] {
-            let conv = Conv2d(2, 2, kernelSize: 3, stride: [2, 1], padding: [1, 2], paddingMode: mode, generator: RandomGenerator(seed: 3))
+            let conv = Conv2d(
+                2, 2, kernelSize: 3, stride: [2, 1], padding: [1, 2], paddingMode: mode, generator: RandomGenerator(seed: 3))
             assertGradCheck(gradCheck(conv, input: randomAwayFromZero([1, 2, 4, 5], seed: 4)), "\(mode)")
         }
     }
@@ -84,8 +92,9 @@ final class ConvModeTests: XCTestCase {
             let f = try layerFixture("conv2d_" + name)
             let xs = ints(f["x_shape"]), k = ints(f["kernel"]), s = ints(f["stride"]), p = ints(f["padding"])
             let mode = try XCTUnwrap(ConvPaddingMode(rawValue: f["padding_mode"] as? String ?? ""))
-            let conv = Conv2d(inputChannels: xs[1], outputChannels: f["out_channels"] as? Int ?? 0, kernelSize: Size2(k[0], k[1]),
-                              stride: Size2(s[0], s[1]), padding: .explicit(Size2(p[0], p[1])), paddingMode: mode)
+            let conv = Conv2d(
+                inputChannels: xs[1], outputChannels: f["out_channels"] as? Int ?? 0, kernelSize: Size2(k[0], k[1]),
+                stride: Size2(s[0], s[1]), padding: .explicit(Size2(p[0], p[1])), paddingMode: mode)
             checkAgainstLayerFixture(conv, f, name)
         }
     }
@@ -129,7 +138,9 @@ final class ConvModeTests: XCTestCase {
         assertGradCheck(gradCheck(reflect, input: randomAwayFromZero([1, 2, 5], seed: 9)), "reflect")
         XCTAssertEqual(conv.namedParameters().map(\.0), ["weight", "bias"])
         XCTAssertThrowsError(try conv.validate(inputShape: [2, 2, 3, 3])) { error in
-            XCTAssertEqual("\(error)", "Conv1d(2, 4, kernelSize: 3, stride: 2, padding: 1, groups: 2): expected input of shape [N, 2, L], got [2, 2, 3, 3]")
+            XCTAssertEqual(
+                "\(error)",
+                "Conv1d(2, 4, kernelSize: 3, stride: 2, padding: 1, groups: 2): expected input of shape [N, 2, L], got [2, 2, 3, 3]")
         }
     }
 
@@ -139,9 +150,10 @@ final class ConvModeTests: XCTestCase {
             let xs = ints(f["x_shape"])
             let padding: ConvPadding = (f["padding"] as? String) == "same" ? .same : .explicit(Size2(f["padding"] as? Int ?? -1))
             let mode = try XCTUnwrap(ConvPaddingMode(rawValue: f["padding_mode"] as? String ?? ""))
-            let conv = Conv1d(inputChannels: xs[1], outputChannels: f["out_channels"] as? Int ?? 0, kernelSize: f["kernel"] as? Int ?? 0,
-                              stride: f["stride"] as? Int ?? 0, padding: padding, dilation: f["dilation"] as? Int ?? 0,
-                              groups: f["groups"] as? Int ?? 0, bias: f["bias"] != nil, paddingMode: mode)
+            let conv = Conv1d(
+                inputChannels: xs[1], outputChannels: f["out_channels"] as? Int ?? 0, kernelSize: f["kernel"] as? Int ?? 0,
+                stride: f["stride"] as? Int ?? 0, padding: padding, dilation: f["dilation"] as? Int ?? 0,
+                groups: f["groups"] as? Int ?? 0, bias: f["bias"] != nil, paddingMode: mode)
             checkAgainstLayerFixture(conv, f, name)
         }
     }

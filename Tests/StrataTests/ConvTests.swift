@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import StrataCore
 @testable import StrataData
 @testable import StrataIO
@@ -99,32 +100,33 @@ final class ConvTests: XCTestCase {
     }
 
     private static let cases: [ConvCase] = [
-        ConvCase(),                                                              // valid 3x3
-        ConvCase(n: 1, c: 3, h: 9, w: 9, o: 5, padding: 1),                      // batch 1, padding
-        ConvCase(n: 3, c: 2, h: 11, w: 7, o: 4, stride: 2),                      // odd sizes, stride 2
+        ConvCase(),  // valid 3x3
+        ConvCase(n: 1, c: 3, h: 9, w: 9, o: 5, padding: 1),  // batch 1, padding
+        ConvCase(n: 3, c: 2, h: 11, w: 7, o: 4, stride: 2),  // odd sizes, stride 2
         ConvCase(n: 2, c: 3, h: 10, w: 9, o: 2, kernel: 3, stride: 2, padding: 1, bias: false),
-        ConvCase(n: 2, c: 2, h: 12, w: 10, o: 3, padding: 2, dilation: 2),       // dilation 2
-        ConvCase(n: 2, c: 4, h: 8, w: 8, o: 6, padding: 1, groups: 2),           // groups 2
-        ConvCase(n: 2, c: 4, h: 9, w: 7, o: 4, stride: 2, padding: 1, groups: 4),// depthwise
-        ConvCase(n: 2, c: 3, h: 6, w: 9, o: 6, kernel: 3, padding: 1, groups: 3, bias: false), // depthwise x2
-        ConvCase(n: 2, c: 3, h: 8, w: 11, o: 4, kernel: [3, 5], stride: [2, 1], padding: [1, 2]), // non-square
+        ConvCase(n: 2, c: 2, h: 12, w: 10, o: 3, padding: 2, dilation: 2),  // dilation 2
+        ConvCase(n: 2, c: 4, h: 8, w: 8, o: 6, padding: 1, groups: 2),  // groups 2
+        ConvCase(n: 2, c: 4, h: 9, w: 7, o: 4, stride: 2, padding: 1, groups: 4),  // depthwise
+        ConvCase(n: 2, c: 3, h: 6, w: 9, o: 6, kernel: 3, padding: 1, groups: 3, bias: false),  // depthwise x2
+        ConvCase(n: 2, c: 3, h: 8, w: 11, o: 4, kernel: [3, 5], stride: [2, 1], padding: [1, 2]),  // non-square
         ConvCase(n: 2, c: 3, h: 5, w: 13, o: 2, kernel: [1, 3], dilation: [1, 3]),
-        ConvCase(n: 3, c: 5, h: 4, w: 6, o: 7, kernel: 1),                       // 1x1 pointwise
-        ConvCase(n: 2, c: 4, h: 5, w: 5, o: 2, kernel: 1, groups: 2, bias: false),// 1x1 grouped
-        ConvCase(n: 2, c: 3, h: 7, w: 7, o: 2, kernel: 1, stride: 2),            // 1x1 strided (im2col)
-        ConvCase(n: 2, c: 2, h: 7, w: 6, o: 3, kernel: 3, padding: .same),       // same, odd kernel
+        ConvCase(n: 3, c: 5, h: 4, w: 6, o: 7, kernel: 1),  // 1x1 pointwise
+        ConvCase(n: 2, c: 4, h: 5, w: 5, o: 2, kernel: 1, groups: 2, bias: false),  // 1x1 grouped
+        ConvCase(n: 2, c: 3, h: 7, w: 7, o: 2, kernel: 1, stride: 2),  // 1x1 strided (im2col)
+        ConvCase(n: 2, c: 2, h: 7, w: 6, o: 3, kernel: 3, padding: .same),  // same, odd kernel
         ConvCase(n: 2, c: 2, h: 6, w: 7, o: 3, kernel: [4, 2], padding: .same),  // same, even kernel
         ConvCase(n: 1, c: 2, h: 6, w: 8, o: 2, kernel: 2, padding: .same, dilation: [2, 3]),
-        ConvCase(n: 2, c: 2, h: 7, w: 5, o: 3, kernel: [3, 1]),                  // full-width rows, fewer rows out
-        ConvCase(n: 2, c: 1, h: 5, w: 5, o: 3, kernel: 5, padding: .valid),      // kernel = input
-        ConvCase(n: 5, c: 1, h: 6, w: 6, o: 8, kernel: 3, padding: 1),           // conv1-like
+        ConvCase(n: 2, c: 2, h: 7, w: 5, o: 3, kernel: [3, 1]),  // full-width rows, fewer rows out
+        ConvCase(n: 2, c: 1, h: 5, w: 5, o: 3, kernel: 5, padding: .valid),  // kernel = input
+        ConvCase(n: 5, c: 1, h: 6, w: 6, o: 8, kernel: 3, padding: 1),  // conv1-like
     ]
 
     /// Runs one case through the library with the current strategy and thread count.
     private func check(_ cs: ConvCase, seed: UInt64, _ label: String) {
         let gen = RandomGenerator(seed: seed)
-        let layer = Conv2d(inputChannels: cs.c, outputChannels: cs.o, kernelSize: cs.kernel, stride: cs.stride,
-                           padding: cs.padding, dilation: cs.dilation, groups: cs.groups, bias: cs.bias, generator: gen)
+        let layer = Conv2d(
+            inputChannels: cs.c, outputChannels: cs.o, kernelSize: cs.kernel, stride: cs.stride,
+            padding: cs.padding, dilation: cs.dilation, groups: cs.groups, bias: cs.bias, generator: gen)
         let x = Tensor.randn([cs.n, cs.c, cs.h, cs.w], generator: gen, requiresGrad: true)
         let naive = NaiveConv(cs)
         let y = layer(x)
@@ -174,7 +176,10 @@ final class ConvTests: XCTestCase {
     func testGradCheck() {
         let configs: [(Conv2d, [Int])] = [
             (Conv2d(2, 3, kernelSize: 3, stride: 2, padding: 1, generator: RandomGenerator(seed: 1)), [2, 2, 5, 6]),
-            (Conv2d(4, 4, kernelSize: [2, 3], padding: .same, dilation: [2, 1], groups: 2, generator: RandomGenerator(seed: 2)), [1, 4, 4, 5]),
+            (
+                Conv2d(4, 4, kernelSize: [2, 3], padding: .same, dilation: [2, 1], groups: 2, generator: RandomGenerator(seed: 2)),
+                [1, 4, 4, 5]
+            ),
             (Conv2d(3, 2, kernelSize: 1, bias: false, generator: RandomGenerator(seed: 3)), [2, 3, 3, 3]),
         ]
         for (i, (layer, shape)) in configs.enumerated() {
@@ -187,11 +192,13 @@ final class ConvTests: XCTestCase {
         for name in ["basic", "strided_grouped", "same_even", "depthwise_nobias", "pointwise"] {
             let f = try XCTUnwrap(fixture["conv_" + name] as? [String: Any], name)
             let xs = ints(f["x_shape"]), k = ints(f["kernel"]), s = ints(f["stride"]), d = ints(f["dilation"])
-            let padding: ConvPadding = (f["padding"] as? String) == "same" ? .same : .explicit(Size2(ints(f["padding"])[0], ints(f["padding"])[1]))
+            let padding: ConvPadding =
+                (f["padding"] as? String) == "same" ? .same : .explicit(Size2(ints(f["padding"])[0], ints(f["padding"])[1]))
             let hasBias = f["bias"] != nil
-            let layer = Conv2d(inputChannels: xs[1], outputChannels: f["out_channels"] as! Int, kernelSize: Size2(k[0], k[1]),
-                               stride: Size2(s[0], s[1]), padding: padding, dilation: Size2(d[0], d[1]),
-                               groups: f["groups"] as! Int, bias: hasBias)
+            let layer = Conv2d(
+                inputChannels: xs[1], outputChannels: f["out_channels"] as! Int, kernelSize: Size2(k[0], k[1]),
+                stride: Size2(s[0], s[1]), padding: padding, dilation: Size2(d[0], d[1]),
+                groups: f["groups"] as! Int, bias: hasBias)
             layer.weight.assign(Tensor(shape: layer.weight.shape, floats(f["weight"])))
             if let b = layer.bias { b.assign(Tensor(floats(f["bias"]))) }
             let x = Tensor(shape: xs, floats(f["x"]), requiresGrad: true)
@@ -223,13 +230,20 @@ final class ConvTests: XCTestCase {
     func testValidateMessages() {
         let conv = Conv2d(3, 8, kernelSize: 5, padding: 1)
         XCTAssertThrowsError(try conv.validate(inputShape: [3, 10, 10])) { error in
-            XCTAssertEqual("\(error)", "Conv2d(3, 8, kernelSize: 5x5, stride: 1x1, padding: 1x1): expected input of shape [N, 3, H, W], got [3, 10, 10]")
+            XCTAssertEqual(
+                "\(error)",
+                "Conv2d(3, 8, kernelSize: 5x5, stride: 1x1, padding: 1x1): expected input of shape [N, 3, H, W], got [3, 10, 10]")
         }
         XCTAssertThrowsError(try conv.validate(inputShape: [2, 4, 10, 10])) { error in
-            XCTAssertEqual("\(error)", "Conv2d(3, 8, kernelSize: 5x5, stride: 1x1, padding: 1x1): expected input of shape [N, 3, H, W], got [2, 4, 10, 10]")
+            XCTAssertEqual(
+                "\(error)",
+                "Conv2d(3, 8, kernelSize: 5x5, stride: 1x1, padding: 1x1): expected input of shape [N, 3, H, W], got [2, 4, 10, 10]")
         }
         XCTAssertThrowsError(try conv.validate(inputShape: [2, 3, 2, 10])) { error in
-            XCTAssertEqual("\(error)", "Conv2d(3, 8, kernelSize: 5x5, stride: 1x1, padding: 1x1): kernel 5x5 (dilated extent 5x5) is larger than the padded input 4x12 (input [2, 3, 2, 10])")
+            XCTAssertEqual(
+                "\(error)",
+                "Conv2d(3, 8, kernelSize: 5x5, stride: 1x1, padding: 1x1): kernel 5x5 (dilated extent 5x5) is larger than the padded input 4x12 (input [2, 3, 2, 10])"
+            )
         }
         let dilated = Conv2d(2, 2, kernelSize: 3, dilation: 3, groups: 2)
         XCTAssertThrowsError(try dilated.validate(inputShape: [1, 2, 6, 9])) { error in

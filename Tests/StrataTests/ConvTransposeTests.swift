@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import StrataCore
 @testable import StrataNN
 
@@ -20,7 +21,8 @@ private struct TCase: CustomStringConvertible {
 /// output pixel (iy*s - p + ky*d, ix*s - p + kx*d) of each output channel
 /// oc of its group.
 private func naiveScatter(_ t: TCase, x: [Float], w: [Float], b: [Float]?, g: [Float])
-    -> (y: [Float], dx: [Float], dw: [Float], db: [Float]) {
+    -> (y: [Float], dx: [Float], dw: [Float], db: [Float])
+{
     let (oh, ow) = (t.outH, t.outW)
     let cg = t.c / t.groups, og = t.o / t.groups, (kh, kw) = (t.kernel.height, t.kernel.width)
     var y = [Double](repeating: 0, count: t.n * t.o * oh * ow)
@@ -67,22 +69,23 @@ final class ConvTransposeTests: XCTestCase {
 
     private static let cases: [TCase] = [
         TCase(),
-        TCase(n: 2, c: 2, h: 3, w: 3, o: 3, kernel: 2, stride: 2),                              // exact 2x upsampling
+        TCase(n: 2, c: 2, h: 3, w: 3, o: 3, kernel: 2, stride: 2),  // exact 2x upsampling
         TCase(n: 1, c: 3, h: 4, w: 3, o: 2, kernel: 3, stride: 2, padding: 1, outputPadding: 1),
         TCase(n: 2, c: 4, h: 3, w: 4, o: 6, kernel: [3, 2], stride: [2, 1], padding: [1, 0], outputPadding: [1, 0], groups: 2),
-        TCase(n: 2, c: 4, h: 3, w: 3, o: 4, kernel: 3, stride: 1, padding: 1, groups: 4, bias: false), // depthwise
+        TCase(n: 2, c: 4, h: 3, w: 3, o: 4, kernel: 3, stride: 1, padding: 1, groups: 4, bias: false),  // depthwise
         TCase(n: 1, c: 2, h: 4, w: 3, o: 3, kernel: 3, stride: 2, padding: 1, outputPadding: 1, dilation: 2),
-        TCase(n: 1, c: 2, h: 3, w: 4, o: 2, kernel: 2, stride: 1, outputPadding: 1, dilation: 2), // op < dilation only
-        TCase(n: 3, c: 3, h: 2, w: 3, o: 4, kernel: 1),                                         // pointwise
-        TCase(n: 2, c: 2, h: 3, w: 2, o: 2, kernel: 1, stride: 3, outputPadding: 2),           // sparse 1x1
+        TCase(n: 1, c: 2, h: 3, w: 4, o: 2, kernel: 2, stride: 1, outputPadding: 1, dilation: 2),  // op < dilation only
+        TCase(n: 3, c: 3, h: 2, w: 3, o: 4, kernel: 1),  // pointwise
+        TCase(n: 2, c: 2, h: 3, w: 2, o: 2, kernel: 1, stride: 3, outputPadding: 2),  // sparse 1x1
         TCase(n: 1, c: 3, h: 3, w: 4, o: 2, kernel: [2, 4], stride: [3, 2], padding: [0, 1], outputPadding: [2, 1], dilation: [1, 2]),
     ]
 
     private func check(_ t: TCase, seed: UInt64, _ label: String) {
         let gen = RandomGenerator(seed: seed)
-        let layer = ConvTranspose2d(inputChannels: t.c, outputChannels: t.o, kernelSize: t.kernel, stride: t.stride,
-                                    padding: t.padding, outputPadding: t.outputPadding, groups: t.groups,
-                                    bias: t.bias, dilation: t.dilation, generator: gen)
+        let layer = ConvTranspose2d(
+            inputChannels: t.c, outputChannels: t.o, kernelSize: t.kernel, stride: t.stride,
+            padding: t.padding, outputPadding: t.outputPadding, groups: t.groups,
+            bias: t.bias, dilation: t.dilation, generator: gen)
         XCTAssertEqual(layer.weight.shape, [t.c, t.o / t.groups, t.kernel.height, t.kernel.width])
         let x = Tensor.randn([t.n, t.c, t.h, t.w], generator: gen, requiresGrad: true)
         let y = layer(x)
@@ -110,7 +113,10 @@ final class ConvTransposeTests: XCTestCase {
 
     func testGradCheck() {
         let configs: [(ConvTranspose2d, [Int])] = [
-            (ConvTranspose2d(2, 3, kernelSize: 3, stride: 2, padding: 1, outputPadding: 1, generator: RandomGenerator(seed: 1)), [2, 2, 3, 3]),
+            (
+                ConvTranspose2d(2, 3, kernelSize: 3, stride: 2, padding: 1, outputPadding: 1, generator: RandomGenerator(seed: 1)),
+                [2, 2, 3, 3]
+            ),
             (ConvTranspose2d(4, 2, kernelSize: [2, 3], groups: 2, dilation: [2, 1], generator: RandomGenerator(seed: 2)), [1, 4, 3, 4]),
             (ConvTranspose2d(3, 2, kernelSize: 1, bias: false, generator: RandomGenerator(seed: 3)), [2, 3, 2, 3]),
         ]
@@ -138,10 +144,11 @@ final class ConvTransposeTests: XCTestCase {
             let f = try layerFixture("convt_" + name)
             let xs = ints(f["x_shape"]), k = ints(f["kernel"]), s = ints(f["stride"]), p = ints(f["padding"])
             let op = ints(f["output_padding"]), d = ints(f["dilation"])
-            let layer = ConvTranspose2d(inputChannels: xs[1], outputChannels: f["out_channels"] as? Int ?? 0,
-                                        kernelSize: Size2(k[0], k[1]), stride: Size2(s[0], s[1]), padding: Size2(p[0], p[1]),
-                                        outputPadding: Size2(op[0], op[1]), groups: f["groups"] as? Int ?? 0,
-                                        bias: f["bias"] != nil, dilation: Size2(d[0], d[1]))
+            let layer = ConvTranspose2d(
+                inputChannels: xs[1], outputChannels: f["out_channels"] as? Int ?? 0,
+                kernelSize: Size2(k[0], k[1]), stride: Size2(s[0], s[1]), padding: Size2(p[0], p[1]),
+                outputPadding: Size2(op[0], op[1]), groups: f["groups"] as? Int ?? 0,
+                bias: f["bias"] != nil, dilation: Size2(d[0], d[1]))
             checkAgainstLayerFixture(layer, f, name)
         }
     }
@@ -156,7 +163,10 @@ final class ConvTransposeTests: XCTestCase {
         XCTAssertLessThanOrEqual(w.max() ?? 0, bound)
         XCTAssertGreaterThan(w.max() ?? 0, bound * 0.98)
         XCTAssertThrowsError(try layer.validate(inputShape: [2, 6, 4, 4])) { error in
-            XCTAssertEqual("\(error)", "ConvTranspose2d(8, 6, kernelSize: 3x5, stride: 1x1, padding: 0x0, groups: 2): expected input of shape [N, 8, H, W], got [2, 6, 4, 4]")
+            XCTAssertEqual(
+                "\(error)",
+                "ConvTranspose2d(8, 6, kernelSize: 3x5, stride: 1x1, padding: 0x0, groups: 2): expected input of shape [N, 8, H, W], got [2, 6, 4, 4]"
+            )
         }
         let shrinking = ConvTranspose2d(1, 1, kernelSize: 1, padding: 2)
         XCTAssertThrowsError(try shrinking.validate(inputShape: [1, 1, 3, 3])) { error in

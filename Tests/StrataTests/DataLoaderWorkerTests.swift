@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import StrataCore
 @testable import StrataData
 
@@ -33,8 +34,9 @@ final class DataLoaderWorkerTests: XCTestCase {
     func testBatchesDoNotDependOnTheNumberOfWorkers() throws {
         let d = ComputedDataset(count: 23)
         func loader(_ workers: Int, prefetch: Bool = true) -> DataLoader {
-            DataLoader(d, batchSize: 4, shuffle: true, seed: 9, transform: augment, normalization: ([1], [2]),
-                       numWorkers: workers, prefetch: prefetch)
+            DataLoader(
+                d, batchSize: 4, shuffle: true, seed: 9, transform: augment, normalization: ([1], [2]),
+                numWorkers: workers, prefetch: prefetch)
         }
         let reference = try epochs(loader(1, prefetch: false), 3)
         XCTAssertEqual(reference.count, 18)

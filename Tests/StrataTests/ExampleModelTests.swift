@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import StrataCore
 @testable import StrataData
 @testable import StrataIO
@@ -16,7 +17,8 @@ final class ExampleModelTests: XCTestCase {
     /// MaxPool2d, Flatten, Linear, BatchNorm1d, ReLU, Linear).state_dict().keys()`.
     func testReferenceCNNStateDictKeysArePyTorchSequential() {
         let model = ReferenceCNN.make(norm: .batch, generator: RandomGenerator(seed: 1))
-        let expected = ["0.weight", "0.bias"] + bnKeys(1) + ["4.weight", "4.bias"] + bnKeys(5)
+        let expected =
+            ["0.weight", "0.bias"] + bnKeys(1) + ["4.weight", "4.bias"] + bnKeys(5)
             + ["9.weight", "9.bias"] + bnKeys(10) + ["12.weight", "12.bias"]
         XCTAssertEqual(model.stateDict().map(\.0), expected)
         let shapes = Dictionary(uniqueKeysWithValues: model.stateDict().map { ($0.0, $0.1.shape) })
@@ -31,8 +33,9 @@ final class ExampleModelTests: XCTestCase {
 
     func testReferenceCNNVariantsKeysAndOutputShape() {
         let none = ReferenceCNN.make(norm: .none, generator: RandomGenerator(seed: 1))
-        XCTAssertEqual(none.stateDict().map(\.0),
-                       ["0.weight", "0.bias", "3.weight", "3.bias", "7.weight", "7.bias", "9.weight", "9.bias"])
+        XCTAssertEqual(
+            none.stateDict().map(\.0),
+            ["0.weight", "0.bias", "3.weight", "3.bias", "7.weight", "7.bias", "9.weight", "9.bias"])
         let group = ReferenceCNN.make(norm: .group, generator: RandomGenerator(seed: 1))
         XCTAssertEqual(group.stateDict().filter { $0.0.hasPrefix("1.") }.map(\.0), ["1.weight", "1.bias"])
         XCTAssertEqual(group.namedModules().compactMap { ($0.1 as? GroupNorm)?.numGroups }, [8, 8, 8])

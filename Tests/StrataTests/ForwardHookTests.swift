@@ -36,13 +36,17 @@ final class ForwardHookTests: XCTestCase {
     func testHooksReplaceInputAndOutputInRegistrationOrder() {
         let layer = Identity()
         var order: [String] = []
-        layer.registerForwardPreHook { _, x in order.append("pre"); return x * 2 }
+        layer.registerForwardPreHook { _, x in
+            order.append("pre"); return x * 2
+        }
         layer.registerForwardHook { _, input, y in
             order.append("post1")
             XCTAssertEqual(input.scalars, [2, 4], "the hook sees the pre-hook's replacement input")
             return y + 1
         }
-        layer.registerForwardHook { _, _, y in order.append("post2"); XCTAssertEqual(y.scalars, [3, 5]); return nil }
+        layer.registerForwardHook { _, _, y in
+            order.append("post2"); XCTAssertEqual(y.scalars, [3, 5]); return nil
+        }
         let out = layer(Tensor([1, 2]))
         XCTAssertEqual(out.scalars, [3, 5])
         XCTAssertEqual(order, ["pre", "post1", "post2"])
@@ -51,7 +55,9 @@ final class ForwardHookTests: XCTestCase {
     func testHooksBelongToOneInstanceAndNotToDirectForwardCalls() {
         let a = ReLU(), b = ReLU()
         var calls = 0
-        a.registerForwardHook { _, _, _ in calls += 1; return nil }
+        a.registerForwardHook { _, _, _ in
+            calls += 1; return nil
+        }
         _ = b(Tensor([1]))
         XCTAssertEqual(calls, 0)
         _ = a.forward(Tensor([1]))

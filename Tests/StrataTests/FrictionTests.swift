@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import StrataCore
 @testable import StrataIO
 @testable import StrataNN
@@ -50,8 +51,9 @@ final class FrictionTests: XCTestCase {
         let x = Tensor.randn([1, 2, 6, 6], generator: g), w = Tensor.randn([4, 2, 3, 3], generator: g)
         XCTAssertEqual(conv2d(x, weight: w, stride: s, padding: p).scalars, conv2d(x, weight: w, stride: 2, padding: 1).scalars)
         XCTAssertEqual(conv2d(x, weight: w, dilation: [n, 1]).shape, [1, 4, 2, 4])
-        XCTAssertEqual(maxPool2d(x, kernelSize: k, stride: s, padding: p).scalars,
-                       maxPool2d(x, kernelSize: 3, stride: 2, padding: 1).scalars)
+        XCTAssertEqual(
+            maxPool2d(x, kernelSize: k, stride: s, padding: p).scalars,
+            maxPool2d(x, kernelSize: 3, stride: 2, padding: 1).scalars)
         XCTAssertEqual(maxPool2d(x, kernelSize: n).shape, [1, 2, 3, 3])
         XCTAssertEqual(avgPool2d(x, kernelSize: k, stride: s).scalars, avgPool2d(x, kernelSize: 3, stride: 2).scalars)
         XCTAssertEqual(adaptiveAvgPool2d(x, outputSize: n).shape, [1, 2, 2, 2])
@@ -90,14 +92,15 @@ final class FrictionTests: XCTestCase {
 
     func testKeyMismatchErrorSummarises() throws {
         let model = Sequential((0..<12).map { _ in Linear(2, 2) as any Module })  // 24 keys
-        var state = Array(model.stateDict().prefix(1))                              // keeps "0.weight"
+        var state = Array(model.stateDict().prefix(1))  // keeps "0.weight"
         state += (0..<56).map { ("encoder.block\($0).weight", Tensor.zeros([1])) }
         do {
             try model.loadStateDict(state, source: "other.safetensors")
             XCTFail("expected a checkpoint error")
         } catch let StrataError.checkpoint(message) {
             XCTAssertTrue(message.contains("23 missing, 56 unexpected keys: a different architecture?"), message)
-            XCTAssertTrue(message.contains("missing keys: \"0.bias\", \"1.weight\", \"1.bias\", \"2.weight\", \"2.bias\", ... (18 more)"), message)
+            XCTAssertTrue(
+                message.contains("missing keys: \"0.bias\", \"1.weight\", \"1.bias\", \"2.weight\", \"2.bias\", ... (18 more)"), message)
             XCTAssertTrue(message.contains("\"encoder.block4.weight\", ... (51 more)"), message)
             XCTAssertFalse(message.contains("encoder.block5."), "lists only the first few keys: \(message)")
             XCTAssertLessThan(message.count, 500, message)
@@ -205,8 +208,9 @@ final class FrictionTests: XCTestCase {
         let model = Sequential(sn, bn, Dropout())
         let u = sn.u.scalars
         XCTAssertThrowsError(try model.validate(inputShape: [1, 4])) { error in
-            XCTAssertTrue("\(error)".contains("\"1\" (BatchNorm1d) refuses its input: BatchNorm1d(3): expected more than 1 value per channel"),
-                          "\(error)")
+            XCTAssertTrue(
+                "\(error)".contains("\"1\" (BatchNorm1d) refuses its input: BatchNorm1d(3): expected more than 1 value per channel"),
+                "\(error)")
         }
         XCTAssertNoThrow(try model.validate(inputShape: [2, 4]))
         XCTAssertTrue(model.training && bn.training && sn.training)

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import StrataCore
 @testable import StrataData
 
@@ -32,8 +33,9 @@ final class ImageCodecTests: XCTestCase {
     func testPaletteGrayAlphaRGBAAnd16BitPNGsBecome8BitGrayOrRGB() throws {
         // Palette (color type 3) with a tRNS entry: alpha is dropped, colours kept.
         let palette: [UInt8] = [10, 20, 30, 200, 100, 50, 0, 255, 0]
-        let p = RawPNG.file(width: 3, height: 2, bitDepth: 8, colorType: 3, rows: [[0, 1, 2], [2, 1, 0]],
-                            palette: palette, transparency: [0, 128])
+        let p = RawPNG.file(
+            width: 3, height: 2, bitDepth: 8, colorType: 3, rows: [[0, 1, 2], [2, 1, 0]],
+            palette: palette, transparency: [0, 128])
         let pi = try Image(decoding: p, mode: .rgb)
         XCTAssertEqual(pi.pixels, [10, 20, 30, 200, 100, 50, 0, 255, 0, 0, 255, 0, 200, 100, 50, 10, 20, 30])
         // Gray + alpha (type 4): the gray sample, replicated.

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import StrataCore
 @testable import StrataData
 
@@ -22,10 +23,11 @@ final class ImageFolderTests: XCTestCase {
 
     func testClassesAndFilesFollowTorchvisionOrder() throws {
         let root = makeTempDir(self)
-        try makeTree([
-            ("dog", "b.png"), ("dog", "a.JPG"), ("cat", "z.jpeg"), ("cat", "kittens/m.png"), ("cat", "a.PNG"),
-            ("Zebra", "x.png"), ("cat", "notes.txt"), ("cat", ".DS_Store"), ("dog", "c.gif"),
-        ], in: root)
+        try makeTree(
+            [
+                ("dog", "b.png"), ("dog", "a.JPG"), ("cat", "z.jpeg"), ("cat", "kittens/m.png"), ("cat", "a.PNG"),
+                ("Zebra", "x.png"), ("cat", "notes.txt"), ("cat", ".DS_Store"), ("dog", "c.gif"),
+            ], in: root)
         writeFile(Array("x".utf8), "\(root)/README.md")  // a file at the root belongs to no class
         let folder = try ImageFolder(root: root)
         XCTAssertEqual(folder.classes, ["Zebra", "cat", "dog"], "sorted by code point: upper case first")
@@ -53,8 +55,13 @@ final class ImageFolderTests: XCTestCase {
         try makeTree([("cat", "a.png"), ("empty", "readme.txt")], in: root)
         try FileManager.default.createDirectory(atPath: "\(root)/also-empty", withIntermediateDirectories: true)
         XCTAssertThrowsError(try ImageFolder(root: root)) { error in
-            XCTAssertEqual("\(error)", StrataError.io(path: root, reason:
-                "Found no valid file for the classes also-empty, empty. Supported extensions are: .png, .jpg, .jpeg").description)
+            XCTAssertEqual(
+                "\(error)",
+                StrataError.io(
+                    path: root,
+                    reason:
+                        "Found no valid file for the classes also-empty, empty. Supported extensions are: .png, .jpg, .jpeg"
+                ).description)
         }
     }
 

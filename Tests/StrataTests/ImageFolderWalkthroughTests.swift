@@ -1,6 +1,6 @@
 import Foundation
-import XCTest
 import Strata
+import XCTest
 
 /// The ImageFolder walk-through of Docs/DataAndCheckpoints.md, kept
 /// compiling and kept true. The code between the markers is the
@@ -98,7 +98,8 @@ final class ImageFolderWalkthroughTests: XCTestCase {
         let startMarker = "// --- Docs/DataAndCheckpoints.md: ImageFolder walk-through ---"
         let testStart = try XCTUnwrap(test.range(of: startMarker + "\n"))
         let testEnd = try XCTUnwrap(test.range(of: "// --- end of walk-through ---"))
-        XCTAssertEqual(lines(doc[docStart.upperBound..<docEnd.lowerBound], indent: 0),
-                       lines(test[testStart.upperBound..<testEnd.lowerBound], indent: 8))
+        XCTAssertEqual(
+            lines(doc[docStart.upperBound..<docEnd.lowerBound], indent: 0),
+            lines(test[testStart.upperBound..<testEnd.lowerBound], indent: 8))
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import StrataCore
 @testable import StrataData
 
@@ -41,8 +42,10 @@ enum RawPNG {
     }
 
     /// `rows`: each row's raw sample bytes (no filter byte; big-endian for 16-bit).
-    static func file(width: Int, height: Int, bitDepth: UInt8, colorType: UInt8, rows: [[UInt8]],
-                     palette: [UInt8]? = nil, transparency: [UInt8]? = nil) -> [UInt8] {
+    static func file(
+        width: Int, height: Int, bitDepth: UInt8, colorType: UInt8, rows: [[UInt8]],
+        palette: [UInt8]? = nil, transparency: [UInt8]? = nil
+    ) -> [UInt8] {
         var ihdr = be32(UInt32(width)) + be32(UInt32(height))
         ihdr += [bitDepth, colorType, 0, 0, 0]
         var out: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + chunk("IHDR", ihdr)

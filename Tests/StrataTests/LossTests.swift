@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import StrataCore
 
 /// Losses: PyTorch fixtures (losses.json, made by make_loss_fixtures.py),
@@ -21,8 +22,10 @@ final class LossTests: XCTestCase {
     }
 
     /// Like `assertClose`, but a NaN expected value needs a NaN.
-    private func assertMatches(_ actual: [Float], _ expected: [Float], _ message: String,
-                               file: StaticString = #filePath, line: UInt = #line) {
+    private func assertMatches(
+        _ actual: [Float], _ expected: [Float], _ message: String,
+        file: StaticString = #filePath, line: UInt = #line
+    ) {
         XCTAssertEqual(actual.count, expected.count, message, file: file, line: line)
         for (i, (a, e)) in zip(actual, expected).enumerated() {
             let ok = e.isNaN ? a.isNaN : (a == e || abs(a - e) <= 2e-5 + 2e-4 * abs(e))
@@ -51,8 +54,9 @@ final class LossTests: XCTestCase {
         let float = { (key: String, fallback: Float) in (c[key] as? NSNumber)?.floatValue ?? fallback }
         switch c["loss"] as? String {
         case "cross_entropy":
-            return crossEntropy(x, labels: labels, weight: weight, ignoreIndex: (c["ignore_index"] as? Int) ?? -100,
-                                labelSmoothing: float("label_smoothing", 0), reduction: red)
+            return crossEntropy(
+                x, labels: labels, weight: weight, ignoreIndex: (c["ignore_index"] as? Int) ?? -100,
+                labelSmoothing: float("label_smoothing", 0), reduction: red)
         case "nll_loss":
             return nllLoss(x, labels: labels, weight: weight, reduction: red)
         default: break
@@ -69,12 +73,13 @@ final class LossTests: XCTestCase {
         case "smooth_l1": return smoothL1Loss(x, t, beta: float("beta", 1), reduction: red)
         case "huber": return huberLoss(x, t, delta: float("delta", 1), reduction: red)
         case "kl_div":
-            let kl: KLDivReduction = switch c["reduction"] as? String ?? "mean" {
-            case "none": .none
-            case "sum": .sum
-            case "batchmean": .batchMean
-            default: .mean
-            }
+            let kl: KLDivReduction =
+                switch c["reduction"] as? String ?? "mean" {
+                case "none": .none
+                case "sum": .sum
+                case "batchmean": .batchMean
+                default: .mean
+                }
             return klDiv(x, t, reduction: kl, logTarget: (c["log_target"] as? Bool) ?? false)
         default: return nil
         }
@@ -88,8 +93,12 @@ final class LossTests: XCTestCase {
         for c in cases {
             let name = c["name"] as? String ?? "?"
             let x = Tensor(shape: ints(c["shape"]), values(c["input"]), requiresGrad: true)
-            let t = c["target"] == nil ? nil : Tensor(shape: ints(c["shape"]), values(c["target"]),
-                                                      requiresGrad: c["grad_target"] != nil)
+            let t =
+                c["target"] == nil
+                ? nil
+                : Tensor(
+                    shape: ints(c["shape"]), values(c["target"]),
+                    requiresGrad: c["grad_target"] != nil)
             guard let loss = strataLoss(c, x, t) else { XCTFail("\(name): unknown loss \(c["loss"] ?? "")"); continue }
             seen.insert(c["loss"] as? String ?? "")
             XCTAssertEqual(loss.shape, ints(c["out_shape"]), name)
@@ -100,7 +109,8 @@ final class LossTests: XCTestCase {
                 assertMatches(t?.grad?.scalars ?? [], values(c["grad_target"]), "\(name) target gradient")
             }
         }
-        XCTAssertEqual(seen, ["cross_entropy", "cross_entropy_prob", "nll_loss", "bce", "bce_logits", "l1", "mse", "smooth_l1", "huber", "kl_div"])
+        XCTAssertEqual(
+            seen, ["cross_entropy", "cross_entropy_prob", "nll_loss", "bce", "bce_logits", "l1", "mse", "smooth_l1", "huber", "kl_div"])
     }
 
     // MARK: Finite differences
@@ -117,21 +127,24 @@ final class LossTests: XCTestCase {
         let labels = [0, 3, -100, 1, 1]
         for red in [Reduction.mean, .sum, .none] {
             assertGradCheck(gradCheck([x]) { crossEntropy($0[0], labels: labels, reduction: red) }, "plain \(red)")
-            assertGradCheck(gradCheck([x]) {
-                crossEntropy($0[0], labels: labels, weight: w, labelSmoothing: 0.2, reduction: red)
-            }, "weight+smoothing+ignore \(red)")
+            assertGradCheck(
+                gradCheck([x]) {
+                    crossEntropy($0[0], labels: labels, weight: w, labelSmoothing: 0.2, reduction: red)
+                }, "weight+smoothing+ignore \(red)")
         }
         let seg = input([2, 3, 2, 2], seed: 2)
-        assertGradCheck(gradCheck([seg]) {
-            crossEntropy($0[0], labels: [0, 2, -100, 1, 1, 1, 2, 0], weight: Tensor([1, 0.3, 2]), labelSmoothing: 0.1)
-        }, "spatial")
+        assertGradCheck(
+            gradCheck([seg]) {
+                crossEntropy($0[0], labels: [0, 2, -100, 1, 1, 1, 2, 0], weight: Tensor([1, 0.3, 2]), labelSmoothing: 0.1)
+            }, "spatial")
         assertGradCheck(gradCheck([x]) { nllLoss($0[0].logSoftmax(), labels: labels, weight: w, reduction: .mean) }, "nll")
         let soft = Tensor.rand([5, 4], generator: RandomGenerator(seed: 14))
         soft.requiresGrad = true
         for red in [Reduction.mean, .sum, .none] {
-            assertGradCheck(gradCheck([x, soft]) {
-                crossEntropy($0[0], probabilities: $0[1], weight: w, labelSmoothing: 0.1, reduction: red)
-            }, "probabilities \(red)")
+            assertGradCheck(
+                gradCheck([x, soft]) {
+                    crossEntropy($0[0], probabilities: $0[1], weight: w, labelSmoothing: 0.1, reduction: red)
+                }, "probabilities \(red)")
         }
     }
 
@@ -143,9 +156,10 @@ final class LossTests: XCTestCase {
         let w = Tensor([0.5, 1.5, 2, 1])
         for red in [Reduction.mean, .sum, .none] {
             assertGradCheck(gradCheck([p, t], step: 1e-3) { binaryCrossEntropy($0[0], $0[1], weight: w, reduction: red) }, "bce \(red)")
-            assertGradCheck(gradCheck([input([3, 4], seed: 5, scale: 3), t]) {
-                binaryCrossEntropyWithLogits($0[0], $0[1], weight: w, posWeight: Tensor([3, 0.5, 1, 2]), reduction: red)
-            }, "bce with logits \(red)")
+            assertGradCheck(
+                gradCheck([input([3, 4], seed: 5, scale: 3), t]) {
+                    binaryCrossEntropyWithLogits($0[0], $0[1], weight: w, posWeight: Tensor([3, 0.5, 1, 2]), reduction: red)
+                }, "bce with logits \(red)")
         }
     }
 
@@ -164,17 +178,24 @@ final class LossTests: XCTestCase {
         tp.requiresGrad = true
         for red in [KLDivReduction.mean, .sum, .none, .batchMean] {
             assertGradCheck(gradCheck([lq, tp], step: 1e-3) { klDiv($0[0], $0[1], reduction: red) }, "kl \(red)")
-            assertGradCheck(gradCheck([lq, lq.detached().copy()].map { $0.requiresGrad = true; return $0 }) {
-                klDiv($0[0], $0[1], reduction: red, logTarget: true)
-            }, "kl logTarget \(red)")
+            assertGradCheck(
+                gradCheck(
+                    [lq, lq.detached().copy()].map {
+                        $0.requiresGrad = true; return $0
+                    }
+                ) {
+                    klDiv($0[0], $0[1], reduction: red, logTarget: true)
+                }, "kl logTarget \(red)")
         }
     }
 
     // MARK: Naive references
 
     /// PyTorch's documented formula, written out in Double over one row at a time.
-    private func naiveCrossEntropy(_ x: [Float], c: Int, labels: [Int], weight: [Double], ignore: Int,
-                                   smoothing: Double) -> (perRow: [Double], mean: Double) {
+    private func naiveCrossEntropy(
+        _ x: [Float], c: Int, labels: [Int], weight: [Double], ignore: Int,
+        smoothing: Double
+    ) -> (perRow: [Double], mean: Double) {
         var perRow: [Double] = [], num = 0.0, den = 0.0
         for (r, y) in labels.enumerated() {
             let row = x[(r * c)..<(r * c + c)].map(Double.init)
@@ -203,8 +224,9 @@ final class LossTests: XCTestCase {
         // One-hot probabilities give the class-index loss (no weights: the means then agree).
         let onehot = Tensor(zeros: [7, 4])
         for (r, y) in [3, 0, 1, 2, 2, 0, 1].enumerated() { onehot[r, y] = 1 }
-        assertClose([crossEntropy(x, probabilities: onehot, labelSmoothing: 0.3).item],
-                    [crossEntropy(x, labels: [3, 0, 1, 2, 2, 0, 1], labelSmoothing: 0.3).item], rtol: 1e-5)
+        assertClose(
+            [crossEntropy(x, probabilities: onehot, labelSmoothing: 0.3).item],
+            [crossEntropy(x, labels: [3, 0, 1, 2, 2, 0, 1], labelSmoothing: 0.3).item], rtol: 1e-5)
         let plain = naiveCrossEntropy(x.scalars, c: 4, labels: [3, 0, 1, 2, 2, 0, 1], weight: [1, 1, 1, 1], ignore: -100, smoothing: 0)
         assertClose([crossEntropy(x, labels: [3, 0, 1, 2, 2, 0, 1]).item], [Float(plain.mean)], rtol: 1e-5)
     }
@@ -233,10 +255,12 @@ final class LossTests: XCTestCase {
     func testRegressionAndKLMatchNaiveFormulas() {
         let d: [Float] = [-3, -1, -0.4, 0, 0.2, 0.9, 2.5]
         let x = Tensor(d), zero = Tensor(zeros: [7])
-        assertClose(huberLoss(x, zero, delta: 0.5, reduction: .none).scalars,
-                    d.map { abs($0) < 0.5 ? 0.5 * $0 * $0 : 0.5 * (abs($0) - 0.25) })
-        assertClose(smoothL1Loss(x, zero, beta: 2, reduction: .none).scalars,
-                    d.map { abs($0) < 2 ? 0.5 * $0 * $0 / 2 : abs($0) - 1 })
+        assertClose(
+            huberLoss(x, zero, delta: 0.5, reduction: .none).scalars,
+            d.map { abs($0) < 0.5 ? 0.5 * $0 * $0 : 0.5 * (abs($0) - 0.25) })
+        assertClose(
+            smoothL1Loss(x, zero, beta: 2, reduction: .none).scalars,
+            d.map { abs($0) < 2 ? 0.5 * $0 * $0 / 2 : abs($0) - 1 })
         XCTAssertEqual(smoothL1Loss(x, zero, beta: 0, reduction: .none).scalars, l1Loss(x, zero, reduction: .none).scalars)
         // Huber(delta) = delta * SmoothL1(beta = delta).
         assertClose([huberLoss(x, zero, delta: 0.7).item], [0.7 * smoothL1Loss(x, zero, beta: 0.7).item])
@@ -275,8 +299,10 @@ final class LossTests: XCTestCase {
 
     // MARK: Bad arguments
 
-    private func assertMessage<R>(_ body: @autoclosure () throws -> R, _ expected: String,
-                               file: StaticString = #filePath, line: UInt = #line) {
+    private func assertMessage<R>(
+        _ body: @autoclosure () throws -> R, _ expected: String,
+        file: StaticString = #filePath, line: UInt = #line
+    ) {
         XCTAssertThrowsError(try body(), file: file, line: line) {
             XCTAssertEqual("\($0)", expected, file: file, line: line)
         }
@@ -284,40 +310,58 @@ final class LossTests: XCTestCase {
 
     func testBadArgumentsAreNamed() {
         let x = Tensor(zeros: [2, 3])
-        assertMessage(try validateCrossEntropy(x, [0, 3], weight: nil, ignoreIndex: -100, labelSmoothing: 0),
-                      "crossEntropy: label 3 at position 1 out of range 0..<3 and not ignoreIndex -100")
-        assertMessage(try validateCrossEntropy(x, [0, 1], weight: Tensor([1, 2]), ignoreIndex: -100, labelSmoothing: 0),
-                      "crossEntropy: weight of shape [2] for 3 classes; needs shape [3]")
-        assertMessage(try validateCrossEntropy(x, [0, 1], weight: nil, ignoreIndex: -100, labelSmoothing: -0.1),
-                      "crossEntropy: labelSmoothing must be in [0, 1], got -0.1")
-        assertMessage(try validateCrossEntropy(x, [0, 1], weight: nil, ignoreIndex: -100, labelSmoothing: 1.5),
-                      "crossEntropy: labelSmoothing must be in [0, 1], got 1.5")
-        assertMessage(try validateCrossEntropy(Tensor(zeros: [2, 3, 2]), [0, 1, 2], weight: nil, ignoreIndex: -100, labelSmoothing: 0),
-                      "crossEntropy: 3 labels for input [2, 3, 2]; needs one per sample and position, 4 for [2, 2]")
-        assertMessage(try validateClassification(Tensor(zeros: [3]), [0], op: "nllLoss"),
-                      "nllLoss: expected input of shape [N, C] or [N, C, d1, ...], got [3]")
-        assertMessage(try validateClassification(x, [-100, -5], ignoreIndex: -100, op: "nllLoss"),
-                      "nllLoss: label -5 at position 1 out of range 0..<3 and not ignoreIndex -100")
-        assertMessage(try validateBinaryCrossEntropy(Tensor([0.5, 1.2]), Tensor([0, 1]), weight: nil),
-                      "binaryCrossEntropy: input element 1 is 1.2; inputs must be probabilities in [0, 1] (use binaryCrossEntropyWithLogits on logits)")
-        assertMessage(try validateBinaryCrossEntropy(x, x, weight: Tensor([1, 2])),
-                      "binaryCrossEntropy: weight of shape [2] does not broadcast to the input shape [2, 3]")
-        assertMessage(try validateBroadcast(Tensor([1, 2]), to: [2, 3], op: "binaryCrossEntropyWithLogits", what: "posWeight"),
-                      "binaryCrossEntropyWithLogits: posWeight of shape [2] does not broadcast to the input shape [2, 3]")
-        assertMessage(try validateSameShape(x, Tensor(zeros: [3, 2]), op: "binaryCrossEntropyWithLogits"),
-                      "binaryCrossEntropyWithLogits: input shape [2, 3] differs from target shape [3, 2]")
-        assertMessage(try validateRegression(x, Tensor(zeros: [6]), op: "l1Loss"),
-                      "l1Loss: input shape [2, 3] differs from target shape [6]")
-        assertMessage(try validateRegression(x, x, op: "smoothL1Loss", parameter: ("beta", -1, true)),
-                      "smoothL1Loss: beta must be >= 0, got -1.0")
-        assertMessage(try validateRegression(x, x, op: "huberLoss", parameter: ("delta", 0, false)),
-                      "huberLoss: delta must be > 0, got 0.0")
-        assertMessage(try validateKLDiv(Tensor.scalar(0), Tensor.scalar(1), reduction: .batchMean),
-                      "klDiv: batchMean needs a batch dimension; input is a scalar")
-        assertMessage(try validateSoftCrossEntropy(x, Tensor(zeros: [2, 4]), weight: nil, labelSmoothing: 0),
-                      "crossEntropy(probabilities:): input shape [2, 3] differs from target shape [2, 4]")
-        assertMessage(try validateSoftCrossEntropy(x, x, weight: Tensor([1, 1, 1, 1]), labelSmoothing: 0),
-                      "crossEntropy(probabilities:): weight of shape [4] for 3 classes; needs shape [3]")
+        assertMessage(
+            try validateCrossEntropy(x, [0, 3], weight: nil, ignoreIndex: -100, labelSmoothing: 0),
+            "crossEntropy: label 3 at position 1 out of range 0..<3 and not ignoreIndex -100")
+        assertMessage(
+            try validateCrossEntropy(x, [0, 1], weight: Tensor([1, 2]), ignoreIndex: -100, labelSmoothing: 0),
+            "crossEntropy: weight of shape [2] for 3 classes; needs shape [3]")
+        assertMessage(
+            try validateCrossEntropy(x, [0, 1], weight: nil, ignoreIndex: -100, labelSmoothing: -0.1),
+            "crossEntropy: labelSmoothing must be in [0, 1], got -0.1")
+        assertMessage(
+            try validateCrossEntropy(x, [0, 1], weight: nil, ignoreIndex: -100, labelSmoothing: 1.5),
+            "crossEntropy: labelSmoothing must be in [0, 1], got 1.5")
+        assertMessage(
+            try validateCrossEntropy(Tensor(zeros: [2, 3, 2]), [0, 1, 2], weight: nil, ignoreIndex: -100, labelSmoothing: 0),
+            "crossEntropy: 3 labels for input [2, 3, 2]; needs one per sample and position, 4 for [2, 2]")
+        assertMessage(
+            try validateClassification(Tensor(zeros: [3]), [0], op: "nllLoss"),
+            "nllLoss: expected input of shape [N, C] or [N, C, d1, ...], got [3]")
+        assertMessage(
+            try validateClassification(x, [-100, -5], ignoreIndex: -100, op: "nllLoss"),
+            "nllLoss: label -5 at position 1 out of range 0..<3 and not ignoreIndex -100")
+        assertMessage(
+            try validateBinaryCrossEntropy(Tensor([0.5, 1.2]), Tensor([0, 1]), weight: nil),
+            "binaryCrossEntropy: input element 1 is 1.2; inputs must be probabilities in [0, 1] (use binaryCrossEntropyWithLogits on logits)"
+        )
+        assertMessage(
+            try validateBinaryCrossEntropy(x, x, weight: Tensor([1, 2])),
+            "binaryCrossEntropy: weight of shape [2] does not broadcast to the input shape [2, 3]")
+        assertMessage(
+            try validateBroadcast(Tensor([1, 2]), to: [2, 3], op: "binaryCrossEntropyWithLogits", what: "posWeight"),
+            "binaryCrossEntropyWithLogits: posWeight of shape [2] does not broadcast to the input shape [2, 3]")
+        assertMessage(
+            try validateSameShape(x, Tensor(zeros: [3, 2]), op: "binaryCrossEntropyWithLogits"),
+            "binaryCrossEntropyWithLogits: input shape [2, 3] differs from target shape [3, 2]")
+        assertMessage(
+            try validateRegression(x, Tensor(zeros: [6]), op: "l1Loss"),
+            "l1Loss: input shape [2, 3] differs from target shape [6]")
+        assertMessage(
+            try validateRegression(x, x, op: "smoothL1Loss", parameter: ("beta", -1, true)),
+            "smoothL1Loss: beta must be >= 0, got -1.0")
+        assertMessage(
+            try validateRegression(x, x, op: "huberLoss", parameter: ("delta", 0, false)),
+            "huberLoss: delta must be > 0, got 0.0")
+        assertMessage(
+            try validateKLDiv(Tensor.scalar(0), Tensor.scalar(1), reduction: .batchMean),
+            "klDiv: batchMean needs a batch dimension; input is a scalar")
+        assertMessage(
+            try validateSoftCrossEntropy(x, Tensor(zeros: [2, 4]), weight: nil, labelSmoothing: 0),
+            "crossEntropy(probabilities:): input shape [2, 3] differs from target shape [2, 4]")
+        assertMessage(
+            try validateSoftCrossEntropy(x, x, weight: Tensor([1, 1, 1, 1]), labelSmoothing: 0),
+            "crossEntropy(probabilities:): weight of shape [4] for 3 classes; needs shape [3]")
         XCTAssertNoThrow(try validateClassification(x, [2, -100], ignoreIndex: -100, op: "nllLoss"))
         XCTAssertNoThrow(try validateBinaryCrossEntropy(Tensor([0, 1]), Tensor([1, 0]), weight: Tensor([2])))
     }

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import StrataCore
 @testable import StrataNN
 @testable import StrataTraining
@@ -22,7 +23,8 @@ final class BasicBlock: Module {
         bn1 = BatchNorm2d(cout)
         conv2 = Conv2d(cout, cout, kernelSize: 3, padding: 1, bias: false, generator: g)
         bn2 = BatchNorm2d(cout)
-        downsample = stride != 1 || cin != cout
+        downsample =
+            stride != 1 || cin != cout
             ? Sequential(Conv2d(cin, cout, kernelSize: 1, stride: Size2(stride), bias: false, generator: g), BatchNorm2d(cout))
             : nil
     }
@@ -156,10 +158,13 @@ final class ModuleReflectionTests: XCTestCase {
         // Strata's own options show only where they differ from PyTorch.
         let bn = BatchNorm1d(4, unbiasedRunningVariance: false)
         bn.freezeStatistics = true
-        XCTAssertEqual(bn.description, "BatchNorm1d(4, eps=1e-05, momentum=0.1, affine=True, bias=True, "
-                       + "track_running_stats=True, unbiased_running_variance=False, freeze_statistics=True)")
-        XCTAssertEqual(BatchRenorm2d(4, rmax: 3, dmax: 5).description,
-                       "BatchRenorm2d(4, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True, rmax=3.0, dmax=5.0)")
+        XCTAssertEqual(
+            bn.description,
+            "BatchNorm1d(4, eps=1e-05, momentum=0.1, affine=True, bias=True, "
+                + "track_running_stats=True, unbiased_running_variance=False, freeze_statistics=True)")
+        XCTAssertEqual(
+            BatchRenorm2d(4, rmax: 3, dmax: 5).description,
+            "BatchRenorm2d(4, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True, rmax=3.0, dmax=5.0)")
     }
 
     /// Reflection over every built-in layer finds exactly what its explicit
@@ -337,6 +342,6 @@ final class ModuleReflectionTests: XCTestCase {
     }
 }
 
-private extension String {
-    func leftPadded(_ n: Int) -> String { String(repeating: "0", count: max(0, n - count)) + self }
+extension String {
+    fileprivate func leftPadded(_ n: Int) -> String { String(repeating: "0", count: max(0, n - count)) + self }
 }

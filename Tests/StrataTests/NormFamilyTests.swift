@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import StrataCore
 @testable import StrataData
 @testable import StrataIO
@@ -32,8 +33,9 @@ final class NormFamilyTests: XCTestCase {
         XCTAssertTrue(inorm.stateDict().isEmpty)
         XCTAssertEqual(inorm.eps, 1e-5); XCTAssertEqual(inorm.momentum, 0.1)
         XCTAssertFalse(inorm.affine); XCTAssertFalse(inorm.trackRunningStats)
-        XCTAssertEqual(InstanceNorm2d(3, affine: true, trackRunningStats: true).stateDict().map(\.0),
-                       ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"])
+        XCTAssertEqual(
+            InstanceNorm2d(3, affine: true, trackRunningStats: true).stateDict().map(\.0),
+            ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"])
         XCTAssertEqual(BatchRenorm2d(3).stateDict().map(\.0), BatchNorm2d(3).stateDict().map(\.0))
     }
 
@@ -45,7 +47,8 @@ final class NormFamilyTests: XCTestCase {
             XCTAssertEqual("\(error)", "GroupNorm(2, 4): expected input of shape [N, 4, *], got [2, 6, 3]")
         }
         XCTAssertThrowsError(try InstanceNorm2d(2).validate(inputShape: [3, 2, 1, 1])) { error in
-            XCTAssertEqual("\(error)", "InstanceNorm2d(2): expected more than 1 spatial element when training, got input of shape [3, 2, 1, 1]")
+            XCTAssertEqual(
+                "\(error)", "InstanceNorm2d(2): expected more than 1 spatial element when training, got input of shape [3, 2, 1, 1]")
         }
     }
 
@@ -91,9 +94,11 @@ final class NormFamilyTests: XCTestCase {
         let inorm = InstanceNorm2d(2)
         assertGradCheck(gradCheck(inorm, input: Tensor.randn([2, 2, 3, 3], generator: gen), rtol: 2e-2, atol: 2e-3), "InstanceNorm")
         let inAffine = InstanceNorm2d(3, affine: true, trackRunningStats: true); randomise(inAffine)
-        assertGradCheck(gradCheck(inAffine, input: Tensor.randn([2, 3, 2, 3], generator: gen), rtol: 2e-2, atol: 2e-3), "InstanceNorm affine train")
+        assertGradCheck(
+            gradCheck(inAffine, input: Tensor.randn([2, 3, 2, 3], generator: gen), rtol: 2e-2, atol: 2e-3), "InstanceNorm affine train")
         inAffine.eval()
-        assertGradCheck(gradCheck(inAffine, input: Tensor.randn([2, 3, 2, 3], generator: gen), rtol: 2e-2, atol: 2e-3), "InstanceNorm affine eval")
+        assertGradCheck(
+            gradCheck(inAffine, input: Tensor.randn([2, 3, 2, 3], generator: gen), rtol: 2e-2, atol: 2e-3), "InstanceNorm affine eval")
     }
 
     // MARK: Batch Renormalization
@@ -135,8 +140,10 @@ final class NormFamilyTests: XCTestCase {
         // statistics fixed across the repeated forwards.
         for (k, shape) in [[6, 3], [3, 3, 2, 2]].enumerated() {
             let gen = RandomGenerator(seed: UInt64(70 + k))
-            let brn: BatchRenormBase = shape.count == 2 ? BatchRenorm1d(3, momentum: 0, rmax: 2, dmax: 0.5)
-                                                        : BatchRenorm2d(3, momentum: 0, rmax: 2, dmax: 0.5)
+            let brn: BatchRenormBase =
+                shape.count == 2
+                ? BatchRenorm1d(3, momentum: 0, rmax: 2, dmax: 0.5)
+                : BatchRenorm2d(3, momentum: 0, rmax: 2, dmax: 0.5)
             brn.weight!.assign(Tensor.randn([3], mean: 1, std: 0.3, generator: gen))
             brn.bias!.assign(Tensor.randn([3], generator: gen))
             brn.runningMean!.assign(Tensor([50, -50, 50]))
@@ -150,8 +157,9 @@ final class NormFamilyTests: XCTestCase {
     func testFoldingLinearBatchNormMatchesEvalOutput() {
         let gen = RandomGenerator(seed: 80)
         let inner = Sequential(Linear(5, 4, generator: gen), BatchNorm1d(4))
-        let model = Sequential(Linear(6, 5, generator: gen), BatchNorm1d(5), ReLU(), inner,
-                               Linear(4, 3, bias: false, generator: gen), BatchNorm1d(3, momentum: nil))
+        let model = Sequential(
+            Linear(6, 5, generator: gen), BatchNorm1d(5), ReLU(), inner,
+            Linear(4, 3, bias: false, generator: gen), BatchNorm1d(3, momentum: nil))
         for bn in model.namedModules().compactMap({ $0.1 as? BatchNormBase }) {
             bn.weight!.assign(Tensor.randn(bn.weight!.shape, mean: 1, std: 0.5, generator: gen))
             bn.bias!.assign(Tensor.randn(bn.bias!.shape, generator: gen))

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import StrataCore
 
 /// Tensor ops against PyTorch (Fixtures/ops.json, made by make_ops_fixtures.py):
@@ -14,8 +15,10 @@ final class OpsFixtureTests: XCTestCase {
     }
 
     /// Runs `backward(g)` on `y` and compares each input's gradient.
-    private func checkBackward(_ y: Tensor, _ g: [Float], _ pairs: [(Tensor, [Float])], _ label: String,
-                               file: StaticString = #filePath, line: UInt = #line) {
+    private func checkBackward(
+        _ y: Tensor, _ g: [Float], _ pairs: [(Tensor, [Float])], _ label: String,
+        file: StaticString = #filePath, line: UInt = #line
+    ) {
         y.backward(Tensor(shape: y.shape, g))
         for (k, (x, expected)) in pairs.enumerated() {
             assertClose(x.grad?.scalars ?? [], expected, rtol: 1e-5, atol: 1e-6, "\(label) gradient \(k)", file: file, line: line)

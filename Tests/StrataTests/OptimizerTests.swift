@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import StrataCore
 @testable import StrataData
 @testable import StrataIO
@@ -36,8 +37,10 @@ final class OptimizerTests: XCTestCase {
     }
 
     func testOptimizerStateRoundTripResumesExactly() throws {
-        for make in [{ SGD(parameters: $0, learningRate: 0.1, momentum: 0.9) } as ([Tensor]) -> any Optimizer,
-                     { Adam(parameters: $0, learningRate: 0.01) }] {
+        for make in [
+            { SGD(parameters: $0, learningRate: 0.1, momentum: 0.9) } as ([Tensor]) -> any Optimizer,
+            { Adam(parameters: $0, learningRate: 0.01) },
+        ] {
             let g = RandomGenerator(seed: 5)
             let grads = (0..<4).map { _ in Tensor.randn([3], generator: g) }
             let a = Tensor([1, 2, 3], requiresGrad: true), b = Tensor([1, 2, 3], requiresGrad: true)
@@ -55,7 +58,9 @@ final class OptimizerTests: XCTestCase {
     func testOptimizerStateErrorsNameTheKey() {
         let p = Tensor([1, 2], requiresGrad: true)
         let adam = Adam(parameters: [p])
-        XCTAssertThrowsError(try adam.loadStateDict(["0.step": Tensor.scalar(1), "0.exp_avg": Tensor(zeros: [3]), "0.exp_avg_sq": Tensor(zeros: [2])])) {
+        XCTAssertThrowsError(
+            try adam.loadStateDict(["0.step": Tensor.scalar(1), "0.exp_avg": Tensor(zeros: [3]), "0.exp_avg_sq": Tensor(zeros: [2])])
+        ) {
             XCTAssertEqual("\($0)", "checkpoint: optimizer state 0.exp_avg has shape [3], expected [2]")
         }
     }

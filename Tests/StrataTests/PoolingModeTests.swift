@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import StrataCore
 @testable import StrataNN
 
@@ -123,8 +124,10 @@ final class PoolingModeTests: XCTestCase {
     }
 
     func testMatchesPyTorch() throws {
-        for name in ["max_ceil", "max_ceil_pad", "max_dilated", "max_dilated_ceil", "avg_ceil", "avg_ceil_pad",
-                     "avg_exclude_pad", "avg_ceil_exclude", "adaptive_max_3x4", "adaptive_max_2", "adaptive_max_1", "adaptive_max_up"] {
+        for name in [
+            "max_ceil", "max_ceil_pad", "max_dilated", "max_dilated_ceil", "avg_ceil", "avg_ceil_pad",
+            "avg_exclude_pad", "avg_ceil_exclude", "adaptive_max_3x4", "adaptive_max_2", "adaptive_max_1", "adaptive_max_up",
+        ] {
             let f = try layerFixture("pool_" + name)
             let kw = try XCTUnwrap(f["kwargs"] as? [String: Any], name)
             func size2(_ key: String, _ fallback: Size2?) -> Size2? {
@@ -137,12 +140,14 @@ final class PoolingModeTests: XCTestCase {
             if name.hasPrefix("adaptive") {
                 layer = AdaptiveMaxPool2d(outputSize: size2("output_size", nil) ?? 1)
             } else if name.hasPrefix("max") {
-                layer = MaxPool2d(kernelSize: size2("kernel_size", nil) ?? 1, stride: size2("stride", nil),
-                                  padding: size2("padding", 0) ?? 0, dilation: size2("dilation", 1) ?? 1, ceilMode: ceil)
+                layer = MaxPool2d(
+                    kernelSize: size2("kernel_size", nil) ?? 1, stride: size2("stride", nil),
+                    padding: size2("padding", 0) ?? 0, dilation: size2("dilation", 1) ?? 1, ceilMode: ceil)
             } else {
-                layer = AvgPool2d(kernelSize: size2("kernel_size", nil) ?? 1, stride: size2("stride", nil),
-                                  padding: size2("padding", 0) ?? 0, ceilMode: ceil,
-                                  countIncludePad: kw["count_include_pad"] as? Bool ?? true)
+                layer = AvgPool2d(
+                    kernelSize: size2("kernel_size", nil) ?? 1, stride: size2("stride", nil),
+                    padding: size2("padding", 0) ?? 0, ceilMode: ceil,
+                    countIncludePad: kw["count_include_pad"] as? Bool ?? true)
             }
             checkAgainstLayerFixture(layer, f, name)
         }

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import StrataCore
 @testable import StrataData
 @testable import StrataIO
@@ -123,10 +124,14 @@ final class PoolingTests: XCTestCase {
 
     func testValidateMessages() {
         XCTAssertThrowsError(try MaxPool2d(kernelSize: 2).validate(inputShape: [4, 6, 6])) { error in
-            XCTAssertEqual("\(error)", "MaxPool2d(kernelSize: 2x2, stride: 2x2, padding: 0x0): expected input of shape [N, C, H, W], got [4, 6, 6]")
+            XCTAssertEqual(
+                "\(error)", "MaxPool2d(kernelSize: 2x2, stride: 2x2, padding: 0x0): expected input of shape [N, C, H, W], got [4, 6, 6]")
         }
         XCTAssertThrowsError(try AvgPool2d(kernelSize: 5).validate(inputShape: [1, 1, 3, 8])) { error in
-            XCTAssertEqual("\(error)", "AvgPool2d(kernelSize: 5x5, stride: 5x5, padding: 0x0): kernel 5x5 is larger than the padded input 3x8 (input [1, 1, 3, 8])")
+            XCTAssertEqual(
+                "\(error)",
+                "AvgPool2d(kernelSize: 5x5, stride: 5x5, padding: 0x0): kernel 5x5 is larger than the padded input 3x8 (input [1, 1, 3, 8])"
+            )
         }
         XCTAssertThrowsError(try AdaptiveAvgPool2d(outputSize: 2).validate(inputShape: [2, 3])) { error in
             XCTAssertEqual("\(error)", "AdaptiveAvgPool2d(outputSize: 2x2): expected input of shape [N, C, H, W], got [2, 3]")

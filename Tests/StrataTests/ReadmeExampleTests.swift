@@ -1,5 +1,5 @@
-import XCTest
 import Strata
+import XCTest
 
 /// The README's 20-line example, kept compiling and kept true: it must
 /// separate the two blobs.

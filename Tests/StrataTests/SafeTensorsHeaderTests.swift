@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import StrataCore
 @testable import StrataIO
 @testable import StrataTraining
@@ -26,8 +27,10 @@ final class SafeTensorsHeaderTests: XCTestCase {
         }
     }
 
-    func assertRejected(_ header: String, _ fragment: String, dataBytes: Int = 8,
-                        file f: StaticString = #filePath, line: UInt = #line) {
+    func assertRejected(
+        _ header: String, _ fragment: String, dataBytes: Int = 8,
+        file f: StaticString = #filePath, line: UInt = #line
+    ) {
         let r = reason(file(header, dataBytes: dataBytes))
         XCTAssertTrue(r.contains(fragment), "header \(header): reason '\(r)' lacks '\(fragment)'", file: f, line: line)
     }
@@ -46,8 +49,9 @@ final class SafeTensorsHeaderTests: XCTestCase {
         let ok = #"{"__metadata__":{"a":"a","dtype":"{\"x\":1,}"},"a":\#(entry)}"#
         XCTAssertEqual(reason(file(ok)), "")
         XCTAssertNil(SafeTensors.structuralProblem(ArraySlice(#"[{"a":1},{"a":2},{"b":[{"a":3}]}]"#.utf8)))
-        XCTAssertEqual(SafeTensors.structuralProblem(ArraySlice(#"[{"a":1},{"b":[{"a":3,"a":4}]}]"#.utf8)),
-                       #"duplicate key "a" at byte 22"#)
+        XCTAssertEqual(
+            SafeTensors.structuralProblem(ArraySlice(#"[{"a":1},{"b":[{"a":3,"a":4}]}]"#.utf8)),
+            #"duplicate key "a" at byte 22"#)
     }
 
     func testCommaBeforeAClosingBracketIsRejected() {
@@ -59,27 +63,36 @@ final class SafeTensorsHeaderTests: XCTestCase {
 
     func testIntegersAboveTwoToThe53AreExactOrRejected() {
         // 2^53 + 1 has no Double; a parser going through Double would report 9007199254740992.
-        assertRejected(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,9007199254740993]}}"#,
-                       "data_offsets [0, 9007199254740993] outside the data section of 8 bytes")
-        assertRejected(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[9007199254740993,9007199254740993]}}"#,
-                       "data_offsets [9007199254740993, 9007199254740993] outside the data section")
-        assertRejected(#"{"a":{"dtype":"F32","shape":[9007199254740993],"data_offsets":[0,8]}}"#,
-                       "shape [9007199254740993] is not a list of non-negative integers")
+        assertRejected(
+            #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,9007199254740993]}}"#,
+            "data_offsets [0, 9007199254740993] outside the data section of 8 bytes")
+        assertRejected(
+            #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[9007199254740993,9007199254740993]}}"#,
+            "data_offsets [9007199254740993, 9007199254740993] outside the data section")
+        assertRejected(
+            #"{"a":{"dtype":"F32","shape":[9007199254740993],"data_offsets":[0,8]}}"#,
+            "shape [9007199254740993] is not a list of non-negative integers")
         // Beyond Int64, fractions and non-numbers do not decode as integers.
-        assertRejected(#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,18446744073709551624]}}"#,
-                       #"tensor "a": data_offsets is not a list of two integers"#)
-        assertRejected(#"{"a":{"dtype":"F32","shape":[2.5],"data_offsets":[0,8]}}"#,
-                       #"tensor "a": shape is not a list of non-negative integers"#)
-        assertRejected(#"{"a":{"dtype":"F32","shape":"2","data_offsets":[0,8]}}"#,
-                       #"tensor "a": shape is not a list of non-negative integers but a JSON string"#)
-        assertRejected(#"{"a":{"dtype":7,"shape":[2],"data_offsets":[0,8]}}"#,
-                       #"tensor "a": dtype is not a string but a JSON number"#)
+        assertRejected(
+            #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,18446744073709551624]}}"#,
+            #"tensor "a": data_offsets is not a list of two integers"#)
+        assertRejected(
+            #"{"a":{"dtype":"F32","shape":[2.5],"data_offsets":[0,8]}}"#,
+            #"tensor "a": shape is not a list of non-negative integers"#)
+        assertRejected(
+            #"{"a":{"dtype":"F32","shape":"2","data_offsets":[0,8]}}"#,
+            #"tensor "a": shape is not a list of non-negative integers but a JSON string"#)
+        assertRejected(
+            #"{"a":{"dtype":7,"shape":[2],"data_offsets":[0,8]}}"#,
+            #"tensor "a": dtype is not a string but a JSON number"#)
         assertRejected(#"{"a":{"dtype":"F32","shape":[2]}}"#, #"tensor "a": missing data_offsets"#)
     }
 
     func testMalformedHeadersAreRejected() {
-        for bad in [#"{"a":"#, #"{"a":1"#, "[1 2]", "01x", #"{"a":tru}"#, #"{"a":\#(entry)} x"#,
-                    #"{"__metadata__":{"k":"\q"},"a":\#(entry)}"#, "{\"__metadata__\":{\"k\":\"\u{01}\"},\"a\":\(entry)}"] {
+        for bad in [
+            #"{"a":"#, #"{"a":1"#, "[1 2]", "01x", #"{"a":tru}"#, #"{"a":\#(entry)} x"#,
+            #"{"__metadata__":{"k":"\q"},"a":\#(entry)}"#, "{\"__metadata__\":{\"k\":\"\u{01}\"},\"a\":\(entry)}",
+        ] {
             XCTAssertTrue(reason(file(bad)).contains("invalid JSON"), "\(bad): \(reason(file(bad)))")
         }
         assertRejected("12", "header is a JSON number, not an object")
@@ -89,7 +102,8 @@ final class SafeTensorsHeaderTests: XCTestCase {
         assertRejected(#"{"a":[1]}"#, #"tensor "a": entry is not an object"#)
         // Foundation would detect UTF-16 by its zero bytes and accept it; the format is UTF-8.
         let utf16 = Array(#"{"a":\#(entry)}"#.utf16.flatMap { [UInt8($0 & 0xff), UInt8($0 >> 8)] })
-        let bytes = (0..<8).map { UInt8(truncatingIfNeeded: UInt64(utf16.count) >> (8 * UInt64($0))) } + utf16 + [UInt8](repeating: 0, count: 8)
+        let bytes =
+            (0..<8).map { UInt8(truncatingIfNeeded: UInt64(utf16.count) >> (8 * UInt64($0))) } + utf16 + [UInt8](repeating: 0, count: 8)
         XCTAssertTrue(reason(bytes).contains("not UTF-8"), reason(bytes))
         var invalidUTF8 = file(#"{"__metadata__":{"k":"?"},"a":\#(entry)}"#)
         invalidUTF8[8 + 22] = 0xFF

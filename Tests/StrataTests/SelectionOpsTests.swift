@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import StrataCore
 
 /// max/min/amax/amin, clamp, abs, where, maximum/minimum, gather, topk,
@@ -20,7 +21,9 @@ final class SelectionOpsTests: XCTestCase {
             var reduced = x.shape; reduced.remove(at: axis)
             var best: [Float] = [], bestIndex: [Int] = [], least: [Float] = [], leastIndex: [Int] = []
             for idx in allIndices(reduced) {
-                let column = (0..<x.shape[axis]).map { e -> Float in var i = idx; i.insert(e, at: axis); return element(x, i) }
+                let column = (0..<x.shape[axis]).map { e -> Float in
+                    var i = idx; i.insert(e, at: axis); return element(x, i)
+                }
                 let hi = column.max() ?? 0, lo = column.min() ?? 0
                 best.append(hi); bestIndex.append(column.firstIndex(of: hi) ?? -1)
                 least.append(lo); leastIndex.append(column.firstIndex(of: lo) ?? -1)
@@ -58,7 +61,7 @@ final class SelectionOpsTests: XCTestCase {
         XCTAssertEqual(x.clamp(min: 0).scalars, x.scalars.map { Swift.max($0, 0) })
         XCTAssertEqual(abs(x).scalars, x.scalars.map { Swift.abs($0) })
         // Keep the elements away from the bounds for finite differences.
-                assertGradCheck(gradCheck([x]) { $0[0].clamp(min: -0.52, max: 0.33) }, "clamp")
+        assertGradCheck(gradCheck([x]) { $0[0].clamp(min: -0.52, max: 0.33) }, "clamp")
         assertGradCheck(gradCheck([x]) { abs($0[0]) }, "abs")
 
         let a = tracked([2, 3, 4], seed: 3), b = tracked([3, 1], seed: 4)
@@ -115,10 +118,14 @@ final class SelectionOpsTests: XCTestCase {
         assertGradCheck(gradCheck([x]) { $0[0].topk(3).values }, "topk")
         assertGradCheck(gradCheck([x]) { $0[0].topk(2, axis: 0, largest: false).values }, "topk smallest axis 0")
 
-        let scores = Tensor(shape: [4, 3], [0.1, 0.7, 0.2,   // label 1: top-1
-                                            0.5, 0.3, 0.2,   // label 1: second
-                                            0.2, 0.3, 0.5,   // label 0: third
-                                            0.4, 0.4, 0.2])  // label 1 ties class 0: ranked second
+        let scores = Tensor(
+            shape: [4, 3],
+            [
+                0.1, 0.7, 0.2,  // label 1: top-1
+                0.5, 0.3, 0.2,  // label 1: second
+                0.2, 0.3, 0.5,  // label 0: third
+                0.4, 0.4, 0.2,
+            ])  // label 1 ties class 0: ranked second
         let labels = [1, 1, 0, 1]
         XCTAssertEqual(topKAccuracy(scores, labels: labels, k: 1), 0.25)
         XCTAssertEqual(topKAccuracy(scores, labels: labels, k: 2), 0.75)

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import StrataCore
 
 /// Every multi-index of `shape` in row-major order (for naive references).
@@ -75,7 +76,9 @@ final class ShapeOpsTests: XCTestCase {
             let y = x.slice(axis: axis, start: start, end: end, step: step)
             let a = axis < 0 ? axis + 3 : axis
             var shape = x.shape; shape[a] = picked.count
-            let expected = tensorFrom(shape) { idx in var i = idx; i[a] = picked[idx[a]]; return element(x, i) }
+            let expected = tensorFrom(shape) { idx in
+                var i = idx; i[a] = picked[idx[a]]; return element(x, i)
+            }
             assertClose(y, expected, rtol: 0, atol: 0, "slice \(axis) \(start) \(String(describing: end)) \(step)")
             if !picked.isEmpty {
                 assertGradCheck(gradCheck([x]) { $0[0].slice(axis: axis, start: start, end: end, step: step) })
@@ -96,10 +99,11 @@ final class ShapeOpsTests: XCTestCase {
         XCTAssertEqual(x.chunk(4, axis: 1).map { $0.shape[1] }, [2, 2, 2, 1])
         XCTAssertEqual(Tensor(zeros: [6]).chunk(4).map { $0.shape[0] }, [2, 2, 2])
         // Using every piece: the gradients of the pieces add up in x.
-        assertGradCheck(gradCheck([x]) { xs in
-            let p = xs[0].chunk(3, axis: 1)
-            return cat([p[2], p[0] * 2, p[1]], axis: 1)
-        }, "chunk")
+        assertGradCheck(
+            gradCheck([x]) { xs in
+                let p = xs[0].chunk(3, axis: 1)
+                return cat([p[2], p[0] * 2, p[1]], axis: 1)
+            }, "chunk")
     }
 
     func testPermuteAndTransposeOfAnyRank() {

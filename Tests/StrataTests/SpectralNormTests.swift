@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import StrataCore
 @testable import StrataIO
 @testable import StrataNN
@@ -30,12 +31,15 @@ final class SpectralNormTests: XCTestCase {
         module.train()
         for (step, expected) in try XCTUnwrap(f["train"] as? [[String: Any]]).enumerated() {
             let y = module(x)
-            assertClose(y.scalars, floats(expected["output"]), rtol: 1e-4, atol: 1e-5, "\(name) train step \(step) output", file: file, line: line)
+            assertClose(
+                y.scalars, floats(expected["output"]), rtol: 1e-4, atol: 1e-5, "\(name) train step \(step) output", file: file, line: line)
             let buffers = Dictionary(uniqueKeysWithValues: module.namedBuffers())
-            assertClose(try XCTUnwrap(buffers["weight_u"]).scalars, floats(expected["u"]), rtol: 1e-4, atol: 1e-5,
-                        "\(name) u after step \(step)", file: file, line: line)
-            assertClose(try XCTUnwrap(buffers["weight_v"]).scalars, floats(expected["v"]), rtol: 1e-4, atol: 1e-5,
-                        "\(name) v after step \(step)", file: file, line: line)
+            assertClose(
+                try XCTUnwrap(buffers["weight_u"]).scalars, floats(expected["u"]), rtol: 1e-4, atol: 1e-5,
+                "\(name) u after step \(step)", file: file, line: line)
+            assertClose(
+                try XCTUnwrap(buffers["weight_v"]).scalars, floats(expected["v"]), rtol: 1e-4, atol: 1e-5,
+                "\(name) v after step \(step)", file: file, line: line)
         }
         module.eval()
         let y = module(x)
@@ -44,15 +48,18 @@ final class SpectralNormTests: XCTestCase {
         try checkGradients(module, y, f, name, file: file, line: line)
     }
 
-    func checkGradients(_ module: any Module, _ y: Tensor, _ f: [String: Any], _ name: String,
-                        file: StaticString = #filePath, line: UInt = #line) throws {
+    func checkGradients(
+        _ module: any Module, _ y: Tensor, _ f: [String: Any], _ name: String,
+        file: StaticString = #filePath, line: UInt = #line
+    ) throws {
         module.zeroGrad()
         (y * Tensor(shape: y.shape, floats(f["r"]))).sum().backward()
         let grads = try XCTUnwrap(f["grads"] as? [String: Any])
         XCTAssertEqual(Set(module.namedParameters().map(\.0)), Set(grads.keys), "\(name) parameters", file: file, line: line)
         for (key, p) in module.namedParameters() {
-            assertClose(try XCTUnwrap(p.grad, "\(name) \(key) has no gradient").scalars, floats(grads[key]),
-                        rtol: 1e-3, atol: 1e-5, "\(name) gradient of \(key)", file: file, line: line)
+            assertClose(
+                try XCTUnwrap(p.grad, "\(name) \(key) has no gradient").scalars, floats(grads[key]),
+                rtol: 1e-3, atol: 1e-5, "\(name) gradient of \(key)", file: file, line: line)
         }
     }
 
@@ -120,7 +127,9 @@ final class SpectralNormTests: XCTestCase {
         // A forward through the discriminator-style model, and the round trip through safetensors.
         let x = Tensor.randn([2, 3, 2, 2], generator: RandomGenerator(seed: 2))
         XCTAssertEqual(model(x).shape, [2, 1])
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("spectral-\(UInt64.random(in: 0...UInt64.max)).safetensors").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "spectral-\(UInt64.random(in: 0...UInt64.max)).safetensors"
+        ).path
         defer { try? FileManager.default.removeItem(atPath: path) }
         try model.saveSafetensors(to: path)
         let copy = discriminator()
@@ -180,14 +189,17 @@ final class SpectralNormTests: XCTestCase {
         sn.train()
         _ = sn(Tensor.randn([1, 2, 3, 3], generator: g))
         sn.eval()
-        assertGradCheck(gradCheck(sn, input: Tensor.randn([1, 2, 3, 3], generator: g), step: 1e-2, rtol: 2e-2, atol: 2e-3), "spectral conv")
+        assertGradCheck(
+            gradCheck(sn, input: Tensor.randn([1, 2, 3, 3], generator: g), step: 1e-2, rtol: 2e-2, atol: 2e-3), "spectral conv")
         let snLinear = spectralNorm(Linear(3, 4, generator: g), generator: g)
         snLinear.eval()
-        assertGradCheck(gradCheck(snLinear, input: Tensor.randn([2, 3], generator: g), step: 1e-2, rtol: 2e-2, atol: 2e-3), "spectral linear")
+        assertGradCheck(
+            gradCheck(snLinear, input: Tensor.randn([2, 3], generator: g), step: 1e-2, rtol: 2e-2, atol: 2e-3), "spectral linear")
         for dim in [0, 1, nil] as [Int?] {
             let wn = weightNorm(Conv2d(2, 3, kernelSize: 2, generator: g), dim: dim)
-            assertGradCheck(gradCheck(wn, input: Tensor.randn([1, 2, 3, 3], generator: g), step: 1e-2, rtol: 2e-2, atol: 2e-3),
-                            "weight norm dim \(dim.map(String.init) ?? "nil")")
+            assertGradCheck(
+                gradCheck(wn, input: Tensor.randn([1, 2, 3, 3], generator: g), step: 1e-2, rtol: 2e-2, atol: 2e-3),
+                "weight norm dim \(dim.map(String.init) ?? "nil")")
         }
     }
 

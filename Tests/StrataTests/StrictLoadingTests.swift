@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import StrataCore
 @testable import StrataIO
 @testable import StrataNN
@@ -16,8 +17,10 @@ final class StrictLoadingTests: XCTestCase {
         return (opt, params)
     }
 
-    func assertCheckpointError(_ fragment: String, file: StaticString = #filePath, line: UInt = #line,
-                               _ body: () throws -> Void) {
+    func assertCheckpointError(
+        _ fragment: String, file: StaticString = #filePath, line: UInt = #line,
+        _ body: () throws -> Void
+    ) {
         XCTAssertThrowsError(try body(), file: file, line: line) {
             XCTAssertTrue("\($0)".contains(fragment), "'\($0)' lacks '\(fragment)'", file: file, line: line)
         }

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import StrataCore
 @testable import StrataData
 @testable import StrataIO
@@ -19,10 +20,13 @@ final class TrainingUtilTests: XCTestCase {
     func testSchedulesMatchPyTorch() throws {
         let fx = try loadFixture("schedules")["schedules"] as! [String: Any]
         assertClose(schedulerRates({ StepLR($0, stepSize: 3, gamma: 0.5) }, steps: 12), floats(fx["step_lr"]), rtol: 1e-6, atol: 0)
-        assertClose(schedulerRates({ MultiStepLR($0, milestones: [7, 3, 7], gamma: 0.5) }, steps: 12), floats(fx["multi_step_lr"]),
-                    rtol: 1e-6, atol: 0)
-        assertClose(schedulerRates({ CosineAnnealingLR($0, tMax: 10, etaMin: 0.001) }, steps: 25), floats(fx["cosine"]), rtol: 1e-6, atol: 1e-9)
-        assertClose(schedulerRates({ OneCycleLR($0, maxLR: 0.2, totalSteps: 50) }, steps: 49), floats(fx["one_cycle"]), rtol: 1e-5, atol: 1e-9)
+        assertClose(
+            schedulerRates({ MultiStepLR($0, milestones: [7, 3, 7], gamma: 0.5) }, steps: 12), floats(fx["multi_step_lr"]),
+            rtol: 1e-6, atol: 0)
+        assertClose(
+            schedulerRates({ CosineAnnealingLR($0, tMax: 10, etaMin: 0.001) }, steps: 25), floats(fx["cosine"]), rtol: 1e-6, atol: 1e-9)
+        assertClose(
+            schedulerRates({ OneCycleLR($0, maxLR: 0.2, totalSteps: 50) }, steps: 49), floats(fx["one_cycle"]), rtol: 1e-5, atol: 1e-9)
         // Jumping to a position (resume) gives the same rate as stepping there.
         let opt = SGD(parameters: [Tensor(zeros: [1])], learningRate: 0.1)
         let s = CosineAnnealingLR(opt, tMax: 10, etaMin: 0.001)
@@ -110,8 +114,9 @@ final class TrainingUtilTests: XCTestCase {
     func testProgressBarLines() {
         var out: [String] = []
         var now = 0.0
-        let bar = ProgressBar(total: 10, epoch: 1, epochs: 3, interactive: false, interval: 2,
-                              write: { out.append($0) }, clock: { now })
+        let bar = ProgressBar(
+            total: 10, epoch: 1, epochs: 3, interactive: false, interval: 2,
+            write: { out.append($0) }, clock: { now })
         for _ in 0..<10 { now += 0.5; bar.update(loss: 0.25, samples: 100) }
         // t = 0.5 (first), 2.5, 4.5 and the last step.
         XCTAssertEqual(out.count, 4)
@@ -129,10 +134,12 @@ final class TrainingUtilTests: XCTestCase {
     }
 
     func chart() -> LineChart {
-        LineChart(title: "Accuracy <BN>", xLabel: "epoch", yLabel: "accuracy", series: [
-            ChartSeries("BN", y: [0.2, 0.5, 0.7, 0.8, 0.85]),
-            ChartSeries("plain", y: [0.1, 0.15, .nan, 0.3, 0.4], style: .dashed),
-        ], yRange: 0...1)
+        LineChart(
+            title: "Accuracy <BN>", xLabel: "epoch", yLabel: "accuracy",
+            series: [
+                ChartSeries("BN", y: [0.2, 0.5, 0.7, 0.8, 0.85]),
+                ChartSeries("plain", y: [0.1, 0.15, .nan, 0.3, 0.4], style: .dashed),
+            ], yRange: 0...1)
     }
 
     func testSVGLineChartAndGrid() throws {

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import StrataCore
 @testable import StrataData
 
@@ -35,10 +36,12 @@ final class TransformTests: XCTestCase {
             XCTAssertEqual(out.shape, [2, 3, 3])
             // Find the window of the padded image it equals.
             var found: [Int]?
-            for top in 0...2 { for left in 0...2 {
-                let w = cropped(padded, c: 2, h: 5, w: 5, top: top, left: left, height: 3, width: 3)
-                if w.scalars == out.scalars { found = [top, left] }
-            } }
+            for top in 0...2 {
+                for left in 0...2 {
+                    let w = cropped(padded, c: 2, h: 5, w: 5, top: top, left: left, height: 3, width: 3)
+                    if w.scalars == out.scalars { found = [top, left] }
+                }
+            }
             XCTAssertNotNil(found, "seed \(seed)")
             if let found { offsets.insert(found) }
         }

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import StrataCore
 @testable import StrataNN
 
@@ -38,8 +39,9 @@ final class UpsampleTests: XCTestCase {
             for ac in [false, true] {
                 let y = Upsample(size: Size2(oh, ow), mode: .bilinear, alignCorners: ac)(x)
                 XCTAssertEqual(y.shape, [2, 2, oh, ow])
-                assertClose(y.scalars, naiveBilinear(x, outH: oh, outW: ow, alignCorners: ac), rtol: 1e-5, atol: 1e-5,
-                            "size \(oh)x\(ow) alignCorners \(ac)")
+                assertClose(
+                    y.scalars, naiveBilinear(x, outH: oh, outW: ow, alignCorners: ac), rtol: 1e-5, atol: 1e-5,
+                    "size \(oh)x\(ow) alignCorners \(ac)")
             }
         }
         // alignCorners true keeps the corner pixels exactly.
@@ -81,8 +83,10 @@ final class UpsampleTests: XCTestCase {
     }
 
     func testMatchesPyTorch() throws {
-        let names = ["nearest_scale2", "nearest_size", "nearest_down", "nearest_scale_frac", "bilinear_scale2",
-                     "bilinear_size_ac", "bilinear_scale2_ac", "bilinear_down", "bilinear_scale_frac"]
+        let names = [
+            "nearest_scale2", "nearest_size", "nearest_down", "nearest_scale_frac", "bilinear_scale2",
+            "bilinear_size_ac", "bilinear_scale2_ac", "bilinear_down", "bilinear_scale_frac",
+        ]
         for name in names {
             let f = try layerFixture("up_" + name)
             let mode = UpsampleMode(rawValue: f["mode"] as? String ?? "") ?? .nearest

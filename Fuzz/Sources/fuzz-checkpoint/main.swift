@@ -9,12 +9,14 @@ func fuzzCheckpoint(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     for strict in [true, false] {
         for useAdam in [false, true] {
             let m = Linear(2, 2, generator: RandomGenerator(seed: 0))
-            let opt: any Optimizer = useAdam
+            let opt: any Optimizer =
+                useAdam
                 ? Adam(parameters: m.parameters())
                 : SGD(parameters: m.parameters(), learningRate: 0.1, momentum: 0.9)
             let sched = StepLR(opt, stepSize: 2)
-            _ = try? c.restore(model: m, optimizer: opt, scheduler: sched,
-                               generators: ["global": RandomGenerator(seed: 1)], strict: strict)
+            _ = try? c.restore(
+                model: m, optimizer: opt, scheduler: sched,
+                generators: ["global": RandomGenerator(seed: 1)], strict: strict)
             // A restored optimiser must be able to step.
             for p in m.parameters() { p.grad = Tensor(zeros: p.shape) }
             opt.step()

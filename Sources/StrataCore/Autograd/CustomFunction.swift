@@ -29,7 +29,9 @@ public final class AutogradContext {
 
     /// The forward's result, detached. Only available in the backward.
     public var output: Tensor {
-        guard let o = savedOutput else { strataFatal("AutogradContext.output: the output exists only once the forward has returned (use it in the backward)") }
+        guard let o = savedOutput else {
+            strataFatal("AutogradContext.output: the output exists only once the forward has returned (use it in the backward)")
+        }
         return o
     }
 
@@ -78,12 +80,14 @@ extension Tensor {
         let outShape = out.shape
         return out.recordOp(name, inputs: inputs) { g in
             let grads = backward(ctx, g)
-            strataCheck(grads.count == inputs.count,
-                        "\(name) backward: returned \(grads.count) gradients for \(inputs.count) inputs (output shape \(outShape))")
+            strataCheck(
+                grads.count == inputs.count,
+                "\(name) backward: returned \(grads.count) gradients for \(inputs.count) inputs (output shape \(outShape))")
             for (k, (x, dx)) in zip(inputs, grads).enumerated() {
                 guard let dx, x.requiresGrad else { continue }
-                strataCheck(dx.shape == x.shape,
-                            "\(name) backward: gradient \(k) has shape \(dx.shape), input \(k) has shape \(x.shape)")
+                strataCheck(
+                    dx.shape == x.shape,
+                    "\(name) backward: gradient \(k) has shape \(dx.shape), input \(k) has shape \(x.shape)")
                 x.accumulateGrad(dx)
             }
         }

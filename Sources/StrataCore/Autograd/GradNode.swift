@@ -182,8 +182,9 @@ extension Tensor {
             if var current = g {
                 for hook in t.gradHooks {
                     guard let replaced = hook.body(current) else { continue }
-                    strataCheck(replaced.shape == t.shape,
-                                "gradient hook: returned a gradient of shape \(replaced.shape) for a tensor of shape \(t.shape)")
+                    strataCheck(
+                        replaced.shape == t.shape,
+                        "gradient hook: returned a gradient of shape \(replaced.shape) for a tensor of shape \(t.shape)")
                     current = replaced
                     owned = false
                 }

@@ -1,5 +1,7 @@
 /// Gradient hooks on tensors (PyTorch's `Tensor.register_hook`).
 
+import Foundation
+
 /// One registered hook: called with a tensor's gradient during backward.
 struct GradHook {
     let id: Int
@@ -61,5 +63,3 @@ extension Tensor {
         return HookHandle(tensor: self, id: id)
     }
 }
-
-import Foundation

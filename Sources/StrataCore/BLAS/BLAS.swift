@@ -70,10 +70,12 @@ package enum BLAS {
             }
             return
         }
-        strataCheck(lda >= (transA == .none ? k : m),
-                    "BLAS.sgemm: lda \(lda) is smaller than \(transA == .none ? "k" : "m") \(transA == .none ? k : m) (m \(m), n \(n), k \(k))")
-        strataCheck(ldb >= (transB == .none ? n : k),
-                    "BLAS.sgemm: ldb \(ldb) is smaller than \(transB == .none ? "n" : "k") \(transB == .none ? n : k) (m \(m), n \(n), k \(k))")
+        strataCheck(
+            lda >= (transA == .none ? k : m),
+            "BLAS.sgemm: lda \(lda) is smaller than \(transA == .none ? "k" : "m") \(transA == .none ? k : m) (m \(m), n \(n), k \(k))")
+        strataCheck(
+            ldb >= (transB == .none ? n : k),
+            "BLAS.sgemm: ldb \(ldb) is smaller than \(transB == .none ? "n" : "k") \(transB == .none ? n : k) (m \(m), n \(n), k \(k))")
         cblas_sgemm(
             CblasRowMajor, transA.cblas, transB.cblas,
             int32(m, "m", "sgemm"), int32(n, "n", "sgemm"), int32(k, "k", "sgemm"),
@@ -103,9 +105,10 @@ package enum LAPACK {
     package static func sgeqrf(
         m: Int, n: Int, a: UnsafeMutablePointer<Float>, lda: Int, tau: UnsafeMutablePointer<Float>
     ) -> Int {
-        Int(LAPACKE_sgeqrf(
-            LAPACK_ROW_MAJOR, BLAS.int32(m, "m", "sgeqrf"), BLAS.int32(n, "n", "sgeqrf"),
-            a, BLAS.int32(lda, "lda", "sgeqrf"), tau))
+        Int(
+            LAPACKE_sgeqrf(
+                LAPACK_ROW_MAJOR, BLAS.int32(m, "m", "sgeqrf"), BLAS.int32(n, "n", "sgeqrf"),
+                a, BLAS.int32(lda, "lda", "sgeqrf"), tau))
     }
 
     /// Forms the m x n matrix Q with orthonormal columns from `sgeqrf`'s
@@ -113,8 +116,9 @@ package enum LAPACK {
     package static func sorgqr(
         m: Int, n: Int, k: Int, a: UnsafeMutablePointer<Float>, lda: Int, tau: UnsafePointer<Float>
     ) -> Int {
-        Int(LAPACKE_sorgqr(
-            LAPACK_ROW_MAJOR, BLAS.int32(m, "m", "sorgqr"), BLAS.int32(n, "n", "sorgqr"),
-            BLAS.int32(k, "k", "sorgqr"), a, BLAS.int32(lda, "lda", "sorgqr"), tau))
+        Int(
+            LAPACKE_sorgqr(
+                LAPACK_ROW_MAJOR, BLAS.int32(m, "m", "sorgqr"), BLAS.int32(n, "n", "sorgqr"),
+                BLAS.int32(k, "k", "sorgqr"), a, BLAS.int32(lda, "lda", "sorgqr"), tau))
     }
 }

@@ -25,8 +25,9 @@ extension BLAS {
         let workers = Threading.count
         if workers <= 1 || m * n * k < parallelGemmThreshold || max(m, n) < 32 {
             BLAS.withThreads(1) {
-                sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
-                      a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+                sgemm(
+                    transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+                    a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
             }
             return
         }
@@ -34,17 +35,19 @@ extension BLAS {
             // Rows [lo, hi) of C need rows [lo, hi) of op(A).
             Threading.parallelFor(m, minChunk: 16) { r in
                 let aOffset = transA == .none ? r.lowerBound * lda : r.lowerBound
-                sgemm(transA: transA, transB: transB, m: r.count, n: n, k: k, alpha: alpha,
-                      a: a + aOffset, lda: lda, b: b, ldb: ldb, beta: beta,
-                      c: c + r.lowerBound * ldc, ldc: ldc)
+                sgemm(
+                    transA: transA, transB: transB, m: r.count, n: n, k: k, alpha: alpha,
+                    a: a + aOffset, lda: lda, b: b, ldb: ldb, beta: beta,
+                    c: c + r.lowerBound * ldc, ldc: ldc)
             }
         } else {
             // Columns [lo, hi) of C need columns [lo, hi) of op(B).
             Threading.parallelFor(n, minChunk: 16) { r in
                 let bOffset = transB == .none ? r.lowerBound : r.lowerBound * ldb
-                sgemm(transA: transA, transB: transB, m: m, n: r.count, k: k, alpha: alpha,
-                      a: a, lda: lda, b: b + bOffset, ldb: ldb, beta: beta,
-                      c: c + r.lowerBound, ldc: ldc)
+                sgemm(
+                    transA: transA, transB: transB, m: m, n: r.count, k: k, alpha: alpha,
+                    a: a, lda: lda, b: b + bOffset, ldb: ldb, beta: beta,
+                    c: c + r.lowerBound, ldc: ldc)
             }
         }
     }

@@ -139,8 +139,10 @@ enum BatchNormKernels {
 
     /// y = (x - mean) * a + b over a run.
     @inline(__always)
-    static func normaliseRun(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ count: Int,
-                             mean: Float, a: Float, b: Float) {
+    static func normaliseRun(
+        _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ count: Int,
+        mean: Float, a: Float, b: Float
+    ) {
         let mv = V16(repeating: mean), av = V16(repeating: a), bv = V16(repeating: b)
         var i = 0
         while i + 16 <= count { store16(y + i, (load16(x + i) - mv) * av + bv); i += 16 }
@@ -173,8 +175,10 @@ enum BatchNormKernels {
 
     /// dx (+)= p*dy + q*x + r over a run.
     @inline(__always)
-    static func gradInputRun(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
-                             _ count: Int, p: Float, q: Float, r: Float, accumulate: Bool) {
+    static func gradInputRun(
+        _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
+        _ count: Int, p: Float, q: Float, r: Float, accumulate: Bool
+    ) {
         let pv = V16(repeating: p), qv = V16(repeating: q), rv = V16(repeating: r)
         var i = 0
         if accumulate {
@@ -230,46 +234,46 @@ enum BatchNormKernels {
         }
         let stride = g.channels * g.inner, S = g.inner
         Threading.parallelFor(g.channels, minChunk: minChunk(g)) { workerRange in
-          forEachBlock(workerRange, g, arrays: 1) { range in
-            // The block's channels, visited in memory order: for each sample
-            // one contiguous span of range.count * S floats.
-            let w = range.count, c0 = range.lowerBound
-            let k = UnsafeMutablePointer<Float>.allocate(capacity: w)
-            let d = UnsafeMutablePointer<Double>.allocate(capacity: 2 * w)
-            defer { k.deallocate(); d.deallocate() }
-            d.initialize(repeating: 0, count: 2 * w)
-            for j in 0..<w { k[j] = x[(c0 + j) * S] }
-            for n in 0..<g.outer {
-                let span = x + n * stride + c0 * S
-                for j in 0..<w {
-                    let (t1, t2) = shiftedSums(span + j * S, S, shift: k[j])
-                    d[2 * j] += t1; d[2 * j + 1] += t2
-                }
-            }
-            for j in 0..<w where finish(c0 + j, k[j], d[2 * j], d[2 * j + 1]) {
-                // Rare: the shift was far from the mean; sum this channel again around its mean.
-                let k2 = mean[c0 + j]
-                var s1 = 0.0, s2 = 0.0
+            forEachBlock(workerRange, g, arrays: 1) { range in
+                // The block's channels, visited in memory order: for each sample
+                // one contiguous span of range.count * S floats.
+                let w = range.count, c0 = range.lowerBound
+                let k = UnsafeMutablePointer<Float>.allocate(capacity: w)
+                let d = UnsafeMutablePointer<Double>.allocate(capacity: 2 * w)
+                defer { k.deallocate(); d.deallocate() }
+                d.initialize(repeating: 0, count: 2 * w)
+                for j in 0..<w { k[j] = x[(c0 + j) * S] }
                 for n in 0..<g.outer {
-                    let (t1, t2) = shiftedSums(x + n * stride + (c0 + j) * S, S, shift: k2)
-                    s1 += t1; s2 += t2
+                    let span = x + n * stride + c0 * S
+                    for j in 0..<w {
+                        let (t1, t2) = shiftedSums(span + j * S, S, shift: k[j])
+                        d[2 * j] += t1; d[2 * j + 1] += t2
+                    }
                 }
-                _ = finish(c0 + j, k2, s1, s2)
-            }
-            guard let y else { return }
-            let ab = UnsafeMutablePointer<Float>.allocate(capacity: 2 * w)
-            defer { ab.deallocate() }
-            for j in 0..<w {
-                let c = c0 + j
-                (ab[2 * j], ab[2 * j + 1]) = coefficients(c, mean[c], variance[c], invStd[c])
-            }
-            for n in 0..<g.outer {
-                let off = n * stride + c0 * S
+                for j in 0..<w where finish(c0 + j, k[j], d[2 * j], d[2 * j + 1]) {
+                    // Rare: the shift was far from the mean; sum this channel again around its mean.
+                    let k2 = mean[c0 + j]
+                    var s1 = 0.0, s2 = 0.0
+                    for n in 0..<g.outer {
+                        let (t1, t2) = shiftedSums(x + n * stride + (c0 + j) * S, S, shift: k2)
+                        s1 += t1; s2 += t2
+                    }
+                    _ = finish(c0 + j, k2, s1, s2)
+                }
+                guard let y else { return }
+                let ab = UnsafeMutablePointer<Float>.allocate(capacity: 2 * w)
+                defer { ab.deallocate() }
                 for j in 0..<w {
-                    normaliseRun(x + off + j * S, y + off + j * S, S, mean: mean[c0 + j], a: ab[2 * j], b: ab[2 * j + 1])
+                    let c = c0 + j
+                    (ab[2 * j], ab[2 * j + 1]) = coefficients(c, mean[c], variance[c], invStd[c])
+                }
+                for n in 0..<g.outer {
+                    let off = n * stride + c0 * S
+                    for j in 0..<w {
+                        normaliseRun(x + off + j * S, y + off + j * S, S, mean: mean[c0 + j], a: ab[2 * j], b: ab[2 * j + 1])
+                    }
                 }
             }
-          }
         }
     }
 
@@ -277,8 +281,10 @@ enum BatchNormKernels {
 
     /// One pass: y = x * scale[c] + shift[c] (running statistics folded into
     /// per-channel scale and shift by the caller).
-    static func affine(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, geometry g: ChannelGeometry,
-                       scale: UnsafePointer<Float>, shift: UnsafePointer<Float>) {
+    static func affine(
+        x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, geometry g: ChannelGeometry,
+        scale: UnsafePointer<Float>, shift: UnsafePointer<Float>
+    ) {
         if g.inner == 1 {
             Threading.parallelFor(g.channels, minChunk: max(16, minChunk(g) * 16)) { range in
                 rowAffine(x: x, y: y, geometry: g, channels: range, mean: nil, a: scale + range.lowerBound, b: shift + range.lowerBound)
@@ -341,43 +347,45 @@ enum BatchNormKernels {
         }
         if g.inner == 1 {
             Threading.parallelFor(g.channels, minChunk: max(16, minChunk(g) * 16)) { range in
-                rowBackward(x: x, dy: dy, dx: dx, accumulate: accumulate, geometry: g, channels: range,
-                            mean: mean, invStd: invStd, sumDy: sumDy, sumDyXhat: sumDyXhat, coefficients: coefficients)
+                rowBackward(
+                    x: x, dy: dy, dx: dx, accumulate: accumulate, geometry: g, channels: range,
+                    mean: mean, invStd: invStd, sumDy: sumDy, sumDyXhat: sumDyXhat, coefficients: coefficients)
             }
             return
         }
         let stride = g.channels * g.inner, S = g.inner
         Threading.parallelFor(g.channels, minChunk: minChunk(g)) { workerRange in
-          forEachBlock(workerRange, g, arrays: 2) { range in
-            let w = range.count, c0 = range.lowerBound
-            let d = UnsafeMutablePointer<Double>.allocate(capacity: 2 * w)
-            defer { d.deallocate() }
-            d.initialize(repeating: 0, count: 2 * w)
-            // Pass 1, in memory order over the block's channels.
-            for n in 0..<g.outer {
-                let off = n * stride + c0 * S
+            forEachBlock(workerRange, g, arrays: 2) { range in
+                let w = range.count, c0 = range.lowerBound
+                let d = UnsafeMutablePointer<Double>.allocate(capacity: 2 * w)
+                defer { d.deallocate() }
+                d.initialize(repeating: 0, count: 2 * w)
+                // Pass 1, in memory order over the block's channels.
+                for n in 0..<g.outer {
+                    let off = n * stride + c0 * S
+                    for j in 0..<w {
+                        let (t1, t2) = gradSums(dy + off + j * S, x + off + j * S, S, mean: mean[c0 + j])
+                        d[2 * j] += t1; d[2 * j + 1] += t2
+                    }
+                }
                 for j in 0..<w {
-                    let (t1, t2) = gradSums(dy + off + j * S, x + off + j * S, S, mean: mean[c0 + j])
-                    d[2 * j] += t1; d[2 * j + 1] += t2
+                    sumDy[c0 + j] = Float(d[2 * j])
+                    sumDyXhat[c0 + j] = Float(d[2 * j + 1]) * invStd[c0 + j]
+                }
+                guard let dx else { return }
+                let pqr = UnsafeMutablePointer<Float>.allocate(capacity: 3 * w)
+                defer { pqr.deallocate() }
+                for j in 0..<w { (pqr[3 * j], pqr[3 * j + 1], pqr[3 * j + 2]) = coefficients(c0 + j) }
+                // Pass 2: dx.
+                for n in 0..<g.outer {
+                    let off = n * stride + c0 * S
+                    for j in 0..<w {
+                        gradInputRun(
+                            dy + off + j * S, x + off + j * S, dx + off + j * S, S,
+                            p: pqr[3 * j], q: pqr[3 * j + 1], r: pqr[3 * j + 2], accumulate: accumulate)
+                    }
                 }
             }
-            for j in 0..<w {
-                sumDy[c0 + j] = Float(d[2 * j])
-                sumDyXhat[c0 + j] = Float(d[2 * j + 1]) * invStd[c0 + j]
-            }
-            guard let dx else { return }
-            let pqr = UnsafeMutablePointer<Float>.allocate(capacity: 3 * w)
-            defer { pqr.deallocate() }
-            for j in 0..<w { (pqr[3 * j], pqr[3 * j + 1], pqr[3 * j + 2]) = coefficients(c0 + j) }
-            // Pass 2: dx.
-            for n in 0..<g.outer {
-                let off = n * stride + c0 * S
-                for j in 0..<w {
-                    gradInputRun(dy + off + j * S, x + off + j * S, dx + off + j * S, S,
-                                 p: pqr[3 * j], q: pqr[3 * j + 1], r: pqr[3 * j + 2], accumulate: accumulate)
-                }
-            }
-          }
         }
     }
 }

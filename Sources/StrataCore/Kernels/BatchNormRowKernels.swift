@@ -21,9 +21,11 @@ extension BatchNormKernels {
     /// Per-channel (sum (x-k), sum (x-k)^2) of channels c0..<c0+w over all
     /// rows, accumulated into `d1`/`d2` (Double, length w).
     @inline(__always)
-    static func rowShiftedSums(_ x: UnsafePointer<Float>, rows: Int, C: Int, c0: Int, w: Int,
-                               shift k: UnsafePointer<Float>, _ d1: UnsafeMutablePointer<Double>,
-                               _ d2: UnsafeMutablePointer<Double>) {
+    static func rowShiftedSums(
+        _ x: UnsafePointer<Float>, rows: Int, C: Int, c0: Int, w: Int,
+        shift k: UnsafePointer<Float>, _ d1: UnsafeMutablePointer<Double>,
+        _ d2: UnsafeMutablePointer<Double>
+    ) {
         d1.update(repeating: 0, count: w); d2.update(repeating: 0, count: w)
         var r0 = 0
         while r0 < rows {
@@ -86,9 +88,11 @@ extension BatchNormKernels {
 
     /// y[r, c] = (x[r, c] - mean[j]) * a[j] + b[j] with j = c - lo, for channels
     /// `range` of (N, C) data; without `mean`, y = x * a[j] + b[j].
-    static func rowAffine(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, geometry g: ChannelGeometry,
-                          channels range: Range<Int>, mean: UnsafePointer<Float>?,
-                          a: UnsafePointer<Float>, b: UnsafePointer<Float>) {
+    static func rowAffine(
+        x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, geometry g: ChannelGeometry,
+        channels range: Range<Int>, mean: UnsafePointer<Float>?,
+        a: UnsafePointer<Float>, b: UnsafePointer<Float>
+    ) {
         let w = range.count, c0 = range.lowerBound, C = g.channels
         var j = 0
         while j + 16 <= w {

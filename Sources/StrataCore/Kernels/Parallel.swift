@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 
 /// Threading policy
 /// ----------------
@@ -96,5 +97,3 @@ struct UncheckedSendable<T>: @unchecked Sendable {
     let value: T
     init(_ value: T) { self.value = value }
 }
-
-import Foundation

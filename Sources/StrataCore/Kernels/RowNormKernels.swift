@@ -27,9 +27,11 @@ enum RowNormKernels {
     /// Per-row mean and 1/sqrt(biased var + eps) (shifted sums in Double,
     /// with the two-pass fallback of `BatchNormKernels`), then
     /// y = (x - mean) * invStd * gamma + beta.
-    static func forward(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, layout l: RowLayout, eps: Float,
-                        gamma: UnsafePointer<Float>?, beta: UnsafePointer<Float>?,
-                        mean: UnsafeMutablePointer<Float>, invStd: UnsafeMutablePointer<Float>) {
+    static func forward(
+        x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, layout l: RowLayout, eps: Float,
+        gamma: UnsafePointer<Float>?, beta: UnsafePointer<Float>?,
+        mean: UnsafeMutablePointer<Float>, invStd: UnsafeMutablePointer<Float>
+    ) {
         let m = Double(l.length)
         Threading.parallelFor(l.rows, minChunk: max(1, BatchNormKernels.parallelThreshold / max(l.length, 1))) { range in
             for row in range {
@@ -64,10 +66,12 @@ enum RowNormKernels {
     /// parameter gradients dgamma[idx] += sum dy * xhat and
     /// dbeta[idx] += sum dy are gathered in a separate serial pass (rows
     /// share parameters, so a parallel loop would race on them).
-    static func backward(x: UnsafePointer<Float>, dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?,
-                         accumulate: Bool, layout l: RowLayout, gamma: UnsafePointer<Float>?,
-                         mean: UnsafePointer<Float>, invStd: UnsafePointer<Float>,
-                         dgamma: UnsafeMutablePointer<Float>?, dbeta: UnsafeMutablePointer<Float>?) {
+    static func backward(
+        x: UnsafePointer<Float>, dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?,
+        accumulate: Bool, layout l: RowLayout, gamma: UnsafePointer<Float>?,
+        mean: UnsafePointer<Float>, invStd: UnsafePointer<Float>,
+        dgamma: UnsafeMutablePointer<Float>?, dbeta: UnsafeMutablePointer<Float>?
+    ) {
         let M = Float(l.length)
         if let dx {
             Threading.parallelFor(l.rows, minChunk: max(1, BatchNormKernels.parallelThreshold / max(l.length, 1))) { range in
@@ -88,8 +92,9 @@ enum RowNormKernels {
                     for j in 0..<l.segmentsPerRow {
                         let gm = gamma?[l.affineIndex(row: row, segment: j)] ?? 1
                         let off = j * l.segment
-                        BatchNormKernels.gradInputRun(gr + off, xr + off, dr + off, l.segment,
-                                                      p: s * gm, q: q, r: r, accumulate: accumulate)
+                        BatchNormKernels.gradInputRun(
+                            gr + off, xr + off, dr + off, l.segment,
+                            p: s * gm, q: q, r: r, accumulate: accumulate)
                     }
                 }
             }

@@ -14,7 +14,11 @@ struct ResampleTaps: Sendable {
         let scale: Float = scaleFactor.map { Float(1 / $0) } ?? Float(input) / Float(output)
         for o in 0..<output {
             let src: Int
-            if output == input { src = o } else if output == 2 * input { src = o >> 1 } else {
+            if output == input {
+                src = o
+            } else if output == 2 * input {
+                src = o >> 1
+            } else {
                 src = min(Int(Foundation.floor(Float(o) * scale)), input - 1)
             }
             taps.append(src, src, 1, 0)

@@ -35,16 +35,18 @@ public func klDiv(
     case .batchMean: output = LossOutput(.mean, divisor: Double(input.shape[0]))
     }
     if logTarget {
-        return pointwiseLoss("kl_div", input, target, output: output,
-                             value: { x, t, _ in Foundation.exp(Double(t)) * (Double(t) - Double(x)) },
-                             dInput: { _, t, _ in -Foundation.exp(t) },
-                             dTarget: { x, t, _ in Foundation.exp(t) * (t - x + 1) })
+        return pointwiseLoss(
+            "kl_div", input, target, output: output,
+            value: { x, t, _ in Foundation.exp(Double(t)) * (Double(t) - Double(x)) },
+            dInput: { _, t, _ in -Foundation.exp(t) },
+            dTarget: { x, t, _ in Foundation.exp(t) * (t - x + 1) })
     }
-    return pointwiseLoss("kl_div", input, target, output: output,
-                         value: { x, t, _ in
-                             let (x, t) = (Double(x), Double(t))
-                             return (t == 0 ? 0 : t * Foundation.log(t)) - t * x
-                         },
-                         dInput: { _, t, _ in -t },
-                         dTarget: { x, t, _ in t == 0 ? .nan : Foundation.log(t) + 1 - x })
+    return pointwiseLoss(
+        "kl_div", input, target, output: output,
+        value: { x, t, _ in
+            let (x, t) = (Double(x), Double(t))
+            return (t == 0 ? 0 : t * Foundation.log(t)) - t * x
+        },
+        dInput: { _, t, _ in -t },
+        dTarget: { x, t, _ in t == 0 ? .nan : Foundation.log(t) + 1 - x })
 }

@@ -23,36 +23,43 @@ func signum(_ d: Float) -> Float { d > 0 ? 1 : (d < 0 ? -1 : 0) }
 /// Mean squared error: d² per element. Backward: 2d.
 public func mseLoss(_ prediction: Tensor, _ target: Tensor, reduction: Reduction = .mean) -> Tensor {
     strataTry { try validateRegression(prediction, target, op: "mseLoss") }
-    return pointwiseLoss("mse_loss", prediction, target, output: LossOutput(reduction, divisor: Double(prediction.count)),
-                         value: { x, y, _ in let d = Double(x - y); return d * d },
-                         dInput: { x, y, _ in 2 * (x - y) },
-                         dTarget: { x, y, _ in -2 * (x - y) })
+    return pointwiseLoss(
+        "mse_loss", prediction, target, output: LossOutput(reduction, divisor: Double(prediction.count)),
+        value: { x, y, _ in
+            let d = Double(x - y); return d * d
+        },
+        dInput: { x, y, _ in 2 * (x - y) },
+        dTarget: { x, y, _ in -2 * (x - y) })
 }
 
 /// Mean absolute error: |d| per element. Backward: sign(d) (0 at d = 0).
 /// PyTorch's `F.l1_loss`.
 public func l1Loss(_ input: Tensor, _ target: Tensor, reduction: Reduction = .mean) -> Tensor {
     strataTry { try validateRegression(input, target, op: "l1Loss") }
-    return pointwiseLoss("l1_loss", input, target, output: LossOutput(reduction, divisor: Double(input.count)),
-                         value: { x, y, _ in Double(abs(x - y)) },
-                         dInput: { x, y, _ in signum(x - y) },
-                         dTarget: { x, y, _ in -signum(x - y) })
+    return pointwiseLoss(
+        "l1_loss", input, target, output: LossOutput(reduction, divisor: Double(input.count)),
+        value: { x, y, _ in Double(abs(x - y)) },
+        dInput: { x, y, _ in signum(x - y) },
+        dTarget: { x, y, _ in -signum(x - y) })
 }
 
 /// Smooth L1 scaled by `scale`: scale · (0.5 d² / beta where |d| < beta,
 /// else |d| - 0.5 beta), and its derivative scale · (d / beta or sign(d)).
 /// Huber with delta is this with beta = scale = delta.
-func scaledSmoothL1(_ op: String, _ input: Tensor, _ target: Tensor, beta: Float, scale: Float,
-                    reduction: Reduction) -> Tensor {
+func scaledSmoothL1(
+    _ op: String, _ input: Tensor, _ target: Tensor, beta: Float, scale: Float,
+    reduction: Reduction
+) -> Tensor {
     let (b, k) = (Double(beta), Double(scale))
     let slope = { (d: Float) -> Float in scale * (abs(d) < beta ? d / beta : signum(d)) }
-    return pointwiseLoss(op, input, target, output: LossOutput(reduction, divisor: Double(input.count)),
-                         value: { x, y, _ in
-                             let d = Double(x - y), a = abs(d)
-                             return k * (a < b ? 0.5 * d * d / b : a - 0.5 * b)
-                         },
-                         dInput: { x, y, _ in slope(x - y) },
-                         dTarget: { x, y, _ in -slope(x - y) })
+    return pointwiseLoss(
+        op, input, target, output: LossOutput(reduction, divisor: Double(input.count)),
+        value: { x, y, _ in
+            let d = Double(x - y), a = abs(d)
+            return k * (a < b ? 0.5 * d * d / b : a - 0.5 * b)
+        },
+        dInput: { x, y, _ in slope(x - y) },
+        dTarget: { x, y, _ in -slope(x - y) })
 }
 
 /// Smooth L1: 0.5 d² / beta where |d| < beta, else |d| - 0.5 beta.

@@ -43,9 +43,11 @@ extension Tensor {
 
     /// 1 / (1 + e^-x).
     public func sigmoid() -> Tensor {
-        pointwise("sigmoid", { x in
-            x >= 0 ? 1 / (1 + Foundation.exp(-x)) : Foundation.exp(x) / (1 + Foundation.exp(x))
-        }, derivative: { _, y in y * (1 - y) })
+        pointwise(
+            "sigmoid",
+            { x in
+                x >= 0 ? 1 / (1 + Foundation.exp(-x)) : Foundation.exp(x) / (1 + Foundation.exp(x))
+            }, derivative: { _, y in y * (1 - y) })
     }
 
     /// Hyperbolic tangent.
@@ -56,11 +58,13 @@ extension Tensor {
     /// GELU with the exact erf form, PyTorch's default:
     /// x * Φ(x) with Φ the standard normal CDF.
     public func gelu() -> Tensor {
-        pointwise("gelu", { x in 0.5 * x * (1 + Foundation.erf(x * 0.70710678)) }, derivative: { x, _ in
-            let cdf = 0.5 * (1 + Foundation.erf(x * 0.70710678))
-            let pdf = 0.39894228 * Foundation.exp(-0.5 * x * x)
-            return cdf + x * pdf
-        })
+        pointwise(
+            "gelu", { x in 0.5 * x * (1 + Foundation.erf(x * 0.70710678)) },
+            derivative: { x, _ in
+                let cdf = 0.5 * (1 + Foundation.erf(x * 0.70710678))
+                let pdf = 0.39894228 * Foundation.exp(-0.5 * x * x)
+                return cdf + x * pdf
+            })
     }
 
     /// Softmax along `axis` (default the last), computed stably as

@@ -8,10 +8,12 @@ import Foundation
 extension Tensor {
     /// x * sigmoid(x) (also called swish). dy/dx = s * (1 + x * (1 - s)).
     public func silu() -> Tensor {
-        pointwise("silu", { x in x * stableSigmoid(x) }, derivative: { x, _ in
-            let s = stableSigmoid(x)
-            return s * (1 + x * (1 - s))
-        })
+        pointwise(
+            "silu", { x in x * stableSigmoid(x) },
+            derivative: { x, _ in
+                let s = stableSigmoid(x)
+                return s * (1 + x * (1 - s))
+            })
     }
 
     /// x for x > 0, alpha * (e^x - 1) otherwise (PyTorch default alpha 1).
@@ -25,8 +27,9 @@ extension Tensor {
     /// 0 at and beyond the ends, as PyTorch.
     public func hardtanh(minValue: Float = -1, maxValue: Float = 1) -> Tensor {
         strataCheck(minValue <= maxValue, "hardtanh: minValue \(minValue) must not exceed maxValue \(maxValue)")
-        return pointwise("hardtanh", { x in x < minValue ? minValue : (x > maxValue ? maxValue : x) },
-                         derivative: { x, _ in x > minValue && x < maxValue ? 1 : 0 })
+        return pointwise(
+            "hardtanh", { x in x < minValue ? minValue : (x > maxValue ? maxValue : x) },
+            derivative: { x, _ in x > minValue && x < maxValue ? 1 : 0 })
     }
 
     /// min(max(x, 0), 6): `hardtanh(minValue: 0, maxValue: 6)`.
@@ -35,25 +38,31 @@ extension Tensor {
     /// x * relu6(x + 3) / 6 (Howard et al. 2019, MobileNetV3). dy/dx is 0
     /// below -3, x/3 + 1/2 on [-3, 3], 1 above 3, as PyTorch.
     public func hardswish() -> Tensor {
-        pointwise("hardswish", { x in x * min(max(x + 3, 0), 6) / 6 }, derivative: { x, _ in
-            x < -3 ? 0 : (x <= 3 ? x / 3 + 0.5 : 1)
-        })
+        pointwise(
+            "hardswish", { x in x * min(max(x + 3, 0), 6) / 6 },
+            derivative: { x, _ in
+                x < -3 ? 0 : (x <= 3 ? x / 3 + 0.5 : 1)
+            })
     }
 
     /// relu6(x + 3) / 6. dy/dx = 1/6 strictly inside (-3, 3), else 0.
     public func hardsigmoid() -> Tensor {
-        pointwise("hardsigmoid", { x in min(max(x + 3, 0), 6) / 6 }, derivative: { x, _ in
-            x > -3 && x < 3 ? 1 / 6 : 0
-        })
+        pointwise(
+            "hardsigmoid", { x in min(max(x + 3, 0), 6) / 6 },
+            derivative: { x, _ in
+                x > -3 && x < 3 ? 1 / 6 : 0
+            })
     }
 
     /// x * tanh(softplus(x)) (Misra 2019). dy/dx = t + x * sigmoid(x) * (1 - t^2)
     /// with t = tanh(softplus(x)).
     public func mish() -> Tensor {
-        pointwise("mish", { x in x * Foundation.tanh(stableSoftplus(x)) }, derivative: { x, _ in
-            let t = Foundation.tanh(stableSoftplus(x))
-            return t + x * stableSigmoid(x) * (1 - t * t)
-        })
+        pointwise(
+            "mish", { x in x * Foundation.tanh(stableSoftplus(x)) },
+            derivative: { x, _ in
+                let t = Foundation.tanh(stableSoftplus(x))
+                return t + x * stableSigmoid(x) * (1 - t * t)
+            })
     }
 
     /// log(1 + e^(beta*x)) / beta, and x itself where beta*x > threshold
@@ -61,8 +70,9 @@ extension Tensor {
     /// above the threshold.
     public func softplus(beta: Float = 1, threshold: Float = 20) -> Tensor {
         strataCheck(beta != 0, "softplus: beta must not be 0")
-        return pointwise("softplus", { x in x * beta > threshold ? x : Foundation.log1p(Foundation.exp(x * beta)) / beta },
-                         derivative: { x, _ in x * beta > threshold ? 1 : stableSigmoid(x * beta) })
+        return pointwise(
+            "softplus", { x in x * beta > threshold ? x : Foundation.log1p(Foundation.exp(x * beta)) / beta },
+            derivative: { x, _ in x * beta > threshold ? 1 : stableSigmoid(x * beta) })
     }
 
     /// max(0, x) + a * min(0, x), with one slope `a`
@@ -73,8 +83,9 @@ extension Tensor {
     ///   the elements with x <= 0 of that channel (x = 0 contributes 0).
     public func prelu(weight: Tensor) -> Tensor {
         let channels = rank >= 2 ? shape[1] : 1
-        strataCheck(weight.rank == 1 && (weight.count == 1 || weight.count == channels),
-                    "prelu: weight must be [1] or [\(channels)] (the channels of input \(shape)), got \(weight.shape)")
+        strataCheck(
+            weight.rank == 1 && (weight.count == 1 || weight.count == channels),
+            "prelu: weight must be [1] or [\(channels)] (the channels of input \(shape)), got \(weight.shape)")
         let x = self
         let shared = weight.count == 1
         // Elements of one channel plane, and the number of such planes per sample.

@@ -1,6 +1,8 @@
 /// Elementwise arithmetic with broadcasting, each op with its backward
 /// closure beside its forward.
 
+import Foundation
+
 /// Applies `f` elementwise over the broadcast of `a` and `b`.
 @inline(__always)
 func broadcastBinary(
@@ -139,5 +141,3 @@ extension Tensor {
         }
     }
 }
-
-import Foundation

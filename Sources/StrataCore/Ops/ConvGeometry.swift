@@ -80,7 +80,8 @@ package func convGeometry(
     let spanH = dilation.height * (kernel.height - 1) + 1, spanW = dilation.width * (kernel.width - 1) + 1
     guard spanH <= paddedH, spanW <= paddedW else {
         throw StrataError.invalidArgument(
-            "\(op): kernel \(kernel) (dilated extent \(spanH)x\(spanW)) is larger than the padded input \(paddedH)x\(paddedW) (input \(shape))")
+            "\(op): kernel \(kernel) (dilated extent \(spanH)x\(spanW)) is larger than the padded input \(paddedH)x\(paddedW) (input \(shape))"
+        )
     }
     return ConvGeometry(
         channels: channels, height: shape[2], width: shape[3],

@@ -20,7 +20,9 @@ package func checkConvPaddingMode(
     guard mode != .zeros, shape.count == 4 else { return }
     let p = padding.resolve(kernel: kernel, dilation: dilation)
     let worstH = max(p.top, p.bottom), worstW = max(p.left, p.right)
-    let fits = mode == .reflect ? (worstH < shape[2] && worstW < shape[3])
+    let fits =
+        mode == .reflect
+        ? (worstH < shape[2] && worstW < shape[3])
         : mode == .circular ? (worstH <= shape[2] && worstW <= shape[3]) : true
     if !fits {
         throw StrataError.invalidArgument(
@@ -38,8 +40,11 @@ package func padForConvolution(
     _ x: Tensor, padding: ConvPadding, kernel: Size2, dilation: Size2, mode: ConvPaddingMode
 ) -> Tensor {
     strataCheck(x.rank == 4, "padForConvolution: expected input of shape [N, C, H, W], got \(x.shape)")
-    strataTry { try checkConvPaddingMode(op: "padForConvolution", inputShape: x.shape, padding: padding,
-                                         kernel: kernel, dilation: dilation, mode: mode) }
+    strataTry {
+        try checkConvPaddingMode(
+            op: "padForConvolution", inputShape: x.shape, padding: padding,
+            kernel: kernel, dilation: dilation, mode: mode)
+    }
     let p = padding.resolve(kernel: kernel, dilation: dilation)
     let (h, w) = (x.shape[2], x.shape[3])
     let rows = ConvPadKernels.sourceIndices(size: h, before: p.top, after: p.bottom, mode: mode)

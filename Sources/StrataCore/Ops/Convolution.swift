@@ -52,19 +52,23 @@ public func conv2d(
     stride: some Size2Convertible = 1, padding: ConvPadding = 0, dilation: some Size2Convertible = 1, groups: Int = 1
 ) -> Tensor {
     let stride = stride.size2, dilation = dilation.size2
-    strataCheck(weight.rank == 4 && groups > 0 && weight.shape[0] % groups == 0,
-                "conv2d: weight must be [O, C/groups, kh, kw] with O divisible by groups = \(groups), got \(weight.shape)")
-    strataCheck(bias == nil || bias?.shape == [weight.shape[0]],
-                "conv2d: bias must be [\(weight.shape[0])], got \(bias?.shape ?? [])")
-    strataCheck(stride.height > 0 && stride.width > 0 && dilation.height > 0 && dilation.width > 0,
-                "conv2d: stride \(stride) and dilation \(dilation) must be positive")
+    strataCheck(
+        weight.rank == 4 && groups > 0 && weight.shape[0] % groups == 0,
+        "conv2d: weight must be [O, C/groups, kh, kw] with O divisible by groups = \(groups), got \(weight.shape)")
+    strataCheck(
+        bias == nil || bias?.shape == [weight.shape[0]],
+        "conv2d: bias must be [\(weight.shape[0])], got \(bias?.shape ?? [])")
+    strataCheck(
+        stride.height > 0 && stride.width > 0 && dilation.height > 0 && dilation.width > 0,
+        "conv2d: stride \(stride) and dilation \(dilation) must be positive")
     strataCheck(padding != .same || stride == 1, "conv2d: padding .same needs stride 1, got stride \(stride)")
     if case .explicit(let p) = padding {
         strataCheck(p.height >= 0 && p.width >= 0, "conv2d: padding \(p) must not be negative")
     }
     let g = strataTry {
-        try convGeometry(op: "conv2d", inputShape: x.shape, weightShape: weight.shape,
-                         stride: stride, padding: padding, dilation: dilation, groups: groups)
+        try convGeometry(
+            op: "conv2d", inputShape: x.shape, weightShape: weight.shape,
+            stride: stride, padding: padding, dilation: dilation, groups: groups)
     }
     let plan = ConvPlan(geometry: g, batch: x.shape[0], outChannels: weight.shape[0], groups: groups)
     let out = Tensor(uninitialized: [plan.batch, plan.outChannels, g.outH, g.outW])
@@ -119,7 +123,8 @@ struct ConvPlan: Sendable {
         plane = g.outPlane
         inSample = g.channels * g.inPlane
         outSample = outChannels * g.outPlane
-        pointwise = g.kernelH == 1 && g.kernelW == 1 && g.strideH == 1 && g.strideW == 1
+        pointwise =
+            g.kernelH == 1 && g.kernelW == 1 && g.strideH == 1 && g.strideW == 1
             && g.padTop == 0 && g.padLeft == 0 && g.outH == g.height && g.outW == g.width
     }
 
@@ -132,16 +137,19 @@ struct ConvPlan: Sendable {
                 for s in range {
                     let xs = x + s * inSample, os = out + s * outSample
                     let column: UnsafePointer<Float>
-                    if pointwise { column = xs } else {
+                    if pointwise {
+                        column = xs
+                    } else {
                         Im2Col.im2col(xs, geometry, column: col, ldColumn: plane)
                         column = UnsafePointer(col)
                     }
                     if let b = bias { for o in 0..<outChannels { (os + o * plane).update(repeating: b[o], count: plane) } }
                     for gi in 0..<groups {
-                        BLAS.sgemm(transA: .none, transB: .none, m: groupOut, n: plane, k: groupK, alpha: 1,
-                                   a: w + gi * groupOut * groupK, lda: groupK,
-                                   b: column + gi * groupK * plane, ldb: plane,
-                                   beta: bias == nil ? 0 : 1, c: os + gi * groupOut * plane, ldc: plane)
+                        BLAS.sgemm(
+                            transA: .none, transB: .none, m: groupOut, n: plane, k: groupK, alpha: 1,
+                            a: w + gi * groupOut * groupK, lda: groupK,
+                            b: column + gi * groupK * plane, ldb: plane,
+                            beta: bias == nil ? 0 : 1, c: os + gi * groupOut * plane, ldc: plane)
                     }
                 }
             }
@@ -157,10 +165,11 @@ struct ConvPlan: Sendable {
                     for s in range { Im2Col.im2col(x + s * inSample, geometry, column: col + s * plane, ldColumn: ld) }
                 }
                 for gi in 0..<groups {
-                    BLAS.sgemmParallel(transA: .none, transB: .none, m: groupOut, n: ld, k: groupK, alpha: 1,
-                               a: w + gi * groupOut * groupK, lda: groupK,
-                               b: col + gi * groupK * ld, ldb: ld,
-                               beta: 0, c: tmp + gi * groupOut * ld, ldc: ld)
+                    BLAS.sgemmParallel(
+                        transA: .none, transB: .none, m: groupOut, n: ld, k: groupK, alpha: 1,
+                        a: w + gi * groupOut * groupK, lda: groupK,
+                        b: col + gi * groupK * ld, ldb: ld,
+                        beta: 0, c: tmp + gi * groupOut * ld, ldc: ld)
                 }
                 // tmp [O, N, OH*OW] -> out [N, O, OH*OW], adding the bias.
                 Threading.parallelFor(batch) { range in
@@ -201,15 +210,18 @@ struct ConvPlan: Sendable {
                         let xs = x + s * inSample, gs = gradOut + s * outSample
                         if let dW = wAcc {
                             let column: UnsafePointer<Float>
-                            if pointwise { column = xs } else {
+                            if pointwise {
+                                column = xs
+                            } else {
                                 Im2Col.im2col(xs, geometry, column: col, ldColumn: plane)
                                 column = UnsafePointer(col)
                             }
                             for gi in 0..<groups {
-                                BLAS.sgemm(transA: .none, transB: .transpose, m: groupOut, n: groupK, k: plane, alpha: 1,
-                                           a: gs + gi * groupOut * plane, lda: plane,
-                                           b: column + gi * groupK * plane, ldb: plane,
-                                           beta: 1, c: dW + gi * groupOut * groupK, ldc: groupK)
+                                BLAS.sgemm(
+                                    transA: .none, transB: .transpose, m: groupOut, n: groupK, k: plane, alpha: 1,
+                                    a: gs + gi * groupOut * plane, lda: plane,
+                                    b: column + gi * groupK * plane, ldb: plane,
+                                    beta: 1, c: dW + gi * groupOut * groupK, ldc: groupK)
                             }
                         }
                         if let dx = gx {
@@ -217,10 +229,11 @@ struct ConvPlan: Sendable {
                             // Pointwise: the column gradient is the input gradient itself.
                             let dcol = pointwise ? dxs : col
                             for gi in 0..<groups {
-                                BLAS.sgemm(transA: .transpose, transB: .none, m: groupK, n: plane, k: groupOut, alpha: 1,
-                                           a: w + gi * groupOut * groupK, lda: groupK,
-                                           b: gs + gi * groupOut * plane, ldb: plane,
-                                           beta: pointwise && !freshGX ? 1 : 0, c: dcol + gi * groupK * plane, ldc: plane)
+                                BLAS.sgemm(
+                                    transA: .transpose, transB: .none, m: groupK, n: plane, k: groupOut, alpha: 1,
+                                    a: w + gi * groupOut * groupK, lda: groupK,
+                                    b: gs + gi * groupOut * plane, ldb: plane,
+                                    beta: pointwise && !freshGX ? 1 : 0, c: dcol + gi * groupK * plane, ldc: plane)
                             }
                             if !pointwise {
                                 if freshGX { dxs.update(repeating: 0, count: inSample) }
@@ -258,16 +271,18 @@ struct ConvPlan: Sendable {
                 }
                 if let dW = gw {
                     for gi in 0..<groups {
-                        BLAS.sgemmParallel(transA: .none, transB: .transpose, m: groupOut, n: groupK, k: ld, alpha: 1,
-                                   a: gt + gi * groupOut * ld, lda: ld, b: col + gi * groupK * ld, ldb: ld,
-                                   beta: 1, c: dW + gi * groupOut * groupK, ldc: groupK)
+                        BLAS.sgemmParallel(
+                            transA: .none, transB: .transpose, m: groupOut, n: groupK, k: ld, alpha: 1,
+                            a: gt + gi * groupOut * ld, lda: ld, b: col + gi * groupK * ld, ldb: ld,
+                            beta: 1, c: dW + gi * groupOut * groupK, ldc: groupK)
                     }
                 }
                 if let dx = gx {
                     for gi in 0..<groups {
-                        BLAS.sgemmParallel(transA: .transpose, transB: .none, m: groupK, n: ld, k: groupOut, alpha: 1,
-                                   a: w + gi * groupOut * groupK, lda: groupK, b: gt + gi * groupOut * ld, ldb: ld,
-                                   beta: 0, c: col + gi * groupK * ld, ldc: ld)
+                        BLAS.sgemmParallel(
+                            transA: .transpose, transB: .none, m: groupK, n: ld, k: groupOut, alpha: 1,
+                            a: w + gi * groupOut * groupK, lda: groupK, b: gt + gi * groupOut * ld, ldb: ld,
+                            beta: 0, c: col + gi * groupK * ld, ldc: ld)
                     }
                     Threading.parallelFor(batch) { range in
                         for s in range {
@@ -290,9 +305,10 @@ struct ConvPlan: Sendable {
             Threading.parallelFor(outChannels, minChunk: 8) { channels in
                 BLAS.withThreads(1) {
                     for s in 0..<batch {
-                        BLAS.sgemv(trans: .none, m: channels.count, n: plane, alpha: 1,
-                                   a: gradOut + s * outSample + channels.lowerBound * plane, lda: plane,
-                                   x: ones, beta: 1, y: gb + channels.lowerBound)
+                        BLAS.sgemv(
+                            trans: .none, m: channels.count, n: plane, alpha: 1,
+                            a: gradOut + s * outSample + channels.lowerBound * plane, lda: plane,
+                            x: ones, beta: 1, y: gb + channels.lowerBound)
                     }
                 }
             }

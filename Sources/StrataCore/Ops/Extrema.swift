@@ -18,8 +18,9 @@ public struct IndexTensor: Equatable, Sendable, CustomStringConvertible {
 
     /// Indices `values` of `shape` (element counts must agree).
     public init(shape: [Int], _ values: [Int]) {
-        strataCheck(Tensor.elementCount(shape, op: "IndexTensor") == values.count,
-                    "IndexTensor: shape \(shape) needs \(shape.reduce(1, *)) values, got \(values.count)")
+        strataCheck(
+            Tensor.elementCount(shape, op: "IndexTensor") == values.count,
+            "IndexTensor: shape \(shape) needs \(shape.reduce(1, *)) values, got \(values.count)")
         self.shape = shape
         self.values = values
     }
@@ -29,7 +30,8 @@ public struct IndexTensor: Equatable, Sendable, CustomStringConvertible {
 
 /// (outer, extent, inner) and the reduced shape of a reduction along `axis`.
 private func reducedGeometry(_ x: Tensor, _ axis: Int, keepingDims: Bool, op: String)
-    -> (outer: Int, extent: Int, inner: Int, shape: [Int]) {
+    -> (outer: Int, extent: Int, inner: Int, shape: [Int])
+{
     let (outer, extent, inner, a) = splitAxis(x.shape, axis, op: op)
     strataCheck(extent > 0, "\(op): axis \(axis) of shape \(x.shape) is empty")
     var shape = x.shape

@@ -156,15 +156,17 @@ package func updateRunningStatistics(
 package func rowNorm(_ x: Tensor, layout l: RowLayout, weight: Tensor?, bias: Tensor?, eps: Float, op: String) -> Tensor {
     let out = Tensor(uninitialized: x.shape)
     let mean = FloatBuffer(l.rows), invStd = FloatBuffer(l.rows)
-    RowNormKernels.forward(x: x.data, y: out.data, layout: l, eps: eps, gamma: weight?.data, beta: bias?.data,
-                           mean: mean.pointer, invStd: invStd.pointer)
+    RowNormKernels.forward(
+        x: x.data, y: out.data, layout: l, eps: eps, gamma: weight?.data, beta: bias?.data,
+        mean: mean.pointer, invStd: invStd.pointer)
     let inputs = [x] + [weight, bias].compactMap { $0 }
     return out.recordOp(op, inputs: inputs) { gy in
         let (dx, accumulate, fresh) = gradientTarget(x)
         let dw = weight.flatMap { $0.requiresGrad ? $0.gradBuffer().data : nil }
         let db = bias.flatMap { $0.requiresGrad ? $0.gradBuffer().data : nil }
-        RowNormKernels.backward(x: x.data, dy: gy.data, dx: dx, accumulate: accumulate, layout: l,
-                                gamma: weight?.data, mean: mean.pointer, invStd: invStd.pointer, dgamma: dw, dbeta: db)
+        RowNormKernels.backward(
+            x: x.data, dy: gy.data, dx: dx, accumulate: accumulate, layout: l,
+            gamma: weight?.data, mean: mean.pointer, invStd: invStd.pointer, dgamma: dw, dbeta: db)
         if let t = fresh { x.grad = t }
     }
 }

@@ -25,8 +25,9 @@ extension Tensor {
     /// result is not negative). The backward adds each output gradient to the
     /// input element it was copied from (constant fill gets none).
     public func padded(_ pad: [Int], mode: PadMode = .constant, value: Float = 0) -> Tensor {
-        strataCheck(pad.count % 2 == 0 && pad.count / 2 <= rank,
-                    "pad: \(pad) must hold (before, after) pairs for at most \(rank) dimensions of shape \(shape)")
+        strataCheck(
+            pad.count % 2 == 0 && pad.count / 2 <= rank,
+            "pad: \(pad) must hold (before, after) pairs for at most \(rank) dimensions of shape \(shape)")
         var maps = shape.map { Array(0..<$0) }
         for k in 0..<(pad.count / 2) {
             let d = rank - 1 - k
@@ -36,13 +37,15 @@ extension Tensor {
             switch mode {
             case .constant: break
             case .reflect:
-                strataCheck(before < n && after < n,
-                            "pad: reflect padding (\(before), \(after)) must be smaller than extent \(n) of dimension \(d) in shape \(shape)")
+                strataCheck(
+                    before < n && after < n,
+                    "pad: reflect padding (\(before), \(after)) must be smaller than extent \(n) of dimension \(d) in shape \(shape)")
             case .replicate:
                 strataCheck(n > 0 || extent == 0, "pad: replicate padding of an empty dimension \(d) in shape \(shape)")
             case .circular:
-                strataCheck(before <= n && after <= n,
-                            "pad: circular padding (\(before), \(after)) must be at most extent \(n) of dimension \(d) in shape \(shape)")
+                strataCheck(
+                    before <= n && after <= n,
+                    "pad: circular padding (\(before), \(after)) must be at most extent \(n) of dimension \(d) in shape \(shape)")
             }
             maps[d] = (0..<extent).map { o in
                 let i = o - before

@@ -94,8 +94,9 @@ extension Tensor {
         for (d, t) in target.enumerated() {
             let n = padded[d]
             let extent = t == -1 && d >= lead ? n : t
-            strataCheck(extent >= 0 && (n == extent || n == 1),
-                        "expand: shape \(shape) cannot be expanded to \(target) (dimension \(d): \(n) to \(t))")
+            strataCheck(
+                extent >= 0 && (n == extent || n == 1),
+                "expand: shape \(shape) cannot be expanded to \(target) (dimension \(d): \(n) to \(t))")
             maps.append(n == extent ? Array(0..<n) : [Int](repeating: 0, count: extent))
         }
         return mapped(AxisMaps(inShape: padded, maps: maps), op: "expand")

@@ -8,9 +8,10 @@ package func checkPoolArguments(_ name: String, _ kernel: Size2, _ stride: Size2
     strataCheck(dilation.height > 0 && dilation.width > 0, "\(name): dilation \(dilation) must be positive")
     // As PyTorch: at most half the dilated (effective) kernel.
     let spanH = dilation.height * (kernel.height - 1) + 1, spanW = dilation.width * (kernel.width - 1) + 1
-    strataCheck(padding.height >= 0 && padding.width >= 0 && 2 * padding.height <= spanH && 2 * padding.width <= spanW,
-                "\(name): padding \(padding) must be between 0 and half the kernel size \(kernel)"
-                    + (dilation == 1 ? "" : " (dilated extent \(spanH)x\(spanW))"))
+    strataCheck(
+        padding.height >= 0 && padding.width >= 0 && 2 * padding.height <= spanH && 2 * padding.width <= spanW,
+        "\(name): padding \(padding) must be between 0 and half the kernel size \(kernel)"
+            + (dilation == 1 ? "" : " (dilated extent \(spanH)x\(spanW))"))
 }
 
 /// PyTorch's pooling output size along one dimension: the number of window
@@ -37,13 +38,16 @@ package func poolGeometry(
     guard spanH <= ph, spanW <= pw else {
         throw StrataError.invalidArgument("\(op): kernel \(kernel) is larger than the padded input \(ph)x\(pw) (input \(shape))")
     }
-    return PoolGeometry(height: shape[2], width: shape[3], kernelH: kernel.height, kernelW: kernel.width,
-                        strideH: stride.height, strideW: stride.width, padH: padding.height, padW: padding.width,
-                        outH: poolOutputSize(shape[2], kernel: kernel.height, stride: stride.height, pad: padding.height,
-                                             dilation: dilation.height, ceilMode: ceilMode),
-                        outW: poolOutputSize(shape[3], kernel: kernel.width, stride: stride.width, pad: padding.width,
-                                             dilation: dilation.width, ceilMode: ceilMode),
-                        dilationH: dilation.height, dilationW: dilation.width)
+    return PoolGeometry(
+        height: shape[2], width: shape[3], kernelH: kernel.height, kernelW: kernel.width,
+        strideH: stride.height, strideW: stride.width, padH: padding.height, padW: padding.width,
+        outH: poolOutputSize(
+            shape[2], kernel: kernel.height, stride: stride.height, pad: padding.height,
+            dilation: dilation.height, ceilMode: ceilMode),
+        outW: poolOutputSize(
+            shape[3], kernel: kernel.width, stride: stride.width, pad: padding.width,
+            dilation: dilation.width, ceilMode: ceilMode),
+        dilationH: dilation.height, dilationW: dilation.width)
 }
 
 /// Minimum planes per worker: below this a pooling call stays on one thread.
@@ -62,8 +66,9 @@ public func maxPool2d(
     let stride = stride ?? kernelSize
     checkPoolArguments("maxPool2d", kernelSize, stride, padding, dilation: dilation)
     let g = strataTry {
-        try poolGeometry(op: "maxPool2d", inputShape: x.shape, kernel: kernelSize, stride: stride, padding: padding,
-                         dilation: dilation, ceilMode: ceilMode)
+        try poolGeometry(
+            op: "maxPool2d", inputShape: x.shape, kernel: kernelSize, stride: stride, padding: padding,
+            dilation: dilation, ceilMode: ceilMode)
     }
     let planes = x.shape[0] * x.shape[1]
     let out = Tensor(uninitialized: [x.shape[0], x.shape[1], g.outH, g.outW])
@@ -162,8 +167,9 @@ public func adaptiveMaxPool2d(_ x: Tensor, outputSize: some Size2Convertible) ->
         PoolingKernels.adaptiveMaxForward(xp, height: h, width: w, outH: oh, outW: ow, planes: range, out: op, argmax: ip)
     }
     // maxBackward reads only the plane sizes of the geometry.
-    let planesOnly = PoolGeometry(height: h, width: w, kernelH: 1, kernelW: 1, strideH: 1, strideW: 1,
-                                  padH: 0, padW: 0, outH: oh, outW: ow)
+    let planesOnly = PoolGeometry(
+        height: h, width: w, kernelH: 1, kernelW: 1, strideH: 1, strideW: 1,
+        padH: 0, padW: 0, outH: oh, outW: ow)
     return out.recordOp("adaptiveMaxPool2d", inputs: [x]) { gradOut in
         let (gi, go) = (x.gradBuffer().data, gradOut.data)
         Threading.parallelFor(planes, minChunk: poolMinPlanes) { range in
@@ -185,6 +191,7 @@ public func avgPool2d(
     _ x: Tensor, kernelSize: some Size2Convertible, stride: some Size2Convertible, padding: some Size2Convertible = 0,
     ceilMode: Bool = false, countIncludePad: Bool = true
 ) -> Tensor {
-    avgPool2d(x, kernelSize: kernelSize, stride: Optional(stride.size2), padding: padding, ceilMode: ceilMode,
-              countIncludePad: countIncludePad)
+    avgPool2d(
+        x, kernelSize: kernelSize, stride: Optional(stride.size2), padding: padding, ceilMode: ceilMode,
+        countIncludePad: countIncludePad)
 }

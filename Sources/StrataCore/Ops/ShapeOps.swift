@@ -5,11 +5,13 @@ extension Tensor {
         var shape = newShape
         if let i = shape.firstIndex(of: -1) {
             let known = shape.enumerated().filter { $0.offset != i }.map(\.element).reduce(1, *)
-            strataCheck(known > 0 && count % known == 0, "reshape: cannot infer -1 in \(newShape) for \(count) elements (shape \(self.shape))")
+            strataCheck(
+                known > 0 && count % known == 0, "reshape: cannot infer -1 in \(newShape) for \(count) elements (shape \(self.shape))")
             shape[i] = count / known
         }
-        strataCheck(Tensor.elementCount(shape, op: "reshape") == count,
-                    "reshape: shape \(newShape) has a different element count than \(self.shape)")
+        strataCheck(
+            Tensor.elementCount(shape, op: "reshape") == count,
+            "reshape: shape \(newShape) has a different element count than \(self.shape)")
         let out = Tensor(shape: shape, storage: storage)
         let source = self
         return out.recordOp("reshape", inputs: [source]) { g in

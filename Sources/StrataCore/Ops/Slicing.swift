@@ -38,8 +38,9 @@ extension Tensor {
     /// extent (PyTorch's `torch.split(x, [s₀, s₁, …], dim)`).
     public func split(_ sizes: [Int], axis: Int = 0) -> [Tensor] {
         let a = normalizedAxis(axis, rank: rank, op: "split", shape: shape)
-        strataCheck(sizes.allSatisfy { $0 >= 0 } && sizes.reduce(0, +) == shape[a],
-                    "split: sizes \(sizes) must be non-negative and sum to extent \(shape[a]) of axis \(axis) in shape \(shape)")
+        strataCheck(
+            sizes.allSatisfy { $0 >= 0 } && sizes.reduce(0, +) == shape[a],
+            "split: sizes \(sizes) must be non-negative and sum to extent \(shape[a]) of axis \(axis) in shape \(shape)")
         var start = 0
         return sizes.map { s in
             defer { start += s }

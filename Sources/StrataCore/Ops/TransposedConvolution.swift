@@ -26,12 +26,14 @@ public func convTranspose2d(
 ) -> Tensor {
     let stride = stride.size2, padding = padding.size2, outputPadding = outputPadding.size2, dilation = dilation.size2
     let g = strataTry {
-        try transposedConvGeometry(op: "convTranspose2d", inputShape: x.shape, weightShape: weight.shape, stride: stride,
-                                   padding: padding, outputPadding: outputPadding, groups: groups, dilation: dilation)
+        try transposedConvGeometry(
+            op: "convTranspose2d", inputShape: x.shape, weightShape: weight.shape, stride: stride,
+            padding: padding, outputPadding: outputPadding, groups: groups, dilation: dilation)
     }
     let outChannels = g.channels
-    strataCheck(bias == nil || bias?.shape == [outChannels],
-                "convTranspose2d: bias must be [\(outChannels)], got \(bias?.shape ?? [])")
+    strataCheck(
+        bias == nil || bias?.shape == [outChannels],
+        "convTranspose2d: bias must be [\(outChannels)], got \(bias?.shape ?? [])")
     // The adjoint convolution: "output" x [N, Cin, H, W], "input" y [N, Cout, OH, OW].
     let plan = ConvPlan(geometry: g, batch: x.shape[0], outChannels: weight.shape[0], groups: groups)
     let out = Tensor(uninitialized: [plan.batch, outChannels, g.height, g.width])
@@ -116,7 +118,8 @@ package func transposedConvGeometry(
     let outH = (shape[2] - 1) * stride.height - 2 * padding.height + dilation.height * (w[2] - 1) + outputPadding.height + 1
     let outW = (shape[3] - 1) * stride.width - 2 * padding.width + dilation.width * (w[3] - 1) + outputPadding.width + 1
     guard outH > 0, outW > 0 else {
-        throw StrataError.invalidArgument("\(op): output size \(outH)x\(outW) for input \(shape) is not positive (padding \(padding) too large)")
+        throw StrataError.invalidArgument(
+            "\(op): output size \(outH)x\(outW) for input \(shape) is not positive (padding \(padding) too large)")
     }
     return ConvGeometry(
         channels: w[1] * groups, height: outH, width: outW,

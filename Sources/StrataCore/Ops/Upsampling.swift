@@ -10,7 +10,8 @@ public enum UpsampleMode: String, Sendable {
 
 /// Scale factors (height, width) of an upsampling: `2`, `1.5` or `[1.5, 2]`.
 public struct ScaleFactor2: Hashable, Sendable, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral,
-    ExpressibleByArrayLiteral, CustomStringConvertible {
+    ExpressibleByArrayLiteral, CustomStringConvertible
+{
     public var height: Double
     public var width: Double
 

@@ -1,5 +1,5 @@
-import Glibc
 import Foundation
+import Glibc
 
 /// Crash-safe file replacement.
 ///

@@ -48,8 +48,9 @@ public final class RandomGenerator: RandomNumberGenerator, @unchecked Sendable {
             return [s0, s1, s2, s3]
         }
         set {
-            strataCheck(newValue.count == 4 && newValue.contains { $0 != 0 },
-                        "RandomGenerator.state: needs four words, not all zero, got \(newValue)")
+            strataCheck(
+                newValue.count == 4 && newValue.contains { $0 != 0 },
+                "RandomGenerator.state: needs four words, not all zero, got \(newValue)")
             lock.lock(); defer { lock.unlock() }
             s0 = newValue[0]; s1 = newValue[1]; s2 = newValue[2]; s3 = newValue[3]
         }

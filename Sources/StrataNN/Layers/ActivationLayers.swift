@@ -1,4 +1,5 @@
 import StrataCore
+
 /// Stateless layers wrapping the pointwise ops, shapes unchanged.
 public final class ReLU: Module, ListsOwnState {
     public var training = true

@@ -1,4 +1,5 @@
 import StrataCore
+
 /// Adaptive max pooling (PyTorch's `nn.AdaptiveMaxPool2d`, without
 /// `return_indices`).
 ///

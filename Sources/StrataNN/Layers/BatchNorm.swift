@@ -1,4 +1,5 @@
 import StrataCore
+
 /// Batch Normalization (Ioffe & Szegedy 2015, arXiv:1502.03167), with
 /// PyTorch's semantics, names, defaults and state_dict keys.
 ///
@@ -56,8 +57,10 @@ public class BatchNormBase: Module, ListsOwnState {
     func acceptsRank(_ rank: Int) -> Bool { rank >= 2 && rank <= 4 }
     var shapeDescription: String { "[N, \(numFeatures), ...]" }
 
-    init(numFeatures: Int, eps: Float, momentum: Float?, affine: Bool, trackRunningStats: Bool,
-         unbiasedRunningVariance: Bool) {
+    init(
+        numFeatures: Int, eps: Float, momentum: Float?, affine: Bool, trackRunningStats: Bool,
+        unbiasedRunningVariance: Bool
+    ) {
         strataCheck(numFeatures > 0, "BatchNorm: numFeatures must be positive, got \(numFeatures)")
         strataCheck(eps >= 0, "BatchNorm: eps must be non-negative, got \(eps)")
         if let m = momentum { strataCheck(m >= 0 && m <= 1, "BatchNorm: momentum must be in [0, 1] or nil, got \(m)") }
@@ -148,8 +151,9 @@ public class BatchNormBase: Module, ListsOwnState {
             if updatesRunningStatistics { numBatchesTracked?.data[0] += 1 }
             let zero = Tensor(zeros: [numFeatures]), one = Tensor.ones([numFeatures])
             return withExtendedLifetime((zero, one)) {
-                fixedStatisticsNorm(x, geometry: g, weight: weight, bias: bias,
-                                    mean: zero.data, variance: one.data, eps: eps, op: name)
+                fixedStatisticsNorm(
+                    x, geometry: g, weight: weight, bias: bias,
+                    mean: zero.data, variance: one.data, eps: eps, op: name)
             }
         }
         if usesBatchStatistics {
@@ -167,8 +171,9 @@ public class BatchNormBase: Module, ListsOwnState {
             return y
         }
         guard let rm = runningMean, let rv = runningVar else { strataFatal("\(name): no running statistics") }
-        return fixedStatisticsNorm(x, geometry: g, weight: weight, bias: bias,
-                                   mean: rm.data, variance: rv.data, eps: eps, op: name)
+        return fixedStatisticsNorm(
+            x, geometry: g, weight: weight, bias: bias,
+            mean: rm.data, variance: rv.data, eps: eps, op: name)
     }
 }
 
@@ -179,10 +184,13 @@ public final class BatchNorm1d: BatchNormBase {
     ///   batch; nil = cumulative average), affine, trackRunningStats.
     ///   The seed article's convention (decay 0.9, eps 1e-6, biased variance
     ///   stored) is `BatchNorm1d(c, eps: 1e-6, momentum: 0.1, unbiasedRunningVariance: false)`.
-    public init(_ numFeatures: Int, eps: Float = 1e-5, momentum: Float? = 0.1, affine: Bool = true,
-                trackRunningStats: Bool = true, unbiasedRunningVariance: Bool = true) {
-        super.init(numFeatures: numFeatures, eps: eps, momentum: momentum, affine: affine,
-                   trackRunningStats: trackRunningStats, unbiasedRunningVariance: unbiasedRunningVariance)
+    public init(
+        _ numFeatures: Int, eps: Float = 1e-5, momentum: Float? = 0.1, affine: Bool = true,
+        trackRunningStats: Bool = true, unbiasedRunningVariance: Bool = true
+    ) {
+        super.init(
+            numFeatures: numFeatures, eps: eps, momentum: momentum, affine: affine,
+            trackRunningStats: trackRunningStats, unbiasedRunningVariance: unbiasedRunningVariance)
     }
     override public var typeName: String { "BatchNorm1d" }
     override func acceptsRank(_ rank: Int) -> Bool { rank == 2 || rank == 3 }
@@ -193,10 +201,13 @@ public final class BatchNorm1d: BatchNormBase {
 /// (PyTorch's `nn.BatchNorm2d`).
 public final class BatchNorm2d: BatchNormBase {
     /// - Parameters: as `BatchNorm1d`.
-    public init(_ numFeatures: Int, eps: Float = 1e-5, momentum: Float? = 0.1, affine: Bool = true,
-                trackRunningStats: Bool = true, unbiasedRunningVariance: Bool = true) {
-        super.init(numFeatures: numFeatures, eps: eps, momentum: momentum, affine: affine,
-                   trackRunningStats: trackRunningStats, unbiasedRunningVariance: unbiasedRunningVariance)
+    public init(
+        _ numFeatures: Int, eps: Float = 1e-5, momentum: Float? = 0.1, affine: Bool = true,
+        trackRunningStats: Bool = true, unbiasedRunningVariance: Bool = true
+    ) {
+        super.init(
+            numFeatures: numFeatures, eps: eps, momentum: momentum, affine: affine,
+            trackRunningStats: trackRunningStats, unbiasedRunningVariance: unbiasedRunningVariance)
     }
     override public var typeName: String { "BatchNorm2d" }
     override func acceptsRank(_ rank: Int) -> Bool { rank == 4 }

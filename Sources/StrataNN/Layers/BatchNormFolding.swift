@@ -1,4 +1,5 @@
 import StrataCore
+
 /// Folding an eval-mode BatchNorm into the layer before it, for inference.
 ///
 /// With s = gamma / sqrt(running_var + eps), a BatchNorm in eval mode is
@@ -16,8 +17,9 @@ import StrataCore
 /// Returns new tensors (leaves with requiresGrad as the originals' weight).
 public func foldBatchNorm(weight: Tensor, bias: Tensor?, into bn: BatchNormBase) -> (weight: Tensor, bias: Tensor) {
     let out = weight.shape.first ?? 0
-    strataCheck(out == bn.numFeatures,
-                "foldBatchNorm: weight \(weight.shape) has \(out) outputs but \(bn.typeName) has \(bn.numFeatures) channels")
+    strataCheck(
+        out == bn.numFeatures,
+        "foldBatchNorm: weight \(weight.shape) has \(out) outputs but \(bn.typeName) has \(bn.numFeatures) channels")
     if let b = bias { strataCheck(b.count == out, "foldBatchNorm: bias \(b.shape) does not match \(out) outputs") }
     guard let rm = bn.runningMean, let rv = bn.runningVar else {
         strataFatal("foldBatchNorm: \(bn.typeName)(\(bn.numFeatures)) has no running statistics (trackRunningStats is false)")
@@ -71,13 +73,15 @@ public func foldBatchNorm(_ model: Sequential) -> Sequential {
     while i < source.count {
         let layer = source[i]
         if let lin = layer as? Linear, i + 1 < source.count, let bn = source[i + 1] as? BatchNormBase,
-           bn.trackRunningStats, bn.numFeatures == lin.outFeatures {
+            bn.trackRunningStats, bn.numFeatures == lin.outFeatures
+        {
             layers.append(foldBatchNorm(lin, bn))
             i += 2
             continue
         }
         if let conv = layer as? Conv2d, i + 1 < source.count, let bn = source[i + 1] as? BatchNormBase,
-           bn.trackRunningStats, bn.numFeatures == conv.outputChannels {
+            bn.trackRunningStats, bn.numFeatures == conv.outputChannels
+        {
             layers.append(foldBatchNorm(conv, bn))
             i += 2
             continue

@@ -1,4 +1,5 @@
 import StrataCore
+
 /// Batch Renormalization (Ioffe 2017, arXiv:1702.03275).
 ///
 /// In train mode, with sigma_B = sqrt(var_B + eps) and
@@ -27,15 +28,18 @@ public class BatchRenormBase: BatchNormBase {
         strataCheck(rmax >= 1 && dmax >= 0, "BatchRenorm: need rmax >= 1 and dmax >= 0, got \(rmax), \(dmax)")
         self.rmax = rmax
         self.dmax = dmax
-        super.init(numFeatures: numFeatures, eps: eps, momentum: momentum, affine: affine,
-                   trackRunningStats: true, unbiasedRunningVariance: true)
+        super.init(
+            numFeatures: numFeatures, eps: eps, momentum: momentum, affine: affine,
+            trackRunningStats: true, unbiasedRunningVariance: true)
     }
 
     /// The paper's schedule (ImageNet, in steps): rmax = 1 and dmax = 0 for
     /// `warmup` steps, then rising linearly to `rmaxLimit` and `dmaxLimit`
     /// over `rampSteps`.
-    public func setSchedule(step: Int, warmup: Int = 5000, rampSteps: Int = 35000,
-                            rmaxLimit: Float = 3, dmaxLimit: Float = 5) {
+    public func setSchedule(
+        step: Int, warmup: Int = 5000, rampSteps: Int = 35000,
+        rmaxLimit: Float = 3, dmaxLimit: Float = 5
+    ) {
         let t = Float(min(max(step - warmup, 0), rampSteps)) / Float(max(rampSteps, 1))
         rmax = 1 + t * (rmaxLimit - 1)
         dmax = t * dmaxLimit
@@ -54,8 +58,10 @@ public class BatchRenormBase: BatchNormBase {
 
 /// Batch Renormalization over [N, C] or [N, C, L] input.
 public final class BatchRenorm1d: BatchRenormBase {
-    public init(_ numFeatures: Int, eps: Float = 1e-5, momentum: Float? = 0.1, affine: Bool = true,
-                rmax: Float = 1, dmax: Float = 0) {
+    public init(
+        _ numFeatures: Int, eps: Float = 1e-5, momentum: Float? = 0.1, affine: Bool = true,
+        rmax: Float = 1, dmax: Float = 0
+    ) {
         super.init(numFeatures: numFeatures, eps: eps, momentum: momentum, affine: affine, rmax: rmax, dmax: dmax)
     }
     override public var typeName: String { "BatchRenorm1d" }
@@ -65,8 +71,10 @@ public final class BatchRenorm1d: BatchRenormBase {
 
 /// Batch Renormalization over [N, C, H, W] input.
 public final class BatchRenorm2d: BatchRenormBase {
-    public init(_ numFeatures: Int, eps: Float = 1e-5, momentum: Float? = 0.1, affine: Bool = true,
-                rmax: Float = 1, dmax: Float = 0) {
+    public init(
+        _ numFeatures: Int, eps: Float = 1e-5, momentum: Float? = 0.1, affine: Bool = true,
+        rmax: Float = 1, dmax: Float = 0
+    ) {
         super.init(numFeatures: numFeatures, eps: eps, momentum: momentum, affine: affine, rmax: rmax, dmax: dmax)
     }
     override public var typeName: String { "BatchRenorm2d" }

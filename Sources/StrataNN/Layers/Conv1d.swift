@@ -1,4 +1,5 @@
 import StrataCore
+
 /// 1-D convolution over [N, C, L] input (PyTorch's `nn.Conv1d`), computed
 /// as `conv2d` over the input seen as [N, C, 1, L] with a 1 x k kernel.
 ///
@@ -30,8 +31,9 @@ public final class Conv1d: Module, ListsOwnState {
         bias: Bool = true, paddingMode: ConvPaddingMode = .zeros, generator: RandomGenerator = .global
     ) {
         let name = "Conv1d(\(inputChannels), \(outputChannels), kernelSize: \(kernelSize))"
-        checkConvLayerArguments(name, inputChannels: inputChannels, outputChannels: outputChannels, kernel: Size2(1, kernelSize),
-                                stride: Size2(1, stride), dilation: Size2(1, dilation), groups: groups)
+        checkConvLayerArguments(
+            name, inputChannels: inputChannels, outputChannels: outputChannels, kernel: Size2(1, kernelSize),
+            stride: Size2(1, stride), dilation: Size2(1, dilation), groups: groups)
         if case .explicit(let p) = padding {
             strataCheck(p.height == p.width && p.width >= 0, "\(name): padding must be one non-negative integer, got \(p)")
         }
@@ -55,8 +57,9 @@ public final class Conv1d: Module, ListsOwnState {
         stride: Int = 1, padding: ConvPadding = 0, dilation: Int = 1, groups: Int = 1,
         bias: Bool = true, paddingMode: ConvPaddingMode = .zeros, generator: RandomGenerator = .global
     ) {
-        self.init(inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: kernelSize, stride: stride,
-                  padding: padding, dilation: dilation, groups: groups, bias: bias, paddingMode: paddingMode, generator: generator)
+        self.init(
+            inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: kernelSize, stride: stride,
+            padding: padding, dilation: dilation, groups: groups, bias: bias, paddingMode: paddingMode, generator: generator)
     }
 
     /// The same with the padding from an `Int` variable (`padding: k / 2`).
@@ -65,9 +68,10 @@ public final class Conv1d: Module, ListsOwnState {
         stride: Int = 1, padding: Int, dilation: Int = 1, groups: Int = 1,
         bias: Bool = true, paddingMode: ConvPaddingMode = .zeros, generator: RandomGenerator = .global
     ) {
-        self.init(inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: kernelSize, stride: stride,
-                  padding: .explicit(Size2(padding)), dilation: dilation, groups: groups, bias: bias,
-                  paddingMode: paddingMode, generator: generator)
+        self.init(
+            inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: kernelSize, stride: stride,
+            padding: .explicit(Size2(padding)), dilation: dilation, groups: groups, bias: bias,
+            paddingMode: paddingMode, generator: generator)
     }
 
     /// The same with the padding from an `Int` variable, channel counts labelled.
@@ -76,17 +80,19 @@ public final class Conv1d: Module, ListsOwnState {
         stride: Int = 1, padding: Int, dilation: Int = 1, groups: Int = 1,
         bias: Bool = true, paddingMode: ConvPaddingMode = .zeros, generator: RandomGenerator = .global
     ) {
-        self.init(inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: kernelSize, stride: stride,
-                  padding: .explicit(Size2(padding)), dilation: dilation, groups: groups, bias: bias,
-                  paddingMode: paddingMode, generator: generator)
+        self.init(
+            inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: kernelSize, stride: stride,
+            padding: .explicit(Size2(padding)), dilation: dilation, groups: groups, bias: bias,
+            paddingMode: paddingMode, generator: generator)
     }
 
     public var ownParameters: [(String, Tensor)] { weightAndBias(weight, bias) }
 
     /// PyTorch's line: `16, 32, kernel_size=(3,), stride=(1,), padding=(1,)`.
     public var extraRepresentation: String {
-        convExtraRepresentation(inputChannels, outputChannels, kernel: [kernelSize], stride: [stride], padding: padding,
-                                dilation: [dilation], groups: groups, hasBias: bias != nil, paddingMode: paddingMode)
+        convExtraRepresentation(
+            inputChannels, outputChannels, kernel: [kernelSize], stride: [stride], padding: padding,
+            dilation: [dilation], groups: groups, hasBias: bias != nil, paddingMode: paddingMode)
     }
 
     var name: String {
@@ -113,9 +119,11 @@ public final class Conv1d: Module, ListsOwnState {
             throw StrataError.shapeMismatch(op: name, expected: "[N, \(inputChannels), L]", actual: shape)
         }
         let shape2d = [shape[0], shape[1], 1, shape[2]], kernel = Size2(1, kernelSize)
-        _ = try convGeometry(op: name, inputShape: shape2d, weightShape: [outputChannels, inputChannels / groups, 1, kernelSize],
-                             stride: Size2(1, stride), padding: padding2d, dilation: Size2(1, dilation), groups: groups)
-        try checkConvPaddingMode(op: name, inputShape: shape2d, padding: padding2d, kernel: kernel, dilation: Size2(1, dilation), mode: paddingMode)
+        _ = try convGeometry(
+            op: name, inputShape: shape2d, weightShape: [outputChannels, inputChannels / groups, 1, kernelSize],
+            stride: Size2(1, stride), padding: padding2d, dilation: Size2(1, dilation), groups: groups)
+        try checkConvPaddingMode(
+            op: name, inputShape: shape2d, padding: padding2d, kernel: kernel, dilation: Size2(1, dilation), mode: paddingMode)
     }
 
     /// [N, inputChannels, L] -> [N, outputChannels, OL].

@@ -1,4 +1,5 @@
 import StrataCore
+
 /// 2-D convolution over NCHW input (PyTorch's `nn.Conv2d`, cross-correlation).
 ///
 /// - Input: [N, inputChannels, H, W]. Output: [N, outputChannels, OH, OW] with
@@ -37,8 +38,9 @@ public final class Conv2d: Module, ListsOwnState {
     ) {
         let kernelSize = kernelSize.size2, stride = stride.size2, dilation = dilation.size2
         let name = "Conv2d(\(inputChannels), \(outputChannels), kernelSize: \(kernelSize))"
-        checkConvLayerArguments(name, inputChannels: inputChannels, outputChannels: outputChannels, kernel: kernelSize,
-                                stride: stride, dilation: dilation, groups: groups)
+        checkConvLayerArguments(
+            name, inputChannels: inputChannels, outputChannels: outputChannels, kernel: kernelSize,
+            stride: stride, dilation: dilation, groups: groups)
         if case .explicit(let p) = padding {
             strataCheck(p.height >= 0 && p.width >= 0, "\(name): padding \(p) must not be negative")
         }
@@ -63,9 +65,10 @@ public final class Conv2d: Module, ListsOwnState {
         stride: some Size2Convertible = 1, padding: ConvPadding = 0, dilation: some Size2Convertible = 1, groups: Int = 1,
         bias: Bool = true, paddingMode: ConvPaddingMode = .zeros, generator: RandomGenerator = .global
     ) {
-        self.init(inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: kernelSize,
-                  stride: stride, padding: padding, dilation: dilation, groups: groups, bias: bias,
-                  paddingMode: paddingMode, generator: generator)
+        self.init(
+            inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: kernelSize,
+            stride: stride, padding: padding, dilation: dilation, groups: groups, bias: bias,
+            paddingMode: paddingMode, generator: generator)
     }
 
     /// The same with an explicit padding from a variable (`padding: k / 2`).
@@ -74,9 +77,10 @@ public final class Conv2d: Module, ListsOwnState {
         stride: some Size2Convertible = 1, padding: some Size2Convertible, dilation: some Size2Convertible = 1, groups: Int = 1,
         bias: Bool = true, paddingMode: ConvPaddingMode = .zeros, generator: RandomGenerator = .global
     ) {
-        self.init(inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: kernelSize,
-                  stride: stride, padding: .explicit(padding.size2), dilation: dilation, groups: groups, bias: bias,
-                  paddingMode: paddingMode, generator: generator)
+        self.init(
+            inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: kernelSize,
+            stride: stride, padding: .explicit(padding.size2), dilation: dilation, groups: groups, bias: bias,
+            paddingMode: paddingMode, generator: generator)
     }
 
     /// The same with an explicit padding from a variable, channel counts unlabelled.
@@ -85,19 +89,21 @@ public final class Conv2d: Module, ListsOwnState {
         stride: some Size2Convertible = 1, padding: some Size2Convertible, dilation: some Size2Convertible = 1, groups: Int = 1,
         bias: Bool = true, paddingMode: ConvPaddingMode = .zeros, generator: RandomGenerator = .global
     ) {
-        self.init(inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: kernelSize,
-                  stride: stride, padding: .explicit(padding.size2), dilation: dilation, groups: groups, bias: bias,
-                  paddingMode: paddingMode, generator: generator)
+        self.init(
+            inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: kernelSize,
+            stride: stride, padding: .explicit(padding.size2), dilation: dilation, groups: groups, bias: bias,
+            paddingMode: paddingMode, generator: generator)
     }
 
     public var ownParameters: [(String, Tensor)] { weightAndBias(weight, bias) }
 
     /// PyTorch's line: `3, 16, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), bias=False`.
     public var extraRepresentation: String {
-        convExtraRepresentation(inputChannels, outputChannels, kernel: [kernelSize.height, kernelSize.width],
-                                stride: [stride.height, stride.width], padding: padding,
-                                dilation: [dilation.height, dilation.width], groups: groups, hasBias: bias != nil,
-                                paddingMode: paddingMode)
+        convExtraRepresentation(
+            inputChannels, outputChannels, kernel: [kernelSize.height, kernelSize.width],
+            stride: [stride.height, stride.width], padding: padding,
+            dilation: [dilation.height, dilation.width], groups: groups, hasBias: bias != nil,
+            paddingMode: paddingMode)
     }
 
     var name: String {
@@ -108,8 +114,9 @@ public final class Conv2d: Module, ListsOwnState {
     /// Throws when `shape` is not [N, inputChannels, H, W], the (dilated)
     /// kernel does not fit in the padded input, or `paddingMode` cannot pad it.
     public func validate(inputShape shape: [Int]) throws {
-        _ = try convGeometry(op: name, inputShape: shape, weightShape: weight.shape,
-                             stride: stride, padding: padding, dilation: dilation, groups: groups)
+        _ = try convGeometry(
+            op: name, inputShape: shape, weightShape: weight.shape,
+            stride: stride, padding: padding, dilation: dilation, groups: groups)
         try checkConvPaddingMode(op: name, inputShape: shape, padding: padding, kernel: kernelSize, dilation: dilation, mode: paddingMode)
     }
 

@@ -1,4 +1,5 @@
 import StrataCore
+
 /// What Conv1d, Conv2d and ConvTranspose2d share: argument checks, PyTorch's
 /// default initialisation and the parameter list.
 
@@ -8,8 +9,9 @@ func checkConvLayerArguments(
     _ name: String, inputChannels: Int, outputChannels: Int, kernel: Size2, stride: Size2, dilation: Size2, groups: Int
 ) {
     strataCheck(inputChannels > 0 && outputChannels > 0, "\(name): channel counts must be positive")
-    strataCheck(groups > 0 && inputChannels % groups == 0 && outputChannels % groups == 0,
-                "\(name): groups = \(groups) must divide both inputChannels and outputChannels")
+    strataCheck(
+        groups > 0 && inputChannels % groups == 0 && outputChannels % groups == 0,
+        "\(name): groups = \(groups) must divide both inputChannels and outputChannels")
     strataCheck(kernel.height > 0 && kernel.width > 0, "\(name): kernel size must be positive")
     strataCheck(stride.height > 0 && stride.width > 0, "\(name): stride \(stride) must be positive")
     strataCheck(dilation.height > 0 && dilation.width > 0, "\(name): dilation \(dilation) must be positive")

@@ -1,4 +1,5 @@
 import StrataCore
+
 /// 2-D transposed convolution over NCHW input (PyTorch's
 /// `nn.ConvTranspose2d`), the adjoint of `Conv2d` ("deconvolution", the
 /// usual learnt upsampling of decoders and GAN generators).
@@ -41,13 +42,15 @@ public final class ConvTranspose2d: Module, ListsOwnState {
         let kernelSize = kernelSize.size2, stride = stride.size2, padding = padding.size2
         let outputPadding = outputPadding.size2, dilation = dilation.size2
         let name = "ConvTranspose2d(\(inputChannels), \(outputChannels), kernelSize: \(kernelSize))"
-        checkConvLayerArguments(name, inputChannels: inputChannels, outputChannels: outputChannels, kernel: kernelSize,
-                                stride: stride, dilation: dilation, groups: groups)
+        checkConvLayerArguments(
+            name, inputChannels: inputChannels, outputChannels: outputChannels, kernel: kernelSize,
+            stride: stride, dilation: dilation, groups: groups)
         strataCheck(padding.height >= 0 && padding.width >= 0, "\(name): padding \(padding) must not be negative")
-        strataCheck(outputPadding.height >= 0 && outputPadding.width >= 0
-                    && outputPadding.height < max(stride.height, dilation.height)
-                    && outputPadding.width < max(stride.width, dilation.width),
-                    "\(name): outputPadding \(outputPadding) must be smaller than the stride \(stride) or the dilation \(dilation)")
+        strataCheck(
+            outputPadding.height >= 0 && outputPadding.width >= 0
+                && outputPadding.height < max(stride.height, dilation.height)
+                && outputPadding.width < max(stride.width, dilation.width),
+            "\(name): outputPadding \(outputPadding) must be smaller than the stride \(stride) or the dilation \(dilation)")
         self.inputChannels = inputChannels
         self.outputChannels = outputChannels
         self.kernelSize = kernelSize
@@ -68,19 +71,21 @@ public final class ConvTranspose2d: Module, ListsOwnState {
         stride: some Size2Convertible = 1, padding: some Size2Convertible = 0, outputPadding: some Size2Convertible = 0,
         groups: Int = 1, bias: Bool = true, dilation: some Size2Convertible = 1, generator: RandomGenerator = .global
     ) {
-        self.init(inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: kernelSize,
-                  stride: stride, padding: padding, outputPadding: outputPadding, groups: groups,
-                  bias: bias, dilation: dilation, generator: generator)
+        self.init(
+            inputChannels: inputChannels, outputChannels: outputChannels, kernelSize: kernelSize,
+            stride: stride, padding: padding, outputPadding: outputPadding, groups: groups,
+            bias: bias, dilation: dilation, generator: generator)
     }
 
     public var ownParameters: [(String, Tensor)] { weightAndBias(weight, bias) }
 
     /// PyTorch's line: `16, 8, kernel_size=(2, 2), stride=(2, 2), output_padding=(1, 1)`.
     public var extraRepresentation: String {
-        convExtraRepresentation(inputChannels, outputChannels, kernel: [kernelSize.height, kernelSize.width],
-                                stride: [stride.height, stride.width], padding: .explicit(padding),
-                                dilation: [dilation.height, dilation.width],
-                                outputPadding: [outputPadding.height, outputPadding.width], groups: groups, hasBias: bias != nil)
+        convExtraRepresentation(
+            inputChannels, outputChannels, kernel: [kernelSize.height, kernelSize.width],
+            stride: [stride.height, stride.width], padding: .explicit(padding),
+            dilation: [dilation.height, dilation.width],
+            outputPadding: [outputPadding.height, outputPadding.width], groups: groups, hasBias: bias != nil)
     }
 
     var name: String {
@@ -92,8 +97,9 @@ public final class ConvTranspose2d: Module, ListsOwnState {
     /// Throws when `shape` is not [N, inputChannels, H, W] or the output
     /// would be empty.
     public func validate(inputShape shape: [Int]) throws {
-        _ = try transposedConvGeometry(op: name, inputShape: shape, weightShape: weight.shape, stride: stride,
-                                       padding: padding, outputPadding: outputPadding, groups: groups, dilation: dilation)
+        _ = try transposedConvGeometry(
+            op: name, inputShape: shape, weightShape: weight.shape, stride: stride,
+            padding: padding, outputPadding: outputPadding, groups: groups, dilation: dilation)
     }
 
     /// [N, inputChannels, H, W] -> [N, outputChannels, OH, OW].
@@ -103,7 +109,8 @@ public final class ConvTranspose2d: Module, ListsOwnState {
     /// (`SpectralNorm`, `WeightNorm`).
     public func forward(_ x: Tensor, weight: Tensor) -> Tensor {
         strataTry { try validate(inputShape: x.shape) }
-        return convTranspose2d(x, weight: weight, bias: bias, stride: stride, padding: padding,
-                               outputPadding: outputPadding, groups: groups, dilation: dilation)
+        return convTranspose2d(
+            x, weight: weight, bias: bias, stride: stride, padding: padding,
+            outputPadding: outputPadding, groups: groups, dilation: dilation)
     }
 }

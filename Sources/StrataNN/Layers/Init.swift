@@ -1,5 +1,5 @@
-import StrataCore
 import Foundation
+import StrataCore
 
 /// Weight initialisers, in place, with PyTorch's `nn.init` semantics.
 /// Fans follow PyTorch: for a weight of shape [out, in, k...], fanIn = in *
@@ -40,14 +40,18 @@ public enum Init {
     }
 
     /// He initialisation, uniform: bound = gain * sqrt(3 / fanIn).
-    public static func kaimingUniform(_ t: Tensor, nonlinearity: Nonlinearity = .leakyRelu(0), fanOutMode: Bool = false, generator: RandomGenerator = .global) {
+    public static func kaimingUniform(
+        _ t: Tensor, nonlinearity: Nonlinearity = .leakyRelu(0), fanOutMode: Bool = false, generator: RandomGenerator = .global
+    ) {
         let (fi, fo) = fans(t.shape)
         let bound = nonlinearity.gain * (3 / Float(fanOutMode ? fo : fi)).squareRoot()
         uniform(t, low: -bound, high: bound, generator: generator)
     }
 
     /// He initialisation, normal: std = gain / sqrt(fanIn).
-    public static func kaimingNormal(_ t: Tensor, nonlinearity: Nonlinearity = .leakyRelu(0), fanOutMode: Bool = false, generator: RandomGenerator = .global) {
+    public static func kaimingNormal(
+        _ t: Tensor, nonlinearity: Nonlinearity = .leakyRelu(0), fanOutMode: Bool = false, generator: RandomGenerator = .global
+    ) {
         let (fi, fo) = fans(t.shape)
         normal(t, std: nonlinearity.gain / Float(fanOutMode ? fo : fi).squareRoot(), generator: generator)
     }

@@ -1,4 +1,5 @@
 import StrataCore
+
 /// Instance Normalization (Ulyanov et al. 2016, arXiv:1607.08022; PyTorch's
 /// `nn.InstanceNorm2d`): statistics per (sample, channel) over H, W.
 ///
@@ -27,8 +28,10 @@ public final class InstanceNorm2d: Module, ListsOwnState {
     public let runningVar: Tensor?
     public let numBatchesTracked: Tensor?
 
-    public init(_ numFeatures: Int, eps: Float = 1e-5, momentum: Float? = 0.1, affine: Bool = false,
-                trackRunningStats: Bool = false) {
+    public init(
+        _ numFeatures: Int, eps: Float = 1e-5, momentum: Float? = 0.1, affine: Bool = false,
+        trackRunningStats: Bool = false
+    ) {
         strataCheck(numFeatures > 0, "InstanceNorm2d: numFeatures must be positive, got \(numFeatures)")
         self.numFeatures = numFeatures
         self.eps = eps
@@ -74,8 +77,9 @@ public final class InstanceNorm2d: Module, ListsOwnState {
         let (n, c, s) = (x.shape[0], x.shape[1], x.shape[2] * x.shape[3])
         let name = "InstanceNorm2d(\(numFeatures))"
         if !training, trackRunningStats, let rm = runningMean, let rv = runningVar {
-            return fixedStatisticsNorm(x, geometry: ChannelGeometry(outer: n, channels: c, inner: s),
-                                       weight: weight, bias: bias, mean: rm.data, variance: rv.data, eps: eps, op: name)
+            return fixedStatisticsNorm(
+                x, geometry: ChannelGeometry(outer: n, channels: c, inner: s),
+                weight: weight, bias: bias, mean: rm.data, variance: rv.data, eps: eps, op: name)
         }
         let (y, mean, variance) = batchStatisticsNorm(
             x, geometry: ChannelGeometry(outer: 1, channels: n * c, inner: s), affineChannels: c,
@@ -85,8 +89,9 @@ public final class InstanceNorm2d: Module, ListsOwnState {
             var mu = [Double](repeating: 0, count: c), v = [Double](repeating: 0, count: c)
             for k in 0..<(n * c) { mu[k % c] += Double(mean[k]) / Double(n); v[k % c] += Double(variance[k]) / Double(n) }
             // As PyTorch: num_batches_tracked is not incremented, and momentum nil means no update.
-            updateRunningStatistics(runningMean: rm, runningVar: rv, numBatchesTracked: nil,
-                                    momentum: momentum ?? 0, mean: mu, variance: v, count: s, unbiased: true)
+            updateRunningStatistics(
+                runningMean: rm, runningVar: rv, numBatchesTracked: nil,
+                momentum: momentum ?? 0, mean: mu, variance: v, count: s, unbiased: true)
         }
         return y
     }

@@ -1,4 +1,5 @@
 import StrataCore
+
 /// Instance Normalization over [N, C, L] input (PyTorch's
 /// `nn.InstanceNorm1d`): statistics per (sample, channel) over L.
 ///
@@ -10,8 +11,10 @@ public final class InstanceNorm1d: Module, ListsOwnState {
     /// The 2-D layer on the [N, C, L, 1] view; holds the tensors.
     private let core: InstanceNorm2d
 
-    public init(_ numFeatures: Int, eps: Float = 1e-5, momentum: Float? = 0.1, affine: Bool = false,
-                trackRunningStats: Bool = false) {
+    public init(
+        _ numFeatures: Int, eps: Float = 1e-5, momentum: Float? = 0.1, affine: Bool = false,
+        trackRunningStats: Bool = false
+    ) {
         strataCheck(numFeatures > 0, "InstanceNorm1d: numFeatures must be positive, got \(numFeatures)")
         core = InstanceNorm2d(numFeatures, eps: eps, momentum: momentum, affine: affine, trackRunningStats: trackRunningStats)
     }
@@ -21,8 +24,14 @@ public final class InstanceNorm1d: Module, ListsOwnState {
         set { core.training = newValue }
     }
     public var numFeatures: Int { core.numFeatures }
-    public var eps: Float { get { core.eps } set { core.eps = newValue } }
-    public var momentum: Float? { get { core.momentum } set { core.momentum = newValue } }
+    public var eps: Float {
+        get { core.eps }
+        set { core.eps = newValue }
+    }
+    public var momentum: Float? {
+        get { core.momentum }
+        set { core.momentum = newValue }
+    }
     public var affine: Bool { core.affine }
     public var trackRunningStats: Bool { core.trackRunningStats }
     public var weight: Tensor? { core.weight }

@@ -1,4 +1,5 @@
 import StrataCore
+
 /// Layer Normalization (Ba, Kiros & Hinton 2016, arXiv:1607.06450;
 /// PyTorch's `nn.LayerNorm`): statistics per sample over the trailing
 /// `normalizedShape` dimensions, which are contiguous, so each sample is one
@@ -17,8 +18,9 @@ public final class LayerNorm: Module, ListsOwnState {
     public let bias: Tensor?
 
     public init(normalizedShape: [Int], eps: Float = 1e-5, elementwiseAffine: Bool = true) {
-        strataCheck(!normalizedShape.isEmpty && normalizedShape.allSatisfy { $0 > 0 },
-                    "LayerNorm: normalizedShape must be non-empty and positive, got \(normalizedShape)")
+        strataCheck(
+            !normalizedShape.isEmpty && normalizedShape.allSatisfy { $0 > 0 },
+            "LayerNorm: normalizedShape must be non-empty and positive, got \(normalizedShape)")
         self.normalizedShape = normalizedShape
         self.eps = eps
         self.elementwiseAffine = elementwiseAffine
@@ -40,8 +42,9 @@ public final class LayerNorm: Module, ListsOwnState {
     public func validate(inputShape shape: [Int]) throws {
         let k = normalizedShape.count
         guard shape.count >= k, Array(shape.suffix(k)) == normalizedShape else {
-            throw StrataError.shapeMismatch(op: "LayerNorm(\(normalizedShape))",
-                                            expected: "[*, \(normalizedShape.map(String.init).joined(separator: ", "))]", actual: shape)
+            throw StrataError.shapeMismatch(
+                op: "LayerNorm(\(normalizedShape))",
+                expected: "[*, \(normalizedShape.map(String.init).joined(separator: ", "))]", actual: shape)
         }
     }
 
@@ -72,8 +75,9 @@ public final class GroupNorm: Module, ListsOwnState {
     public let bias: Tensor?
 
     public init(numGroups: Int, numChannels: Int, eps: Float = 1e-5, affine: Bool = true) {
-        strataCheck(numGroups > 0 && numChannels > 0 && numChannels % numGroups == 0,
-                    "GroupNorm: numChannels (\(numChannels)) must be a positive multiple of numGroups (\(numGroups))")
+        strataCheck(
+            numGroups > 0 && numChannels > 0 && numChannels % numGroups == 0,
+            "GroupNorm: numChannels (\(numChannels)) must be a positive multiple of numGroups (\(numGroups))")
         self.numGroups = numGroups
         self.numChannels = numChannels
         self.eps = eps
@@ -94,16 +98,18 @@ public final class GroupNorm: Module, ListsOwnState {
     /// Throws unless `shape` is [N, numChannels, *].
     public func validate(inputShape shape: [Int]) throws {
         guard shape.count >= 2, shape[1] == numChannels else {
-            throw StrataError.shapeMismatch(op: "GroupNorm(\(numGroups), \(numChannels))",
-                                            expected: "[N, \(numChannels), *]", actual: shape)
+            throw StrataError.shapeMismatch(
+                op: "GroupNorm(\(numGroups), \(numChannels))",
+                expected: "[N, \(numChannels), *]", actual: shape)
         }
     }
 
     public func forward(_ x: Tensor) -> Tensor {
         strataTry { try validate(inputShape: x.shape) }
         let spatial = x.shape[2...].reduce(1, *)
-        let layout = RowLayout(rows: x.shape[0] * numGroups, length: numChannels / numGroups * spatial,
-                               segment: spatial, groups: numGroups)
+        let layout = RowLayout(
+            rows: x.shape[0] * numGroups, length: numChannels / numGroups * spatial,
+            segment: spatial, groups: numGroups)
         return rowNorm(x, layout: layout, weight: weight, bias: bias, eps: eps, op: "GroupNorm(\(numGroups), \(numChannels))")
     }
 }

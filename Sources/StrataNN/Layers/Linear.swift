@@ -1,4 +1,5 @@
 import StrataCore
+
 /// y = x W^T + b (PyTorch's `nn.Linear`).
 ///
 /// - Input: [N, inFeatures]. Output: [N, outFeatures].

@@ -1,4 +1,5 @@
 import StrataCore
+
 /// More activation layers (PyTorch names and defaults), shapes unchanged;
 /// each wraps the op of the same name in StrataCore/Ops/ActivationsExtra.swift.
 /// Only PReLU has a parameter. Printed lines as PyTorch's `extra_repr`.
@@ -98,8 +99,9 @@ public final class PReLU: Module, ListsOwnState {
 
     public func validate(inputShape shape: [Int]) throws {
         if numParameters != 1 && (shape.count < 2 || shape[1] != numParameters) {
-            throw StrataError.shapeMismatch(op: "PReLU(numParameters: \(numParameters))",
-                                            expected: "[N, \(numParameters), ...]", actual: shape)
+            throw StrataError.shapeMismatch(
+                op: "PReLU(numParameters: \(numParameters))",
+                expected: "[N, \(numParameters), ...]", actual: shape)
         }
     }
 

@@ -1,4 +1,5 @@
 import StrataCore
+
 /// Pooling layers over NCHW input, each with its op (forward and backward
 /// side by side). Loops live in Kernels/PoolingKernels.swift; the N*C planes
 /// are split over `Threading.parallelFor` workers.
@@ -40,9 +41,10 @@ public class WindowPool2d: Module, ListsOwnState {
 
     /// Throws when `shape` is not [N, C, H, W] or the window does not fit.
     public func validate(inputShape shape: [Int]) throws {
-        _ = try poolGeometry(op: "\(typeName)(kernelSize: \(kernelSize), stride: \(stride), padding: \(padding))",
-                             inputShape: shape, kernel: kernelSize, stride: stride, padding: padding,
-                             dilation: dilation, ceilMode: ceilMode)
+        _ = try poolGeometry(
+            op: "\(typeName)(kernelSize: \(kernelSize), stride: \(stride), padding: \(padding))",
+            inputShape: shape, kernel: kernelSize, stride: stride, padding: padding,
+            dilation: dilation, ceilMode: ceilMode)
     }
 
     public func forward(_ x: Tensor) -> Tensor {
@@ -64,13 +66,17 @@ public class WindowPool2d: Module, ListsOwnState {
 public final class MaxPool2d: WindowPool2d {
     /// Sizes take an `Int`, a `Size2` or an `[Int]` (`Size2Convertible`),
     /// literal or variable; the stride defaults to the kernel size.
-    public init(kernelSize: some Size2Convertible, stride: Size2? = nil, padding: some Size2Convertible = 0,
-                dilation: some Size2Convertible = 1, ceilMode: Bool = false) {
+    public init(
+        kernelSize: some Size2Convertible, stride: Size2? = nil, padding: some Size2Convertible = 0,
+        dilation: some Size2Convertible = 1, ceilMode: Bool = false
+    ) {
         super.init(window: kernelSize.size2, stride: stride, padding: padding.size2, dilation: dilation.size2, ceilMode: ceilMode)
     }
     /// The same with a stride from a variable (`stride: s`).
-    public convenience init(kernelSize: some Size2Convertible, stride: some Size2Convertible, padding: some Size2Convertible = 0,
-                            dilation: some Size2Convertible = 1, ceilMode: Bool = false) {
+    public convenience init(
+        kernelSize: some Size2Convertible, stride: some Size2Convertible, padding: some Size2Convertible = 0,
+        dilation: some Size2Convertible = 1, ceilMode: Bool = false
+    ) {
         self.init(kernelSize: kernelSize, stride: Optional(stride.size2), padding: padding, dilation: dilation, ceilMode: ceilMode)
     }
     override var typeName: String { "MaxPool2d" }
@@ -90,16 +96,21 @@ public final class AvgPool2d: WindowPool2d {
     /// Whether padded zeros count in the divisor (PyTorch's `count_include_pad`).
     public let countIncludePad: Bool
     /// Sizes as `MaxPool2d`.
-    public init(kernelSize: some Size2Convertible, stride: Size2? = nil, padding: some Size2Convertible = 0,
-                ceilMode: Bool = false, countIncludePad: Bool = true) {
+    public init(
+        kernelSize: some Size2Convertible, stride: Size2? = nil, padding: some Size2Convertible = 0,
+        ceilMode: Bool = false, countIncludePad: Bool = true
+    ) {
         self.countIncludePad = countIncludePad
         super.init(window: kernelSize.size2, stride: stride, padding: padding.size2, ceilMode: ceilMode)
     }
     /// The same with a stride from a variable (`stride: s`).
-    public convenience init(kernelSize: some Size2Convertible, stride: some Size2Convertible, padding: some Size2Convertible = 0,
-                            ceilMode: Bool = false, countIncludePad: Bool = true) {
-        self.init(kernelSize: kernelSize, stride: Optional(stride.size2), padding: padding, ceilMode: ceilMode,
-                  countIncludePad: countIncludePad)
+    public convenience init(
+        kernelSize: some Size2Convertible, stride: some Size2Convertible, padding: some Size2Convertible = 0,
+        ceilMode: Bool = false, countIncludePad: Bool = true
+    ) {
+        self.init(
+            kernelSize: kernelSize, stride: Optional(stride.size2), padding: padding, ceilMode: ceilMode,
+            countIncludePad: countIncludePad)
     }
     override var typeName: String { "AvgPool2d" }
     override func pool(_ x: Tensor) -> Tensor {

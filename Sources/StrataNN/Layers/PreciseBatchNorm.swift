@@ -1,4 +1,5 @@
 import StrataCore
+
 /// Precise BatchNorm statistics: recompute every BatchNorm layer's running
 /// statistics from a set of batches, as the population estimate rather than
 /// an exponential average of training-time batches (the "precise BN" of

@@ -1,4 +1,5 @@
 import StrataCore
+
 /// Spectral normalization (Miyato et al. 2018, arXiv:1802.05957; PyTorch's
 /// `torch.nn.utils.spectral_norm`, the hook form): the layer's weight is
 /// divided by an estimate of its largest singular value, which bounds the
@@ -39,8 +40,10 @@ public final class SpectralNorm<Layer: WeightedLayer>: Module, ListsOwnState, Pr
     /// Wraps `layer`; `dim` nil is PyTorch's default (0, or 1 for
     /// ConvTranspose2d). u and v start as normalised N(0, 1) draws from
     /// `generator` (u first), as PyTorch's.
-    public init(_ layer: Layer, nPowerIterations: Int = 1, eps: Float = 1e-12, dim: Int? = nil,
-                generator: RandomGenerator = .global) {
+    public init(
+        _ layer: Layer, nPowerIterations: Int = 1, eps: Float = 1e-12, dim: Int? = nil,
+        generator: RandomGenerator = .global
+    ) {
         let shape = layer.weight.shape
         let d = dim ?? layer.spectralNormDimension
         let name = "spectralNorm(\(type(of: layer)))"

@@ -1,4 +1,5 @@
 import StrataCore
+
 /// Upsampling (or downsampling) of NCHW images (PyTorch's `nn.Upsample`
 /// for 4-D input): nearest neighbour or bilinear, to a fixed `size` or by
 /// a `scaleFactor`. No parameters.

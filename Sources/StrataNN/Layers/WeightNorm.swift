@@ -1,4 +1,5 @@
 import StrataCore
+
 /// Weight normalization (Salimans & Kingma 2016, arXiv:1602.07868;
 /// PyTorch's `torch.nn.utils.weight_norm`, the hook form): the weight is
 /// split into a direction `v` and a magnitude `g`,

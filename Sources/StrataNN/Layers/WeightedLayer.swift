@@ -1,4 +1,5 @@
 import StrataCore
+
 /// Layers whose weight can be re-parametrised (`SpectralNorm`, `WeightNorm`):
 /// their forward runs with a computed weight of the same shape in place of
 /// the stored one.

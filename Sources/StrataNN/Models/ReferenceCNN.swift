@@ -1,4 +1,5 @@
 import StrataCore
+
 /// The reference CNN of the benchmarks and examples (Docs: WORKLOADS.md),
 /// input [N, 1, 28, 28], output logits [N, 10]:
 ///
@@ -36,8 +37,10 @@ public enum ReferenceCNN {
     /// Builds the network. `eps` and `momentum` apply to the batch-statistics
     /// norms (PyTorch defaults 1e-5 and 0.1). Convolution and Linear layers use
     /// PyTorch's default initialisation drawn from `generator`.
-    public static func make(norm: Norm = .batch, eps: Float = 1e-5, momentum: Float = 0.1,
-                            generator: RandomGenerator = .global) -> Sequential {
+    public static func make(
+        norm: Norm = .batch, eps: Float = 1e-5, momentum: Float = 0.1,
+        generator: RandomGenerator = .global
+    ) -> Sequential {
         func norm2d(_ c: Int) -> (any Module)? {
             switch norm {
             case .batch: return BatchNorm2d(c, eps: eps, momentum: momentum)

@@ -1,4 +1,5 @@
 import StrataCore
+
 /// The MLP of the seed article's experiment: 784-100-100-100-100-100-10
 /// with ReLU, optionally with BatchNorm1d between each hidden Linear and its
 /// ReLU (Linear -> BN -> ReLU), as one `Sequential`.
@@ -19,8 +20,10 @@ public enum SeedMLP {
         public var initialRunningVar: Float
         public var name: String
 
-        public init(eps: Float, momentum: Float, unbiasedRunningVariance: Bool, initialRunningVar: Float = 1,
-                    name: String = "custom") {
+        public init(
+            eps: Float, momentum: Float, unbiasedRunningVariance: Bool, initialRunningVar: Float = 1,
+            name: String = "custom"
+        ) {
             self.eps = eps
             self.momentum = momentum
             self.unbiasedRunningVariance = unbiasedRunningVariance
@@ -32,8 +35,9 @@ public enum SeedMLP {
         public static let pytorch = BNConvention(eps: 1e-5, momentum: 0.1, unbiasedRunningVariance: true, name: "pytorch")
         /// The seed article (001): running = 0.9 * running + 0.1 * batch,
         /// eps 1e-6, running variance biased and starting at 0.
-        public static let seedArticle = BNConvention(eps: 1e-6, momentum: 0.1, unbiasedRunningVariance: false,
-                                                     initialRunningVar: 0, name: "seed-article")
+        public static let seedArticle = BNConvention(
+            eps: 1e-6, momentum: 0.1, unbiasedRunningVariance: false,
+            initialRunningVar: 0, name: "seed-article")
 
         public var description: String {
             "\(name) (eps \(eps), momentum \(momentum) on the new batch = decay \(1 - momentum) on the old value, "
@@ -46,9 +50,11 @@ public enum SeedMLP {
 
     /// Builds the network with every Linear weight drawn N(0, weightStd^2)
     /// and every bias zero (the article's initialisation).
-    public static func make(batchNorm: Bool, weightStd: Float, convention: BNConvention = .pytorch,
-                            inputs: Int = 784, classes: Int = 10,
-                            generator: RandomGenerator = .global) -> Sequential {
+    public static func make(
+        batchNorm: Bool, weightStd: Float, convention: BNConvention = .pytorch,
+        inputs: Int = 784, classes: Int = 10,
+        generator: RandomGenerator = .global
+    ) -> Sequential {
         var layers: [any Module] = []
         var width = inputs
         for (i, h) in (hidden + [classes]).enumerated() {
@@ -58,8 +64,9 @@ public enum SeedMLP {
             layers.append(linear)
             if i < hidden.count {
                 if batchNorm {
-                    let bn = BatchNorm1d(h, eps: convention.eps, momentum: convention.momentum,
-                                         unbiasedRunningVariance: convention.unbiasedRunningVariance)
+                    let bn = BatchNorm1d(
+                        h, eps: convention.eps, momentum: convention.momentum,
+                        unbiasedRunningVariance: convention.unbiasedRunningVariance)
                     bn.runningVar?.fill(convention.initialRunningVar)
                     layers.append(bn)
                 }

@@ -1,4 +1,5 @@
 import StrataCore
+
 /// Layers applied one after another (PyTorch's `nn.Sequential`); children
 /// are named "0", "1", ... as in PyTorch.
 public final class Sequential: Module, ListsOwnState {

@@ -1,4 +1,5 @@
 import StrataCore
+
 /// Watching a forward pass module by module (PyTorch's forward hooks, for
 /// the library's own tools: `NaNGuard`, `summary(inputShape:)`).
 ///

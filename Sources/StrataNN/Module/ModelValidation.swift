@@ -1,4 +1,5 @@
 import StrataCore
+
 /// Checking a whole model against an input shape before training on it.
 
 /// A module that can check an input shape without running (the built-in

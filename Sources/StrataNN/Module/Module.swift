@@ -1,4 +1,5 @@
 import StrataCore
+
 /// A layer or a network of layers (PyTorch's `nn.Module`).
 ///
 /// A module owns three kinds of things, each with PyTorch's local names so
@@ -103,9 +104,10 @@ extension Module {
         var seen: Set<ObjectIdentifier> = []
         func visit(_ name: String, _ m: any Module) {
             let id = ObjectIdentifier(m)
-            strataCheck(!path.contains(id),
-                        "Module tree: \"\(name)\" (\(type(of: m))) is one of its own enclosing modules; a stored "
-                            + "reference to a parent makes the tree a cycle: mark it @Transient or list children explicitly")
+            strataCheck(
+                !path.contains(id),
+                "Module tree: \"\(name)\" (\(type(of: m))) is one of its own enclosing modules; a stored "
+                    + "reference to a parent makes the tree a cycle: mark it @Transient or list children explicitly")
             if removeDuplicates && !seen.insert(id).inserted { return }
             result.append((name, m))
             path.append(id)

@@ -1,4 +1,5 @@
 import StrataCore
+
 /// Printing a module tree: PyTorch's `repr(model)` and a torchinfo-style
 /// summary table.
 
@@ -39,7 +40,8 @@ extension Module {
         let widths = header.indices.map { c in ([header] + rows).map { $0[c].count }.max() ?? 0 }
         func line(_ cells: [String]) -> String {
             cells.enumerated().map { c, s in
-                c == cells.count - 1 ? String(repeating: " ", count: widths[c] - s.count) + s
+                c == cells.count - 1
+                    ? String(repeating: " ", count: widths[c] - s.count) + s
                     : s + String(repeating: " ", count: widths[c] - s.count + 3)
             }.joined()
         }
@@ -48,14 +50,15 @@ extension Module {
         let total = params.reduce(0) { $0 + $1.count }
         let trainable = params.filter(\.requiresGrad).reduce(0) { $0 + $1.count }
         let buffers = namedBuffers().reduce(0) { $0 + $1.1.count }
-        return ([rule, line(header), rule] + rows.map(line) + [
-            rule,
-            "Total params: \(groupedDigits(total))",
-            "Trainable params: \(groupedDigits(trainable))",
-            "Non-trainable params: \(groupedDigits(total - trainable))",
-            "Buffer values (not trained): \(groupedDigits(buffers))",
-            rule,
-        ]).joined(separator: "\n")
+        return
+            ([rule, line(header), rule] + rows.map(line) + [
+                rule,
+                "Total params: \(groupedDigits(total))",
+                "Trainable params: \(groupedDigits(trainable))",
+                "Non-trainable params: \(groupedDigits(total - trainable))",
+                "Buffer values (not trained): \(groupedDigits(buffers))",
+                rule,
+            ]).joined(separator: "\n")
     }
 }
 

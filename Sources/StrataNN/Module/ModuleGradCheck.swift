@@ -1,4 +1,5 @@
 import StrataCore
+
 /// Checks a module's gradients with respect to its input and all its
 /// parameters. The module should be in a mode whose forward is
 /// deterministic (dropout off).

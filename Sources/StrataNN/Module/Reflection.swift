@@ -1,5 +1,6 @@
 import Foundation
 import StrataCore
+
 /// Module reflection: a module's parameters, buffers and children found
 /// from its stored properties (the rules are in `Module`'s doc comment).
 
@@ -116,11 +117,12 @@ private final class KeyPlans: @unchecked Sendable {
 }
 
 /// Property types that never hold state, skipped before any cast.
-private let plainTypes: Set<ObjectIdentifier> = Set([
-    Bool.self, Int.self, Int32.self, Int64.self, UInt.self, UInt64.self, Float.self, Double.self, String.self,
-    Size2.self, ConvPadding.self, Float?.self, Int?.self, Double?.self, Bool?.self, String?.self,
-    [Int].self, [Float].self, [Double].self,
-].map { ObjectIdentifier($0) })
+private let plainTypes: Set<ObjectIdentifier> = Set(
+    [
+        Bool.self, Int.self, Int32.self, Int64.self, UInt.self, UInt64.self, Float.self, Double.self, String.self,
+        Size2.self, ConvPadding.self, Float?.self, Int?.self, Double?.self, Bool?.self, String?.self,
+        [Int].self, [Float].self, [Double].self,
+    ].map { ObjectIdentifier($0) })
 
 private let lazyPrefix = "$__lazy_storage_$_"
 
@@ -164,8 +166,9 @@ private func reflectedPart(_ value: Any, path: String) throws -> Part? {
         if isStateType(element) {
             let items = try mirror.children.enumerated().map { i, c -> Part in
                 guard let part = try reflectedPart(c.value, path: "\(path)[\(i)]"), !(c.value is any OptionalProbe) else {
-                    throw StrataError.invalidArgument("\(path)[\(i)]: an array element that is nil or optional has no key; "
-                                                      + "store a non-optional array or list the state explicitly")
+                    throw StrataError.invalidArgument(
+                        "\(path)[\(i)]: an array element that is nil or optional has no key; "
+                            + "store a non-optional array or list the state explicitly")
                 }
                 return part
             }

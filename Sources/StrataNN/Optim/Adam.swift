@@ -1,5 +1,5 @@
-import StrataCore
 import Foundation
+import StrataCore
 
 /// Adam and AdamW with PyTorch's semantics (`torch.optim.Adam`, `AdamW`):
 ///
@@ -21,8 +21,10 @@ public class Adam: Optimizer {
     private var v: [Tensor]
     private var steps: [Int]
 
-    public init(parameters: [Tensor], learningRate: Float = 1e-3, betas: (Float, Float) = (0.9, 0.999),
-                epsilon: Float = 1e-8, weightDecay: Float = 0, decoupledWeightDecay: Bool = false) {
+    public init(
+        parameters: [Tensor], learningRate: Float = 1e-3, betas: (Float, Float) = (0.9, 0.999),
+        epsilon: Float = 1e-8, weightDecay: Float = 0, decoupledWeightDecay: Bool = false
+    ) {
         strataCheck(learningRate >= 0, "Adam: learningRate must be >= 0, got \(learningRate)")
         strataCheck((0..<1).contains(betas.0) && (0..<1).contains(betas.1), "Adam: betas must be in [0, 1), got \(betas)")
         self.parameters = parameters
@@ -73,8 +75,9 @@ public class Adam: Optimizer {
     public func loadStateDict(_ state: [String: Tensor], strict: Bool) throws -> OptimizerStateReport {
         let names = ["exp_avg", "exp_avg_sq", "step"]
         let keys = parameters.indices.flatMap { i in names.map { "\(i).\($0)" } }
-        let report = try checkStateKeys(state, optimizer: String(describing: type(of: self)),
-                                        required: keys, known: Set(keys), strict: strict)
+        let report = try checkStateKeys(
+            state, optimizer: String(describing: type(of: self)),
+            required: keys, known: Set(keys), strict: strict)
         var newSteps = steps, newM = m, newV = v
         for i in parameters.indices {
             let present = names.filter { state["\(i).\($0)"] != nil }
@@ -102,9 +105,12 @@ public class Adam: Optimizer {
 
 /// AdamW: Adam with decoupled weight decay and PyTorch's default decay 0.01.
 public final class AdamW: Adam {
-    public init(parameters: [Tensor], learningRate: Float = 1e-3, betas: (Float, Float) = (0.9, 0.999),
-                epsilon: Float = 1e-8, weightDecay: Float = 1e-2) {
-        super.init(parameters: parameters, learningRate: learningRate, betas: betas, epsilon: epsilon,
-                   weightDecay: weightDecay, decoupledWeightDecay: true)
+    public init(
+        parameters: [Tensor], learningRate: Float = 1e-3, betas: (Float, Float) = (0.9, 0.999),
+        epsilon: Float = 1e-8, weightDecay: Float = 1e-2
+    ) {
+        super.init(
+            parameters: parameters, learningRate: learningRate, betas: betas, epsilon: epsilon,
+            weightDecay: weightDecay, decoupledWeightDecay: true)
     }
 }

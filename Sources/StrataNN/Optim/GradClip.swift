@@ -1,4 +1,6 @@
+import Foundation
 import StrataCore
+
 /// Scales the gradients of `parameters` in place so that their combined
 /// norm is at most `maxNorm` (PyTorch's `torch.nn.utils.clip_grad_norm_`):
 ///
@@ -49,5 +51,3 @@ public func clipGradValue(_ parameters: [Tensor], clipValue: Float) {
         for i in 0..<g.count { g.data[i] = min(max(g.data[i], -clipValue), clipValue) }
     }
 }
-
-import Foundation

@@ -1,4 +1,5 @@
 import StrataCore
+
 /// An optimiser updates parameters in place from their `grad` (PyTorch's
 /// `torch.optim`). It only ever sees parameters, never buffers.
 public protocol Optimizer: AnyObject {

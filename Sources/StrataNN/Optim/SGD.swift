@@ -1,4 +1,5 @@
 import StrataCore
+
 /// Stochastic gradient descent with PyTorch's `torch.optim.SGD` semantics:
 ///
 ///     g = grad + weightDecay * p
@@ -14,8 +15,10 @@ public final class SGD: Optimizer {
     public let nesterov: Bool
     private var buffers: [Tensor?]
 
-    public init(parameters: [Tensor], learningRate: Float, momentum: Float = 0, dampening: Float = 0,
-                weightDecay: Float = 0, nesterov: Bool = false) {
+    public init(
+        parameters: [Tensor], learningRate: Float, momentum: Float = 0, dampening: Float = 0,
+        weightDecay: Float = 0, nesterov: Bool = false
+    ) {
         strataCheck(learningRate >= 0, "SGD: learningRate must be >= 0, got \(learningRate)")
         strataCheck(momentum >= 0, "SGD: momentum must be >= 0, got \(momentum)")
         strataCheck(!nesterov || (momentum > 0 && dampening == 0), "SGD: nesterov needs momentum > 0 and dampening 0")

@@ -1,5 +1,5 @@
-import StrataCore
 import Foundation
+import StrataCore
 
 /// A learning-rate schedule driving an optimiser's `learningRate`, with
 /// PyTorch's `torch.optim.lr_scheduler` semantics: construction sets the
@@ -119,8 +119,10 @@ public final class OneCycleLR: LRScheduler {
     public let minLR: Double
     public var lastEpoch: Int = 0 { didSet { apply() } }
 
-    public init(_ optimizer: any Optimizer, maxLR: Double, totalSteps: Int, pctStart: Double = 0.3,
-                divFactor: Double = 25, finalDivFactor: Double = 1e4) {
+    public init(
+        _ optimizer: any Optimizer, maxLR: Double, totalSteps: Int, pctStart: Double = 0.3,
+        divFactor: Double = 25, finalDivFactor: Double = 1e4
+    ) {
         strataCheck(totalSteps > 0, "OneCycleLR: totalSteps must be positive, got \(totalSteps)")
         strataCheck(pctStart > 0 && pctStart < 1, "OneCycleLR: pctStart must be in (0, 1), got \(pctStart)")
         self.optimizer = optimizer
@@ -133,10 +135,13 @@ public final class OneCycleLR: LRScheduler {
     }
 
     /// Convenience for `epochs * stepsPerEpoch` total steps.
-    public convenience init(_ optimizer: any Optimizer, maxLR: Double, epochs: Int, stepsPerEpoch: Int,
-                            pctStart: Double = 0.3, divFactor: Double = 25, finalDivFactor: Double = 1e4) {
-        self.init(optimizer, maxLR: maxLR, totalSteps: epochs * stepsPerEpoch, pctStart: pctStart,
-                  divFactor: divFactor, finalDivFactor: finalDivFactor)
+    public convenience init(
+        _ optimizer: any Optimizer, maxLR: Double, epochs: Int, stepsPerEpoch: Int,
+        pctStart: Double = 0.3, divFactor: Double = 25, finalDivFactor: Double = 1e4
+    ) {
+        self.init(
+            optimizer, maxLR: maxLR, totalSteps: epochs * stepsPerEpoch, pctStart: pctStart,
+            divFactor: divFactor, finalDivFactor: finalDivFactor)
     }
 
     private static func cosAnneal(_ start: Double, _ end: Double, _ pct: Double) -> Double {
@@ -144,8 +149,9 @@ public final class OneCycleLR: LRScheduler {
     }
 
     public func learningRate(at epoch: Int) -> Double {
-        strataCheck(epoch <= totalSteps,
-                    "OneCycleLR: stepped \(epoch) times, more than totalSteps \(totalSteps)")
+        strataCheck(
+            epoch <= totalSteps,
+            "OneCycleLR: stepped \(epoch) times, more than totalSteps \(totalSteps)")
         // Phase ends as in PyTorch: float(pct_start * total_steps) - 1, then total_steps - 1.
         let warmEnd = pctStart * Double(totalSteps) - 1
         let lastEnd = Double(totalSteps) - 1
