@@ -133,8 +133,40 @@ extension Module {
         withReflectionMemo { uniqueTensors(namedModules().flatMap { prefix, m in prefixed(prefix, m.ownBuffers) }) }
     }
 
-    /// Every parameter of the tree once, for an optimiser.
-    public func parameters() -> [Tensor] { namedParameters().map(\.1) }
+    /// Every parameter of the tree once (by identity), in `namedParameters()`
+    /// order, for an optimiser. Builds no key strings: `zeroGrad()` and
+    /// optimisers call it every step.
+    public func parameters() -> [Tensor] {
+        withReflectionMemo {
+            var seen: Set<ObjectIdentifier> = []
+            var result: [Tensor] = []
+            for m in uniqueModules() {
+                for (_, p) in m.ownParameters where seen.insert(ObjectIdentifier(p)).inserted { result.append(p) }
+            }
+            return result
+        }
+    }
+
+    /// The modules of `namedModules()`, in the same order, without their names.
+    private func uniqueModules() -> [any Module] {
+        var result: [any Module] = []
+        var seen: Set<ObjectIdentifier> = []
+        var path: [ObjectIdentifier] = []
+        var cycle = false
+        func visit(_ m: any Module) {
+            let id = ObjectIdentifier(m)
+            if path.contains(id) { cycle = true; return }
+            if !seen.insert(id).inserted { return }
+            result.append(m)
+            path.append(id)
+            for (_, sub) in m.children where !cycle { visit(sub) }
+            path.removeLast()
+        }
+        visit(self)
+        // The named walk stops with the message that names the cycle.
+        if cycle { _ = namedModulesWalk(removeDuplicates: true) }
+        return result
+    }
 
     /// Parameters and buffers by key, in PyTorch's `state_dict()` order
     /// (per module: parameters, then buffers). Unlike `namedParameters()`,
@@ -148,7 +180,7 @@ extension Module {
 
     /// Sets train mode (`true`) or eval mode on this module and all below it.
     public func train(_ mode: Bool = true) {
-        for (_, m) in namedModules() { m.training = mode }
+        withReflectionMemo { for m in uniqueModules() { m.training = mode } }
     }
 
     /// Sets eval mode on this module and all below it.
@@ -156,7 +188,9 @@ extension Module {
 
     /// Clears the gradients of every parameter.
     public func zeroGrad() {
-        for p in parameters() { p.grad = nil }
+        withReflectionMemo {
+            for m in uniqueModules() { for (_, p) in m.ownParameters { p.grad = nil } }
+        }
     }
 
     /// Number of trainable scalars.
