@@ -140,6 +140,69 @@ final class ModelZooTests: XCTestCase {
         for (key, t) in state { XCTAssertEqual(reread[key]?.scalars, t.scalars, key) }
     }
 
+    /// The narrow models, built and initialised in Strata, by fixture name.
+    func narrowModels() -> [(String, any Module)] {
+        let g = RandomGenerator(seed: 31)
+        return [
+            ("resnet20", CIFARResNet.resnet20(generator: g)),
+            ("resnet32", CIFARResNet.resnet32(baseWidth: 8, generator: g)),
+            ("resnet56", CIFARResNet.resnet56(baseWidth: 8, generator: g)),
+            ("resnet18", ResNet.resnet18(numClasses: 10, baseWidth: 8, generator: g)),
+            ("resnet34", ResNet.resnet34(numClasses: 10, baseWidth: 8, generator: g)),
+            ("vgg11_bn", VGG.vgg11BN(numClasses: 10, dropout: 0, baseWidth: 8, hiddenFeatures: 32, generator: g)),
+            ("mobilenet_v2", MobileNetV2(numClasses: 10, widthMult: 0.25, dropout: 0, generator: g)),
+            ("unet", UNet(baseWidth: 8, generator: g)),
+        ]
+    }
+
+    /// The reverse direction: Strata's state dicts load into the PyTorch
+    /// models of make_zoo_fixtures.py (strict) and give Strata's outputs in
+    /// eval and train mode. Skipped without a Python that has torch (the
+    /// Strata side runs first, so it is exercised either way).
+    func testPyTorchLoadsStrataZooModels() throws {
+        func run(_ python: String, _ arguments: [String]) throws -> Int32 {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: python)
+            p.arguments = arguments
+            p.standardOutput = FileHandle.nullDevice
+            try p.run()
+            p.waitUntilExit()
+            return p.terminationStatus
+        }
+        let dir = makeTempDir(self)
+        var expected: [(String, Tensor, Tensor)] = []
+        for (name, model) in narrowModels() {
+            let x = Tensor.randn(name == "unet" ? [2, 3, 16, 16] : name == "mobilenet_v2" ? [4, 3, 64, 64] : [4, 3, 32, 32], generator: RandomGenerator(seed: 32))
+            withNoGrad { _ = model(x) }  // running statistics that are not 0 and 1
+            try SafeTensors.write(model.stateDict() + [("x", x)], to: "\(dir)/\(name).safetensors")
+            let (yEval, yTrain) = withNoGrad { () -> (Tensor, Tensor) in
+                model.eval()
+                let e = model(x)
+                model.train()
+                return (e, model(x))
+            }
+            expected.append((name, yEval, yTrain))
+        }
+        // The script exits with 77 when this Python lacks torch or safetensors.
+        let script = try XCTUnwrap(fixtureURL("zoo_torch_check", "py")).path
+        var status: Int32 = 77
+        for python in pythonCandidates() where status == 77 && FileManager.default.isExecutableFile(atPath: python) {
+            status = try run(python, [script, dir])
+        }
+        if status == 77 {
+            throw XCTSkip("no Python with torch and safetensors (tried \(pythonCandidates().joined(separator: ", ")))")
+        }
+        XCTAssertEqual(status, 0, "zoo_torch_check.py failed")
+        for (name, yEval, yTrain) in expected {
+            let out = try SafeTensors.read("\(dir)/\(name).out.safetensors")
+            for (key, mine) in [("y_eval", yEval), ("y_train", yTrain)] {
+                let theirs = try XCTUnwrap(out.tensor(key), "\(name) \(key)")
+                let scale = theirs.scalars.map(abs).max() ?? 1
+                assertClose(mine, theirs, rtol: 1e-4, atol: 1e-4 * scale, "\(name) \(key) in PyTorch")
+            }
+        }
+    }
+
     /// widthMult rounds channels as torchvision's _make_divisible does.
     func testMobileNetV2WidthMultipliers() throws {
         try checkFullSize(MobileNetV2(widthMult: 0.35), "mobilenet_v2_x0.35")
