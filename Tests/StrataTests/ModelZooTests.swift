@@ -83,6 +83,11 @@ final class ModelZooTests: XCTestCase {
     func testResNet20() throws {
         try checkFullSize(CIFARResNet.resnet20(), "resnet20")
         try checkNumerics(CIFARResNet.resnet20(), "resnet20")
+        // The table with output shapes runs the model: the stages halve 32x32 twice.
+        let rows = CIFARResNet.resnet20().summary(inputShape: [1, 3, 32, 32]).split(separator: "\n")
+        let row = { (prefix: String) in rows.first { $0.hasPrefix(prefix) }.map(String.init) ?? "" }
+        XCTAssertTrue(row("layer3.2.bn2 (BatchNorm2d)").contains("[1, 64, 8, 8]"), row("layer3.2.bn2 (BatchNorm2d)"))
+        XCTAssertTrue(row("fc (Linear)").contains("[1, 10]") && row("fc (Linear)").hasSuffix(" 650"), row("fc (Linear)"))
     }
 
     func testResNet32() throws {
