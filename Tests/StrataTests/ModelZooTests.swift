@@ -119,6 +119,13 @@ final class ModelZooTests: XCTestCase {
         try checkNumerics(VGG.vgg11BN(numClasses: 10, dropout: 0, baseWidth: 8, hiddenFeatures: 32), "vgg11_bn")
     }
 
+    /// VGG-13, -16 and -19 (torchvision's configurations B, D, E), narrow.
+    func testOtherVGGConfigurations() throws {
+        try checkFullSize(VGG(configuration: .b, batchNorm: true, baseWidth: 8, hiddenFeatures: 32), "vgg13_bn_narrow")
+        try checkFullSize(VGG(configuration: .d, batchNorm: false, baseWidth: 8, hiddenFeatures: 32), "vgg16_narrow")
+        try checkFullSize(VGG(configuration: .e, batchNorm: true, baseWidth: 8, hiddenFeatures: 32), "vgg19_bn_narrow")
+    }
+
     func testMobileNetV2() throws {
         try checkFullSize(MobileNetV2(), "mobilenet_v2")
         try checkNumerics(MobileNetV2(numClasses: 10, widthMult: 0.25, dropout: 0), "mobilenet_v2")
@@ -177,7 +184,9 @@ final class ModelZooTests: XCTestCase {
         let dir = makeTempDir(self)
         var expected: [(String, Tensor, Tensor)] = []
         for (name, model) in narrowModels() {
-            let x = Tensor.randn(name == "unet" ? [2, 3, 16, 16] : name == "mobilenet_v2" ? [4, 3, 64, 64] : [4, 3, 32, 32], generator: RandomGenerator(seed: 32))
+            // The fixtures' sizes (MobileNetV2 at 64x64: see make_zoo_fixtures.py).
+            let shape = name == "unet" ? [2, 3, 16, 16] : name == "mobilenet_v2" ? [4, 3, 64, 64] : [4, 3, 32, 32]
+            let x = Tensor.randn(shape, generator: RandomGenerator(seed: 32))
             withNoGrad { _ = model(x) }  // running statistics that are not 0 and 1
             try SafeTensors.write(model.stateDict() + [("x", x)], to: "\(dir)/\(name).safetensors")
             let (yEval, yTrain) = withNoGrad { () -> (Tensor, Tensor) in

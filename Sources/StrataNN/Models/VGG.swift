@@ -41,8 +41,7 @@ public final class VGG: Module {
             case .a: return [64, nil, 128, nil, 256, 256, nil, 512, 512, nil, 512, 512, nil]
             case .b: return [64, 64, nil, 128, 128, nil, 256, 256, nil, 512, 512, nil, 512, 512, nil]
             case .d: return [64, 64, nil, 128, 128, nil, 256, 256, 256, nil, 512, 512, 512, nil, 512, 512, 512, nil]
-            case .e: return [64, 64, nil, 128, 128, nil, 256, 256, 256, 256, nil, 512, 512, 512, 512, nil,
-                             512, 512, 512, 512, nil]
+            case .e: return [64, 64, nil, 128, 128, nil, 256, 256, 256, 256, nil, 512, 512, 512, 512, nil, 512, 512, 512, 512, nil]
             }
         }
     }

@@ -124,6 +124,9 @@ class CIFARResNet(nn.Module):
 # ---- VGG (torchvision's) -------------------------------------------------
 
 VGG_A = [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"]
+VGG_B = [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"]
+VGG_D = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
+VGG_E = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"]
 
 
 class VGG(nn.Module):
@@ -276,6 +279,10 @@ FULL = {
     # Full convolution widths, 256-wide hidden layers: the Swift test builds
     # this one (the 4096-wide head alone has 119M weights).
     "vgg11_bn_hidden256": lambda: VGG(VGG_A, True, hidden=256),
+    # The other configurations, narrow (their layout and indices are the point).
+    "vgg13_bn_narrow": lambda: VGG(VGG_B, True, base_width=8, hidden=32),
+    "vgg16_narrow": lambda: VGG(VGG_D, False, base_width=8, hidden=32),
+    "vgg19_bn_narrow": lambda: VGG(VGG_E, True, base_width=8, hidden=32),
     "mobilenet_v2": lambda: MobileNetV2(),
     "mobilenet_v2_x0.35": lambda: MobileNetV2(width_mult=0.35),
     "mobilenet_v2_x1.4": lambda: MobileNetV2(width_mult=1.4),
