@@ -71,6 +71,30 @@ public final class RandomGenerator: RandomNumberGenerator, @unchecked Sendable {
         Double(nextUnlocked() >> 11) * (1.0 / 9_007_199_254_740_992.0)
     }
 
+    /// The same stream held in a local value for the bulk fills: the steps
+    /// of `nextUnlocked` without an exclusivity check on the class's stored
+    /// words per draw (which made initialising a large model take seconds
+    /// per million weights in debug builds). Same numbers, same order.
+    private struct Stream {
+        var s0, s1, s2, s3: UInt64
+
+        init(_ g: RandomGenerator) { (s0, s1, s2, s3) = (g.s0, g.s1, g.s2, g.s3) }
+
+        func store(into g: RandomGenerator) { (g.s0, g.s1, g.s2, g.s3) = (s0, s1, s2, s3) }
+
+        @inline(__always) mutating func next() -> UInt64 {
+            let result = ((s1 &* 5) << 7 | (s1 &* 5) >> 57) &* 9
+            let t = s1 << 17
+            s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t
+            s3 = s3 << 45 | s3 >> 19
+            return result
+        }
+
+        @inline(__always) mutating func nextDouble() -> Double {
+            Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0)
+        }
+    }
+
     /// The next 64 random bits (the `RandomNumberGenerator` requirement).
     public func next() -> UInt64 {
         lock.lock(); defer { lock.unlock() }
@@ -99,16 +123,20 @@ public final class RandomGenerator: RandomNumberGenerator, @unchecked Sendable {
     package func fillUniform(_ p: UnsafeMutablePointer<Float>, count: Int, low: Float, high: Float) {
         lock.lock(); defer { lock.unlock() }
         let lo = Double(low), span = Double(high) - Double(low)
-        for i in 0..<count { p[i] = Float(lo + span * nextDoubleUnlocked()) }
+        var stream = Stream(self)
+        defer { stream.store(into: self) }
+        for i in 0..<count { p[i] = Float(lo + span * stream.nextDouble()) }
     }
 
     /// Fills `count` floats with N(mean, std^2) (Box-Muller in Double).
     package func fillNormal(_ p: UnsafeMutablePointer<Float>, count: Int, mean: Float, std: Float) {
         lock.lock(); defer { lock.unlock() }
+        var stream = Stream(self)
+        defer { stream.store(into: self) }
         var i = 0
         while i < count {
-            let u1 = 1.0 - nextDoubleUnlocked()  // (0, 1]
-            let u2 = nextDoubleUnlocked()
+            let u1 = 1.0 - stream.nextDouble()  // (0, 1]
+            let u2 = stream.nextDouble()
             let r = (-2.0 * Foundation.log(u1)).squareRoot()
             let a = 2.0 * Double.pi * u2
             p[i] = mean + std * Float(r * Foundation.cos(a))
