@@ -32,36 +32,46 @@ public final class CIFARResNet: Module {
     public let fc: Linear
 
     /// `depth` must be 6n + 2 (20, 32, 44, 56, 110, ...).
-    public init(depth: Int, numClasses: Int = 10, inChannels: Int = 3, baseWidth: Int = 16,
-                zeroInitResidual: Bool = false, generator: RandomGenerator = .global) {
+    public init(
+        depth: Int, numClasses: Int = 10, inChannels: Int = 3, baseWidth: Int = 16,
+        zeroInitResidual: Bool = false, generator: RandomGenerator = .global
+    ) {
         strataCheck(depth >= 8 && (depth - 2) % 6 == 0, "CIFARResNet: depth must be 6n + 2 (20, 32, 56, ...), got \(depth)")
-        strataCheck(numClasses > 0 && inChannels > 0 && baseWidth > 0,
-                    "CIFARResNet: numClasses \(numClasses), inChannels \(inChannels) and baseWidth \(baseWidth) must be positive")
+        strataCheck(
+            numClasses > 0 && inChannels > 0 && baseWidth > 0,
+            "CIFARResNet: numClasses \(numClasses), inChannels \(inChannels) and baseWidth \(baseWidth) must be positive")
         let n = (depth - 2) / 6
         conv1 = Conv2d(inChannels, baseWidth, kernelSize: 3, padding: 1, bias: false, generator: generator)
         bn1 = BatchNorm2d(baseWidth)
-        let stages = makeResNetStages(blocks: [n, n, n], widths: [baseWidth, 2 * baseWidth, 4 * baseWidth],
-                                      inPlanes: baseWidth, firstStride: 1, generator: generator)
+        let stages = makeResNetStages(
+            blocks: [n, n, n], widths: [baseWidth, 2 * baseWidth, 4 * baseWidth],
+            inPlanes: baseWidth, firstStride: 1, generator: generator)
         (layer1, layer2, layer3) = (stages[0], stages[1], stages[2])
         fc = Linear(4 * baseWidth, numClasses, generator: generator)
         initializeResNet(self, zeroInitResidual: zeroInitResidual, generator: generator)
     }
 
     /// ResNet-20 (n = 3): 272,474 parameters at 10 classes.
-    public static func resnet20(numClasses: Int = 10, inChannels: Int = 3, baseWidth: Int = 16,
-                                generator: RandomGenerator = .global) -> CIFARResNet {
+    public static func resnet20(
+        numClasses: Int = 10, inChannels: Int = 3, baseWidth: Int = 16,
+        generator: RandomGenerator = .global
+    ) -> CIFARResNet {
         CIFARResNet(depth: 20, numClasses: numClasses, inChannels: inChannels, baseWidth: baseWidth, generator: generator)
     }
 
     /// ResNet-32 (n = 5).
-    public static func resnet32(numClasses: Int = 10, inChannels: Int = 3, baseWidth: Int = 16,
-                                generator: RandomGenerator = .global) -> CIFARResNet {
+    public static func resnet32(
+        numClasses: Int = 10, inChannels: Int = 3, baseWidth: Int = 16,
+        generator: RandomGenerator = .global
+    ) -> CIFARResNet {
         CIFARResNet(depth: 32, numClasses: numClasses, inChannels: inChannels, baseWidth: baseWidth, generator: generator)
     }
 
     /// ResNet-56 (n = 9).
-    public static func resnet56(numClasses: Int = 10, inChannels: Int = 3, baseWidth: Int = 16,
-                                generator: RandomGenerator = .global) -> CIFARResNet {
+    public static func resnet56(
+        numClasses: Int = 10, inChannels: Int = 3, baseWidth: Int = 16,
+        generator: RandomGenerator = .global
+    ) -> CIFARResNet {
         CIFARResNet(depth: 56, numClasses: numClasses, inChannels: inChannels, baseWidth: baseWidth, generator: generator)
     }
 

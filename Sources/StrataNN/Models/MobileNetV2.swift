@@ -9,10 +9,13 @@ public final class Conv2dNormActivation: Module {
     public let norm: BatchNorm2d
     public let activation: any Module
 
-    public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Int = 3, stride: Int = 1, groups: Int = 1,
-                activation: any Module = ReLU(), generator: RandomGenerator = .global) {
-        conv = Conv2d(inChannels, outChannels, kernelSize: Size2(kernelSize), stride: Size2(stride),
-                      padding: .explicit(Size2((kernelSize - 1) / 2)), groups: groups, bias: false, generator: generator)
+    public init(
+        _ inChannels: Int, _ outChannels: Int, kernelSize: Int = 3, stride: Int = 1, groups: Int = 1,
+        activation: any Module = ReLU(), generator: RandomGenerator = .global
+    ) {
+        conv = Conv2d(
+            inChannels, outChannels, kernelSize: Size2(kernelSize), stride: Size2(stride),
+            padding: .explicit(Size2((kernelSize - 1) / 2)), groups: groups, bias: false, generator: generator)
         norm = BatchNorm2d(outChannels)
         self.activation = activation
     }
@@ -85,11 +88,14 @@ public final class MobileNetV2: Module {
 
     /// torchvision's `mobilenet_v2(num_classes=..., width_mult=..., dropout=...)`:
     /// 3,504,872 parameters at 1000 classes and widthMult 1.
-    public init(numClasses: Int = 1000, widthMult: Float = 1, inChannels: Int = 3, roundNearest: Int = 8,
-                dropout: Float = 0.2, generator: RandomGenerator = .global) {
-        strataCheck(numClasses > 0 && inChannels > 0 && widthMult > 0 && roundNearest > 0,
-                    "MobileNetV2: numClasses \(numClasses), inChannels \(inChannels), widthMult \(widthMult) and "
-                        + "roundNearest \(roundNearest) must be positive")
+    public init(
+        numClasses: Int = 1000, widthMult: Float = 1, inChannels: Int = 3, roundNearest: Int = 8,
+        dropout: Float = 0.2, generator: RandomGenerator = .global
+    ) {
+        strataCheck(
+            numClasses > 0 && inChannels > 0 && widthMult > 0 && roundNearest > 0,
+            "MobileNetV2: numClasses \(numClasses), inChannels \(inChannels), widthMult \(widthMult) and "
+                + "roundNearest \(roundNearest) must be positive")
         var channels = MobileNetV2.makeDivisible(32 * widthMult, roundNearest)
         lastChannel = MobileNetV2.makeDivisible(1280 * max(1, widthMult), roundNearest)
         var layers: [any Module] = [Conv2dNormActivation(inChannels, channels, stride: 2, activation: ReLU6(), generator: generator)]

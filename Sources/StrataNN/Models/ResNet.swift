@@ -26,9 +26,11 @@ public final class BasicBlock: Module {
         bn1 = BatchNorm2d(planes)
         conv2 = Conv2d(planes, planes, kernelSize: 3, padding: 1, bias: false, generator: generator)
         bn2 = BatchNorm2d(planes)
-        downsample = stride != 1 || inPlanes != planes
-            ? Sequential(Conv2d(inPlanes, planes, kernelSize: 1, stride: Size2(stride), bias: false, generator: generator),
-                         BatchNorm2d(planes))
+        downsample =
+            stride != 1 || inPlanes != planes
+            ? Sequential(
+                Conv2d(inPlanes, planes, kernelSize: 1, stride: Size2(stride), bias: false, generator: generator),
+                BatchNorm2d(planes))
             : nil
     }
 
@@ -68,30 +70,39 @@ public final class ResNet: Module {
     public let fc: Linear
 
     /// `layers`: blocks per stage, four entries ([2, 2, 2, 2] is ResNet-18).
-    public init(layers: [Int], numClasses: Int = 1000, inChannels: Int = 3, baseWidth: Int = 64,
-                zeroInitResidual: Bool = false, generator: RandomGenerator = .global) {
-        strataCheck(layers.count == 4 && layers.allSatisfy { $0 > 0 },
-                    "ResNet: layers must be four positive block counts, got \(layers)")
-        strataCheck(numClasses > 0 && inChannels > 0 && baseWidth > 0,
-                    "ResNet: numClasses \(numClasses), inChannels \(inChannels) and baseWidth \(baseWidth) must be positive")
+    public init(
+        layers: [Int], numClasses: Int = 1000, inChannels: Int = 3, baseWidth: Int = 64,
+        zeroInitResidual: Bool = false, generator: RandomGenerator = .global
+    ) {
+        strataCheck(
+            layers.count == 4 && layers.allSatisfy { $0 > 0 },
+            "ResNet: layers must be four positive block counts, got \(layers)")
+        strataCheck(
+            numClasses > 0 && inChannels > 0 && baseWidth > 0,
+            "ResNet: numClasses \(numClasses), inChannels \(inChannels) and baseWidth \(baseWidth) must be positive")
         conv1 = Conv2d(inChannels, baseWidth, kernelSize: 7, stride: 2, padding: 3, bias: false, generator: generator)
         bn1 = BatchNorm2d(baseWidth)
-        let stages = makeResNetStages(blocks: layers, widths: (0..<4).map { baseWidth << $0 },
-                                      inPlanes: baseWidth, firstStride: 1, generator: generator)
+        let stages = makeResNetStages(
+            blocks: layers, widths: (0..<4).map { baseWidth << $0 },
+            inPlanes: baseWidth, firstStride: 1, generator: generator)
         (layer1, layer2, layer3, layer4) = (stages[0], stages[1], stages[2], stages[3])
         fc = Linear(baseWidth * 8, numClasses, generator: generator)
         initializeResNet(self, zeroInitResidual: zeroInitResidual, generator: generator)
     }
 
     /// torchvision's `resnet18(num_classes=...)`: 11,689,512 parameters at 1000 classes.
-    public static func resnet18(numClasses: Int = 1000, inChannels: Int = 3, baseWidth: Int = 64,
-                                generator: RandomGenerator = .global) -> ResNet {
+    public static func resnet18(
+        numClasses: Int = 1000, inChannels: Int = 3, baseWidth: Int = 64,
+        generator: RandomGenerator = .global
+    ) -> ResNet {
         ResNet(layers: [2, 2, 2, 2], numClasses: numClasses, inChannels: inChannels, baseWidth: baseWidth, generator: generator)
     }
 
     /// torchvision's `resnet34(num_classes=...)`: 21,797,672 parameters at 1000 classes.
-    public static func resnet34(numClasses: Int = 1000, inChannels: Int = 3, baseWidth: Int = 64,
-                                generator: RandomGenerator = .global) -> ResNet {
+    public static func resnet34(
+        numClasses: Int = 1000, inChannels: Int = 3, baseWidth: Int = 64,
+        generator: RandomGenerator = .global
+    ) -> ResNet {
         ResNet(layers: [3, 4, 6, 3], numClasses: numClasses, inChannels: inChannels, baseWidth: baseWidth, generator: generator)
     }
 
@@ -105,8 +116,10 @@ public final class ResNet: Module {
 /// The stages of a basic-block ResNet: stage i has `blocks[i]` blocks of
 /// `widths[i]` channels; every stage after the first starts with stride 2
 /// (the first with `firstStride`), its first block projecting the shortcut.
-func makeResNetStages(blocks: [Int], widths: [Int], inPlanes: Int, firstStride: Int,
-                      generator: RandomGenerator) -> [Sequential] {
+func makeResNetStages(
+    blocks: [Int], widths: [Int], inPlanes: Int, firstStride: Int,
+    generator: RandomGenerator
+) -> [Sequential] {
     var planesIn = inPlanes
     return zip(blocks, widths).enumerated().map { i, stage in
         let (count, width) = stage

@@ -50,8 +50,9 @@ public final class UNet: Module {
     public let outc: Conv2d
 
     public init(inChannels: Int = 3, numClasses: Int = 2, baseWidth: Int = 64, generator: RandomGenerator = .global) {
-        strataCheck(inChannels > 0 && numClasses > 0 && baseWidth > 0,
-                    "UNet: inChannels \(inChannels), numClasses \(numClasses) and baseWidth \(baseWidth) must be positive")
+        strataCheck(
+            inChannels > 0 && numClasses > 0 && baseWidth > 0,
+            "UNet: inChannels \(inChannels), numClasses \(numClasses) and baseWidth \(baseWidth) must be positive")
         let w = baseWidth
         inc = DoubleConv(inChannels, w, generator: generator)
         down1 = Sequential(MaxPool2d(kernelSize: 2), DoubleConv(w, 2 * w, generator: generator))
@@ -64,8 +65,9 @@ public final class UNet: Module {
     }
 
     public func forward(_ x: Tensor) -> Tensor {
-        strataCheck(x.rank == 4 && x.shape[2] % 4 == 0 && x.shape[3] % 4 == 0,
-                    "UNet: input must be [N, C, H, W] with H and W multiples of 4 (two 2x2 poolings), got \(x.shape)")
+        strataCheck(
+            x.rank == 4 && x.shape[2] % 4 == 0 && x.shape[3] % 4 == 0,
+            "UNet: input must be [N, C, H, W] with H and W multiples of 4 (two 2x2 poolings), got \(x.shape)")
         let s1 = inc(x)
         let s2 = down1(s1)
         let bottom = down2(s2)

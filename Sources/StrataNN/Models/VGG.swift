@@ -47,12 +47,15 @@ public final class VGG: Module {
     }
 
     /// torchvision's `VGG(make_layers(cfg, batch_norm), num_classes, dropout=...)`.
-    public init(configuration: Configuration, batchNorm: Bool, numClasses: Int = 1000, inChannels: Int = 3,
-                dropout: Float = 0.5, baseWidth: Int = 64, hiddenFeatures: Int = 4096,
-                generator: RandomGenerator = .global) {
-        strataCheck(numClasses > 0 && inChannels > 0 && baseWidth > 0 && hiddenFeatures > 0,
-                    "VGG: numClasses \(numClasses), inChannels \(inChannels), baseWidth \(baseWidth) and "
-                        + "hiddenFeatures \(hiddenFeatures) must be positive")
+    public init(
+        configuration: Configuration, batchNorm: Bool, numClasses: Int = 1000, inChannels: Int = 3,
+        dropout: Float = 0.5, baseWidth: Int = 64, hiddenFeatures: Int = 4096,
+        generator: RandomGenerator = .global
+    ) {
+        strataCheck(
+            numClasses > 0 && inChannels > 0 && baseWidth > 0 && hiddenFeatures > 0,
+            "VGG: numClasses \(numClasses), inChannels \(inChannels), baseWidth \(baseWidth) and "
+                + "hiddenFeatures \(hiddenFeatures) must be positive")
         var layers: [any Module] = []
         var channels = inChannels
         for entry in configuration.layers {
@@ -82,10 +85,13 @@ public final class VGG: Module {
     }
 
     /// torchvision's `vgg11_bn(num_classes=...)`: 132,868,840 parameters at 1000 classes.
-    public static func vgg11BN(numClasses: Int = 1000, inChannels: Int = 3, dropout: Float = 0.5,
-                               baseWidth: Int = 64, hiddenFeatures: Int = 4096,
-                               generator: RandomGenerator = .global) -> VGG {
-        VGG(configuration: .a, batchNorm: true, numClasses: numClasses, inChannels: inChannels, dropout: dropout,
+    public static func vgg11BN(
+        numClasses: Int = 1000, inChannels: Int = 3, dropout: Float = 0.5,
+        baseWidth: Int = 64, hiddenFeatures: Int = 4096,
+        generator: RandomGenerator = .global
+    ) -> VGG {
+        VGG(
+            configuration: .a, batchNorm: true, numClasses: numClasses, inChannels: inChannels, dropout: dropout,
             baseWidth: baseWidth, hiddenFeatures: hiddenFeatures, generator: generator)
     }
 
