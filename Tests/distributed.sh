@@ -1,0 +1,70 @@
+#!/bin/sh
+# The distributed contracts (issue 13), run by `make test-distributed` (and
+# so by `make test`): the strata-dist-tests scenarios under mpirun on 2 and 3
+# ranks and as a world of one, the failure contract (a rank that throws or
+# traps ends the job promptly, naming itself), and fashion-cnn's steps.csv
+# equivalence (2 ranks x batch 64 with SyncBatchNorm = 1 process x batch 128).
+# Every mpirun has a timeout: a hang is a failure, never a stuck `make test`.
+#
+# Environment: SCENARIOS (the debug strata-dist-tests), FASHION (a release
+# fashion-cnn), FASHION_DIR (Fashion-MNIST; the equivalence is skipped,
+# saying so, when it is missing). As root, mpirun needs
+# OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 (the Makefile sets them).
+set -u
+SCENARIOS=${SCENARIOS:-.build/debug/strata-dist-tests}
+FASHION=${FASHION:-.build/release/fashion-cnn}
+FASHION_DIR=${FASHION_DIR:-/usr/share/datasets/fashion-mnist}
+MPIRUN="mpirun --oversubscribe"
+failed=0
+
+run() {
+    echo "== $*"
+    timeout 300 "$@" || { echo "FAILED (status $?): $*"; failed=$((failed + 1)); }
+}
+
+run $MPIRUN -np 2 "$SCENARIOS"
+run $MPIRUN -np 3 "$SCENARIOS" collectives sampler ddp-broadcast ddp-mismatch mlp-sync mlp-nosync-differs renorm-freeze-sync
+# Started without mpirun: a world of one.
+run "$SCENARIOS" collectives sampler ddp-broadcast mlp-sync renorm-freeze-sync
+
+for scenario in fail-throw fail-trap; do
+    echo "== $MPIRUN -np 2 $SCENARIOS $scenario (must end the job within 60 s, naming rank 1)"
+    start=$(date +%s)
+    out=$(timeout 60 $MPIRUN -np 2 "$SCENARIOS" "$scenario" 2>&1)
+    status=$?
+    took=$(( $(date +%s) - start ))
+    if [ $status -eq 124 ]; then
+        echo "FAILED: $scenario hung (killed after 60 s)"; failed=$((failed + 1))
+    elif [ $status -eq 0 ]; then
+        echo "FAILED: $scenario exited 0"; failed=$((failed + 1))
+    elif ! echo "$out" | grep -q "strata: rank 1/2"; then
+        echo "FAILED: $scenario: no message naming rank 1:"; echo "$out"; failed=$((failed + 1))
+    else
+        echo "ok   $scenario: job ended with status $status after $took s: $(echo "$out" | grep 'strata: rank 1/2' | head -1)"
+    fi
+done
+
+if [ -e "$FASHION_DIR/train-images-idx3-ubyte.gz" ]; then
+    tmp=$(mktemp -d)
+    common="--seed 5 --no-augment --epochs 1 --subset 6400 --test-subset 200 --data-dir $FASHION_DIR"
+    echo "== fashion-cnn steps.csv: mpirun -np 2 --distributed --sync-bn --batch-size 64 vs 1 process --batch-size 128"
+    if timeout 300 $MPIRUN -np 2 "$FASHION" --distributed --sync-bn --batch-size 64 --threads 1 $common --output "$tmp/dist" >"$tmp/dist.log" 2>&1 \
+        && timeout 300 "$FASHION" --batch-size 128 --threads 2 $common --output "$tmp/single" >"$tmp/single.log" 2>&1; then
+        # The first 50 steps' losses agree to 1e-3 relative.
+        if paste -d, "$tmp/dist/steps.csv" "$tmp/single/steps.csv" | awk -F, '
+            NR == 1 { next }
+            NR <= 51 { n++; d = $2 - $5; if (d < 0) d = -d; r = d / ($5 < 0 ? -$5 : $5); if (r > worst) { worst = r; at = $1 }
+                       if (r > 1e-3) bad++ }
+            END { printf "  %d steps compared, worst relative difference %.2e at step %d\n", n, worst, at; exit !(n == 50 && bad == 0) }'
+        then echo "ok   fashion-cnn steps.csv equivalence"
+        else echo "FAILED: fashion-cnn steps.csv losses differ (or fewer than 50 steps)"; failed=$((failed + 1)); fi
+    else
+        echo "FAILED: a fashion-cnn run failed:"; tail -5 "$tmp/dist.log" "$tmp/single.log"; failed=$((failed + 1))
+    fi
+    rm -rf "$tmp"
+else
+    echo "skipped: fashion-cnn steps.csv equivalence (no Fashion-MNIST in $FASHION_DIR; run 'make data')"
+fi
+
+echo "test-distributed: $failed step(s) failed"
+[ $failed -eq 0 ]
