@@ -44,22 +44,38 @@ for scenario in fail-throw fail-trap; do
     fi
 done
 
+# fashion-cnn: per-step losses of 2 ranks x 64 with SyncBatchNorm against 1
+# process x 128, and (to show the difference) 2 x 64 with per-process BatchNorm.
+# The learning rate is 0.005: at the default 0.05 this network's training is
+# chaotic enough that float rounding alone (the single-process run on 1
+# thread against 2 threads) moves the loss by 5e-2 within 40 steps.
+compare() {  # compare A.csv B.csv LIMIT: worst relative loss difference over steps 1..50 <= LIMIT
+    paste -d, "$1" "$2" | awk -F, -v limit="$3" -v label="$4" '
+        NR == 1 { next }
+        NR <= 51 { n++; d = $2 - $5; if (d < 0) d = -d; r = d / ($5 < 0 ? -$5 : $5); if (r > worst) { worst = r; at = $1 }
+                   if (NR <= 11 && r > early) early = r }
+        END { printf "  %s: %d steps, worst relative difference %.2e (step %d), steps 1-10 %.2e\n", label, n, worst, at, early
+              exit !(n == 50 && worst <= limit && early <= 1e-5) }'
+}
 if [ -e "$FASHION_DIR/train-images-idx3-ubyte.gz" ]; then
     tmp=$(mktemp -d)
-    common="--seed 5 --no-augment --epochs 1 --subset 6400 --test-subset 200 --data-dir $FASHION_DIR"
+    common="--seed 7 --lr 0.005 --no-augment --epochs 1 --subset 6400 --test-subset 200 --data-dir $FASHION_DIR"
     echo "== fashion-cnn steps.csv: mpirun -np 2 --distributed --sync-bn --batch-size 64 vs 1 process --batch-size 128"
-    if timeout 300 $MPIRUN -np 2 "$FASHION" --distributed --sync-bn --batch-size 64 --threads 1 $common --output "$tmp/dist" >"$tmp/dist.log" 2>&1 \
+    if timeout 300 $MPIRUN -np 2 "$FASHION" --distributed --sync-bn --batch-size 64 --threads 1 $common --output "$tmp/sync" >"$tmp/sync.log" 2>&1 \
+        && timeout 300 $MPIRUN -np 2 "$FASHION" --distributed --batch-size 64 --threads 1 $common --output "$tmp/local" >"$tmp/local.log" 2>&1 \
         && timeout 300 "$FASHION" --batch-size 128 --threads 2 $common --output "$tmp/single" >"$tmp/single.log" 2>&1; then
-        # The first 50 steps' losses agree to 1e-3 relative.
-        if paste -d, "$tmp/dist/steps.csv" "$tmp/single/steps.csv" | awk -F, '
-            NR == 1 { next }
-            NR <= 51 { n++; d = $2 - $5; if (d < 0) d = -d; r = d / ($5 < 0 ? -$5 : $5); if (r > worst) { worst = r; at = $1 }
-                       if (r > 1e-3) bad++ }
-            END { printf "  %d steps compared, worst relative difference %.2e at step %d\n", n, worst, at; exit !(n == 50 && bad == 0) }'
-        then echo "ok   fashion-cnn steps.csv equivalence"
-        else echo "FAILED: fashion-cnn steps.csv losses differ (or fewer than 50 steps)"; failed=$((failed + 1)); fi
+        if compare "$tmp/sync/steps.csv" "$tmp/single/steps.csv" 1e-3 "SyncBatchNorm vs single process"; then
+            echo "ok   fashion-cnn steps.csv equivalence (first 50 steps within 1e-3 relative)"
+        else
+            echo "FAILED: fashion-cnn steps.csv losses differ beyond 1e-3 (or fewer than 50 steps)"; failed=$((failed + 1))
+        fi
+        if compare "$tmp/local/steps.csv" "$tmp/single/steps.csv" 1e-2 "per-process BatchNorm vs single process"; then
+            echo "FAILED: without --sync-bn the losses still agree with the single process"; failed=$((failed + 1))
+        else
+            echo "ok   without --sync-bn the run differs"
+        fi
     else
-        echo "FAILED: a fashion-cnn run failed:"; tail -5 "$tmp/dist.log" "$tmp/single.log"; failed=$((failed + 1))
+        echo "FAILED: a fashion-cnn run failed:"; tail -5 "$tmp/sync.log" "$tmp/local.log" "$tmp/single.log"; failed=$((failed + 1))
     fi
     rm -rf "$tmp"
 else

@@ -34,6 +34,22 @@ public enum SyncBatchNorm {
         return converted
     }
 
+    /// A new `BatchNorm1d` ([N, C] or [N, C, L]) synchronised over `group`.
+    public static func batchNorm1d(_ numFeatures: Int, group: ProcessGroup, eps: Float = 1e-5,
+                                   momentum: Float? = 0.1, affine: Bool = true) -> BatchNorm1d {
+        let bn = BatchNorm1d(numFeatures, eps: eps, momentum: momentum, affine: affine)
+        bn.statisticsReducer = group
+        return bn
+    }
+
+    /// A new `BatchNorm2d` ([N, C, H, W]) synchronised over `group`.
+    public static func batchNorm2d(_ numFeatures: Int, group: ProcessGroup, eps: Float = 1e-5,
+                                   momentum: Float? = 0.1, affine: Bool = true) -> BatchNorm2d {
+        let bn = BatchNorm2d(numFeatures, eps: eps, momentum: momentum, affine: affine)
+        bn.statisticsReducer = group
+        return bn
+    }
+
     /// Makes every BatchNorm layer of `model` per-process again; returns how many changed.
     @discardableResult
     public static func revert(_ model: any Module) -> Int {

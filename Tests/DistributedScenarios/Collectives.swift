@@ -34,7 +34,7 @@ func collectives(_ check: Checker) throws {
         check.expect(s == "rank \(root) says héllo", "string broadcast from \(root) gave '\(s)'")
     }
     group.barrier()
-    check.expect(group.usesMPI == (W > 1) || group.usesMPI, "a world of \(W) without MPI")
+    check.expect(group.usesMPI == ProcessGroup.launchedByMPI, "usesMPI \(group.usesMPI) for a process started \(ProcessGroup.launchedByMPI ? "by" : "without") mpirun")
     check.expect(group.threadLevel >= .funneled, "thread level \(group.threadLevel) below funneled")
 }
 
