@@ -50,7 +50,7 @@ func measure(repeats: Int, warmup: Int = 3, _ body: () -> Void) -> Double {
 }
 
 var results: [(String, Double, String)] = []
-func record(_ id: String, _ value: Double, _ unit: String, _ note: String = "") {
+@MainActor func record(_ id: String, _ value: Double, _ unit: String, _ note: String = "") {
     results.append((id, value, unit))
     say(String(format: "%-28@ %12.3f %@  %@", id, value, unit, note))
 }
@@ -58,7 +58,7 @@ func record(_ id: String, _ value: Double, _ unit: String, _ note: String = "") 
 let W = group.worldSize
 say("strata-dist-bench: \(W) rank(s) x \(Threading.count) thread(s), MPI \(group.usesMPI ? "yes" : "no (world of one)")")
 
-func cnnStep(sync: Bool, perRank: Int) -> Double {
+@MainActor func cnnStep(sync: Bool, perRank: Int) -> Double {
     let model = ReferenceCNN.make(generator: RandomGenerator(seed: 1))
     if sync { SyncBatchNorm.convert(model, group: group) }
     guard let ddp = try? DistributedDataParallel(model, group: group) else { group.abort("wrap failed") }
