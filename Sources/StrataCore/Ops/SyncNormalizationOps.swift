@@ -131,13 +131,16 @@ extension BatchNormKernels {
             }
             return
         }
-        let stride = g.channels * g.inner, S = g.inner
+        forEachChannelRun(g) { off, c in normaliseRun(x + off, y + off, g.inner, mean: mean[c], a: a[c], b: b[c]) }
+    }
+
+    /// Calls `body(offset, channel)` for every contiguous run of `inner`
+    /// floats, channels split across the workers (inner > 1).
+    private static func forEachChannelRun(_ g: ChannelGeometry, _ body: (Int, Int) -> Void) {
+        let stride = g.channels * g.inner
         Threading.parallelFor(g.channels, minChunk: minChunk(g)) { range in
             for n in 0..<g.outer {
-                for c in range {
-                    let off = n * stride + c * S
-                    normaliseRun(x + off, y + off, S, mean: mean[c], a: a[c], b: b[c])
-                }
+                for c in range { body(n * stride + c * g.inner, c) }
             }
         }
     }
@@ -146,8 +149,8 @@ extension BatchNormKernels {
     static func affineGradInput(x: UnsafePointer<Float>, dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
                                 accumulate: Bool, geometry g: ChannelGeometry,
                                 p: UnsafePointer<Float>, q: UnsafePointer<Float>, r: UnsafePointer<Float>) {
-        let stride = g.channels * g.inner, S = g.inner
         if g.inner == 1 {
+            let stride = g.channels
             // Rows of C contiguous channels: one pass per row, vectorised across channels.
             Threading.parallelFor(g.outer, minChunk: max(1, parallelThreshold / max(g.channels, 1))) { rows in
                 for n in rows {
@@ -160,13 +163,8 @@ extension BatchNormKernels {
             }
             return
         }
-        Threading.parallelFor(g.channels, minChunk: minChunk(g)) { range in
-            for n in 0..<g.outer {
-                for c in range {
-                    let off = n * stride + c * S
-                    gradInputRun(dy + off, x + off, dx + off, S, p: p[c], q: q[c], r: r[c], accumulate: accumulate)
-                }
-            }
+        forEachChannelRun(g) { off, c in
+            gradInputRun(dy + off, x + off, dx + off, g.inner, p: p[c], q: q[c], r: r[c], accumulate: accumulate)
         }
     }
 }
