@@ -77,6 +77,18 @@ if [ -e "$FASHION_DIR/train-images-idx3-ubyte.gz" ]; then
     else
         echo "FAILED: a fashion-cnn run failed:"; tail -5 "$tmp/sync.log" "$tmp/local.log" "$tmp/single.log"; failed=$((failed + 1))
     fi
+    # Resume: every rank restarts from rank 0's checkpoint and the steps continue exactly.
+    short="--seed 3 --lr 0.005 --no-augment --subset 1280 --test-subset 100 --threads 1 --batch-size 64 --data-dir $FASHION_DIR"
+    echo "== fashion-cnn --distributed --sync-bn: 2 epochs straight vs 1 epoch, then --resume to 2"
+    if timeout 300 $MPIRUN -np 2 "$FASHION" --distributed --sync-bn --epochs 2 $short --output "$tmp/straight" >"$tmp/straight.log" 2>&1 \
+        && timeout 300 $MPIRUN -np 2 "$FASHION" --distributed --sync-bn --epochs 1 $short --output "$tmp/resumed" >"$tmp/first.log" 2>&1 \
+        && timeout 300 $MPIRUN -np 2 "$FASHION" --distributed --sync-bn --epochs 2 --resume $short --output "$tmp/resumed" >"$tmp/resumed.log" 2>&1 \
+        && grep -q "resumed from" "$tmp/resumed.log" && cmp -s "$tmp/straight/steps.csv" "$tmp/resumed/steps.csv"; then
+        echo "ok   resumed run's steps.csv is identical to the uninterrupted run's ($(($(wc -l <"$tmp/resumed/steps.csv") - 1)) steps)"
+    else
+        echo "FAILED: the resumed distributed run differs from the uninterrupted one"
+        diff "$tmp/straight/steps.csv" "$tmp/resumed/steps.csv" | head -5; tail -3 "$tmp/resumed.log"; failed=$((failed + 1))
+    fi
     rm -rf "$tmp"
 else
     echo "skipped: fashion-cnn steps.csv equivalence (no Fashion-MNIST in $FASHION_DIR; run 'make data')"

@@ -84,14 +84,17 @@ if W == 1 {
     let bytes = Double(count * 4)
     let buffer = Tensor.randn([count])
     let seconds = measure(repeats: 200, warmup: 10) { group.allReduce(buffer, op: .mean) }
-    record("dist-allreduce", bytes / seconds / 1e9, "GB/s",
-           String(format: "(%d floats = %.2f MB in %.3f ms; bus %.2f GB/s)", count, bytes / 1e6, seconds * 1e3,
-                  bytes / seconds / 1e9 * 2 * Double(W - 1) / Double(W)))
+    record(
+        "dist-allreduce", bytes / seconds / 1e9, "GB/s",
+        String(
+            format: "(%d floats = %.2f MB in %.3f ms; bus %.2f GB/s)", count, bytes / 1e6, seconds * 1e3,
+            bytes / seconds / 1e9 * 2 * Double(W - 1) / Double(W)))
     record("dist-allreduce-ms", seconds * 1e3, "ms")
     let ddp = try DistributedDataParallel(model, group: group)
     for p in model.parameters() { p.grad = Tensor.randn(p.shape) }
-    record("ddp-sync-gradients-ms", measure(repeats: 100, warmup: 5) { ddp.synchronizeGradients() } * 1e3, "ms",
-           "(\(ddp.buckets.count) bucket(s), packing included)")
+    record(
+        "ddp-sync-gradients-ms", measure(repeats: 100, warmup: 5) { ddp.synchronizeGradients() } * 1e3, "ms",
+        "(\(ddp.buckets.count) bucket(s), packing included)")
 
     let withSync = cnnStep(sync: true, perRank: 64)
     record("dist-cnn-step", withSync, "img/s", "(\(W) ranks x 64, SyncBatchNorm, \(Threading.count) thread(s) each)")

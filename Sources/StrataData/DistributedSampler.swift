@@ -59,7 +59,8 @@ public struct DistributedSampler: Sendable, Equatable {
     /// This rank's indices for epoch `epoch`.
     public func indices(epoch: Int) -> [Int] {
         guard count > 0 else { return [] }
-        var order = shuffle
+        var order =
+            shuffle
             ? RandomGenerator(seed: mixSeed(seed, UInt64(epoch), 0x5348_5546)).permutation(count)
             : Array(0..<count)
         let total = totalSize

@@ -96,16 +96,20 @@ public final class ProcessGroup: ChannelStatisticsReducer, @unchecked Sendable {
     /// Reduces `values` in place over every rank.
     public func allReduce(_ values: UnsafeMutableBufferPointer<Float>, op: ReduceOp = .sum) {
         guard usesMPI, worldSize > 1, let base = values.baseAddress, !values.isEmpty else { return }
-        check(MPI_Allreduce(strata_mpi_in_place(), base, Int32(values.count), strata_mpi_float(), mpiOp(op),
-                            strata_mpi_comm_world()), "MPI_Allreduce")
+        check(
+            MPI_Allreduce(
+                strata_mpi_in_place(), base, Int32(values.count), strata_mpi_float(), mpiOp(op),
+                strata_mpi_comm_world()), "MPI_Allreduce")
         if op == .mean { scale(values, by: 1 / Float(worldSize)) }
     }
 
     /// Reduces `values` in place over every rank, in Double.
     public func allReduce(_ values: UnsafeMutableBufferPointer<Double>, op: ReduceOp = .sum) {
         guard usesMPI, worldSize > 1, let base = values.baseAddress, !values.isEmpty else { return }
-        check(MPI_Allreduce(strata_mpi_in_place(), base, Int32(values.count), strata_mpi_double(), mpiOp(op),
-                            strata_mpi_comm_world()), "MPI_Allreduce")
+        check(
+            MPI_Allreduce(
+                strata_mpi_in_place(), base, Int32(values.count), strata_mpi_double(), mpiOp(op),
+                strata_mpi_comm_world()), "MPI_Allreduce")
         if op == .mean { for i in values.indices { values[i] /= Double(worldSize) } }
     }
 

@@ -35,16 +35,20 @@ public enum SyncBatchNorm {
     }
 
     /// A new `BatchNorm1d` ([N, C] or [N, C, L]) synchronised over `group`.
-    public static func batchNorm1d(_ numFeatures: Int, group: ProcessGroup, eps: Float = 1e-5,
-                                   momentum: Float? = 0.1, affine: Bool = true) -> BatchNorm1d {
+    public static func batchNorm1d(
+        _ numFeatures: Int, group: ProcessGroup, eps: Float = 1e-5,
+        momentum: Float? = 0.1, affine: Bool = true
+    ) -> BatchNorm1d {
         let bn = BatchNorm1d(numFeatures, eps: eps, momentum: momentum, affine: affine)
         bn.statisticsReducer = group
         return bn
     }
 
     /// A new `BatchNorm2d` ([N, C, H, W]) synchronised over `group`.
-    public static func batchNorm2d(_ numFeatures: Int, group: ProcessGroup, eps: Float = 1e-5,
-                                   momentum: Float? = 0.1, affine: Bool = true) -> BatchNorm2d {
+    public static func batchNorm2d(
+        _ numFeatures: Int, group: ProcessGroup, eps: Float = 1e-5,
+        momentum: Float? = 0.1, affine: Bool = true
+    ) -> BatchNorm2d {
         let bn = BatchNorm2d(numFeatures, eps: eps, momentum: momentum, affine: affine)
         bn.statisticsReducer = group
         return bn

@@ -23,8 +23,9 @@ func collectives(_ check: Checker) throws {
     group.allReduce(mn, op: .min)
     check.close(mn.scalars, [0, -Float(W - 1), 5], tolerance: 0, "allreduce min")
     let d = group.allReduce([Double(r) + 1e-12, 1], op: .sum)
-    check.expect(abs(d[0] - (Double(W * (W - 1) / 2) + Double(W) * 1e-12)) < 1e-15 && d[1] == Double(W),
-                 "allreduce of Doubles gave \(d)")
+    check.expect(
+        abs(d[0] - (Double(W * (W - 1) / 2) + Double(W) * 1e-12)) < 1e-15 && d[1] == Double(W),
+        "allreduce of Doubles gave \(d)")
     for root in 0..<W {
         let b = Tensor(shape: [2, 3], [Float](repeating: Float(r * 10), count: 6))
         group.broadcast(b, root: root)
@@ -34,7 +35,9 @@ func collectives(_ check: Checker) throws {
         check.expect(s == "rank \(root) says héllo", "string broadcast from \(root) gave '\(s)'")
     }
     group.barrier()
-    check.expect(group.usesMPI == ProcessGroup.launchedByMPI, "usesMPI \(group.usesMPI) for a process started \(ProcessGroup.launchedByMPI ? "by" : "without") mpirun")
+    check.expect(
+        group.usesMPI == ProcessGroup.launchedByMPI,
+        "usesMPI \(group.usesMPI) for a process started \(ProcessGroup.launchedByMPI ? "by" : "without") mpirun")
     check.expect(group.threadLevel >= .funneled, "thread level \(group.threadLevel) below funneled")
 }
 
@@ -60,8 +63,9 @@ func sampler(_ check: Checker) throws {
         // Rank r's k-th index is position r + k W of the epoch's permutation (W = 1: DataLoader's order).
         let whole = DistributedSampler(count: count, worldSize: 1, rank: 0, shuffle: true, seed: 7).indices(epoch: 3)
         let padded = Array((whole + whole + whole).prefix(s.totalSize))
-        check.expect(mine == Array(stride(from: r, to: s.totalSize, by: W).map { padded[$0] }),
-                     "count \(count): rank \(r) does not take positions r, r+W, ...")
+        check.expect(
+            mine == Array(stride(from: r, to: s.totalSize, by: W).map { padded[$0] }),
+            "count \(count): rank \(r) does not take positions r, r+W, ...")
         check.expect(s.indices(epoch: 4) != mine || count < 3, "count \(count): epochs 3 and 4 gave the same order")
     }
 }
@@ -89,8 +93,9 @@ func ddpMismatch(_ check: Checker) throws {
         check.expect(group.worldSize == 1, "a model with a different shape on rank \(last) was accepted")
     } catch {
         let text = "\(error)"
-        check.expect(text.contains("0.weight") && text.contains("[5, 4]") && text.contains("[6, 4]") && text.contains("rank \(last)"),
-                     "the error does not name the first difference: \(text)")
+        check.expect(
+            text.contains("0.weight") && text.contains("[5, 4]") && text.contains("[6, 4]") && text.contains("rank \(last)"),
+            "the error does not name the first difference: \(text)")
     }
     // A missing layer: a different count of entries.
     let extra: [any Module] = group.rank == last ? [Linear(2, 2)] : []

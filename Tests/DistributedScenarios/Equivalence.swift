@@ -17,9 +17,11 @@ struct TwinRun {
 /// - make: builds the model from a seed (called twice with the same seed).
 /// - batch: the global batch of a step, [W*B, ...] and its labels.
 /// - beforeStep: adjusts both models before a step (e.g. freezing).
-func trainTwins(steps: Int, sync: Bool, bucketCapBytes: Int, lr: Float = 0.1,
-                make: () -> any Module, batch: (Int) -> (Tensor, [Int]),
-                beforeStep: (Int, any Module) -> Void = { _, _ in }) throws -> TwinRun {
+func trainTwins(
+    steps: Int, sync: Bool, bucketCapBytes: Int, lr: Float = 0.1,
+    make: () -> any Module, batch: (Int) -> (Tensor, [Int]),
+    beforeStep: (Int, any Module) -> Void = { _, _ in }
+) throws -> TwinRun {
     let reference = make(), replica = make()
     if sync { SyncBatchNorm.convert(replica, group: group) }
     let ddp = try DistributedDataParallel(replica, group: group, bucketCapBytes: bucketCapBytes)
@@ -54,15 +56,19 @@ func compareTwins(_ run: TwinRun, _ check: Checker, tolerance: Float) {
         check.close(t.scalars, rank0.scalars, tolerance: 0, "\(name) identical on every rank")
     }
     if group.rank == 0 {
-        say(String(format: "     largest relative difference from the single process: losses %.1e, state %.1e",
-                   Checker.maxDifference(run.distributedLosses, run.referenceLosses), worstState))
+        say(
+            String(
+                format: "     largest relative difference from the single process: losses %.1e, state %.1e",
+                Checker.maxDifference(run.distributedLosses, run.referenceLosses), worstState))
     }
 }
 
 func mlp(seed: UInt64) -> any Module {
     let g = RandomGenerator(seed: seed)
-    return Sequential([Linear(6, 16, generator: g), BatchNorm1d(16), ReLU(),
-                       Linear(16, 12, generator: g), BatchNorm1d(12), ReLU(), Linear(12, 3, generator: g)])
+    return Sequential([
+        Linear(6, 16, generator: g), BatchNorm1d(16), ReLU(),
+        Linear(16, 12, generator: g), BatchNorm1d(12), ReLU(), Linear(12, 3, generator: g),
+    ])
 }
 
 /// A global batch of W*B rows with a large mean (the shifted sums matter) and random labels.
@@ -78,8 +84,9 @@ func mlpBatch(_ step: Int, rows: Int) -> (Tensor, [Int]) {
 func mlpEquivalence(_ check: Checker, sync: Bool) throws {
     let B = 6, rows = B * group.worldSize
     // A small bucket cap: several buckets (and a parameter larger than the cap alone in one).
-    let run = try trainTwins(steps: 20, sync: sync, bucketCapBytes: 256, make: { mlp(seed: 5) },
-                             batch: { mlpBatch($0, rows: rows) })
+    let run = try trainTwins(
+        steps: 20, sync: sync, bucketCapBytes: 256, make: { mlp(seed: 5) },
+        batch: { mlpBatch($0, rows: rows) })
     if sync || group.worldSize == 1 {
         compareTwins(run, check, tolerance: 2e-4)
         return
@@ -98,15 +105,18 @@ func renormAndFreeze(_ check: Checker) throws {
     let B = 6, rows = B * group.worldSize
     func make() -> any Module {
         let g = RandomGenerator(seed: 9)
-        return Sequential([Linear(6, 10, generator: g), BatchRenorm1d(10, rmax: 1.5, dmax: 0.5), ReLU(),
-                           Linear(10, 3, generator: g)])
+        return Sequential([
+            Linear(6, 10, generator: g), BatchRenorm1d(10, rmax: 1.5, dmax: 0.5), ReLU(),
+            Linear(10, 3, generator: g),
+        ])
     }
-    let run = try trainTwins(steps: 16, sync: true, bucketCapBytes: 1 << 20, make: make,
-                             batch: { mlpBatch($0, rows: rows) },
-                             beforeStep: { step, model in
-                                 // Freeze the statistics for the last 6 steps.
-                                 for case let bn as BatchNormBase in model.namedModules().map(\.1) { bn.freezeStatistics = step >= 10 }
-                             })
+    let run = try trainTwins(
+        steps: 16, sync: true, bucketCapBytes: 1 << 20, make: make,
+        batch: { mlpBatch($0, rows: rows) },
+        beforeStep: { step, model in
+            // Freeze the statistics for the last 6 steps.
+            for case let bn as BatchNormBase in model.namedModules().map(\.1) { bn.freezeStatistics = step >= 10 }
+        })
     compareTwins(run, check, tolerance: 2e-4)
 }
 
@@ -114,12 +124,13 @@ func renormAndFreeze(_ check: Checker) throws {
 /// small: 4 images per rank, 8 steps (debug build).
 func cnnEquivalence(_ check: Checker) throws {
     let B = 4, rows = B * group.worldSize
-    let run = try trainTwins(steps: 8, sync: true, bucketCapBytes: 4 << 20, lr: 0.05,
-                             make: { ReferenceCNN.make(generator: RandomGenerator(seed: 3)) },
-                             batch: { step in
-                                 let g = RandomGenerator(seed: 77 + UInt64(step))
-                                 let x = Tensor.randn([rows, 1, 28, 28], mean: 0.5, std: 1, generator: g)
-                                 return (x, (0..<rows).map { _ in g.nextInt(below: 10) })
-                             })
+    let run = try trainTwins(
+        steps: 8, sync: true, bucketCapBytes: 4 << 20, lr: 0.05,
+        make: { ReferenceCNN.make(generator: RandomGenerator(seed: 3)) },
+        batch: { step in
+            let g = RandomGenerator(seed: 77 + UInt64(step))
+            let x = Tensor.randn([rows, 1, 28, 28], mean: 0.5, std: 1, generator: g)
+            return (x, (0..<rows).map { _ in g.nextInt(below: 10) })
+        })
     compareTwins(run, check, tolerance: 2e-4)
 }

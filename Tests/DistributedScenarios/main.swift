@@ -51,9 +51,11 @@ group.run {
         let failingRanks = group.allReduce(checker.failures.isEmpty ? 0 : 1)
         if failingRanks == 0 { passed += 1 } else { failed += 1 }
         if group.rank == 0 {
-            say(String(format: "%@ %@ (%d ranks, %.1f s)", failingRanks == 0 ? "ok  " : "FAIL", name, group.worldSize,
-                         Date().timeIntervalSince(start)))
-            }
+            say(
+                String(
+                    format: "%@ %@ (%d ranks, %.1f s)", failingRanks == 0 ? "ok  " : "FAIL", name, group.worldSize,
+                    Date().timeIntervalSince(start)))
+        }
     }
 }
 if group.rank == 0 { say("\(passed) passed, \(failed) failed") }

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import StrataCore
 @testable import StrataData
 @testable import StrataNN
@@ -36,8 +37,10 @@ final class SyncBatchNormTests: XCTestCase {
         return out
     }
 
-    func assertClose(_ a: [String: [Float]], _ b: [String: [Float]], tolerance: Float, _ what: String,
-                     file: StaticString = #filePath, line: UInt = #line) {
+    func assertClose(
+        _ a: [String: [Float]], _ b: [String: [Float]], tolerance: Float, _ what: String,
+        file: StaticString = #filePath, line: UInt = #line
+    ) {
         XCTAssertEqual(Set(a.keys), Set(b.keys), what, file: file, line: line)
         for (k, u) in a {
             let v = b[k] ?? []

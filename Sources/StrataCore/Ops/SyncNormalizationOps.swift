@@ -113,8 +113,9 @@ package func syncBatchStatisticsNorm(
             q[c] = -gs * s * Float(global[C + c]) / m
             r[c] = -gs * Float(global[c]) / m - q[c] * mean[c]
         }
-        BatchNormKernels.affineGradInput(x: x.data, dy: gy.data, dx: dx, accumulate: accumulate, geometry: g,
-                                         p: p.pointer, q: q.pointer, r: r.pointer)
+        BatchNormKernels.affineGradInput(
+            x: x.data, dy: gy.data, dx: dx, accumulate: accumulate, geometry: g,
+            p: p.pointer, q: q.pointer, r: r.pointer)
         if let t = fresh { x.grad = t }
     }
     return (out, meanD, varD, Int(total.rounded()))
@@ -122,8 +123,10 @@ package func syncBatchStatisticsNorm(
 
 extension BatchNormKernels {
     /// y = (x - mean[c]) * a[c] + b[c] per channel.
-    static func normalise(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, geometry g: ChannelGeometry,
-                          mean: UnsafePointer<Float>, a: UnsafePointer<Float>, b: UnsafePointer<Float>) {
+    static func normalise(
+        x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, geometry g: ChannelGeometry,
+        mean: UnsafePointer<Float>, a: UnsafePointer<Float>, b: UnsafePointer<Float>
+    ) {
         if g.inner == 1 {
             Threading.parallelFor(g.channels, minChunk: max(16, minChunk(g) * 16)) { range in
                 let lo = range.lowerBound
@@ -146,9 +149,11 @@ extension BatchNormKernels {
     }
 
     /// dx (+)= p[c] dy + q[c] x + r[c] per channel.
-    static func affineGradInput(x: UnsafePointer<Float>, dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
-                                accumulate: Bool, geometry g: ChannelGeometry,
-                                p: UnsafePointer<Float>, q: UnsafePointer<Float>, r: UnsafePointer<Float>) {
+    static func affineGradInput(
+        x: UnsafePointer<Float>, dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
+        accumulate: Bool, geometry g: ChannelGeometry,
+        p: UnsafePointer<Float>, q: UnsafePointer<Float>, r: UnsafePointer<Float>
+    ) {
         if g.inner == 1 {
             let stride = g.channels
             // Rows of C contiguous channels: one pass per row, vectorised across channels.
