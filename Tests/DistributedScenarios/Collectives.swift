@@ -81,6 +81,13 @@ func ddpBroadcast(_ check: Checker) throws {
     }
     let rm = model.namedBuffers().first { $0.0 == "1.running_mean" }?.1.scalars ?? []
     check.close(rm, [0, 0, 0, 0], tolerance: 0, "running_mean after wrapping (rank 0 had zeros)")
+    // Every forward copies rank 0's buffers first (eval mode: the forward itself changes none).
+    let ddp = try DistributedDataParallel(model, group: group)
+    guard let bn = model.layers[1] as? BatchNorm1d else { return check.fail("layer 1 is not BatchNorm1d") }
+    bn.runningVar?.fill(Float(group.rank + 2))
+    model.eval()
+    _ = ddp(Tensor.zeros([3, 5]))
+    check.close(bn.runningVar?.scalars ?? [], [2, 2, 2, 2], tolerance: 0, "running_var after a forward (rank 0 had 2)")
 }
 
 /// A rank whose model differs is refused at wrap time, on every rank, naming the difference.
