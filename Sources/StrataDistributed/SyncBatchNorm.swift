@@ -35,23 +35,18 @@ public enum SyncBatchNorm {
     }
 
     /// A new `BatchNorm1d` ([N, C] or [N, C, L]) synchronised over `group`.
-    public static func batchNorm1d(
-        _ numFeatures: Int, group: ProcessGroup, eps: Float = 1e-5,
-        momentum: Float? = 0.1, affine: Bool = true
-    ) -> BatchNorm1d {
-        let bn = BatchNorm1d(numFeatures, eps: eps, momentum: momentum, affine: affine)
-        bn.statisticsReducer = group
-        return bn
+    public static func batchNorm1d(_ c: Int, group: ProcessGroup, eps: Float = 1e-5, momentum: Float? = 0.1) -> BatchNorm1d {
+        synchronized(BatchNorm1d(c, eps: eps, momentum: momentum), group)
     }
 
     /// A new `BatchNorm2d` ([N, C, H, W]) synchronised over `group`.
-    public static func batchNorm2d(
-        _ numFeatures: Int, group: ProcessGroup, eps: Float = 1e-5,
-        momentum: Float? = 0.1, affine: Bool = true
-    ) -> BatchNorm2d {
-        let bn = BatchNorm2d(numFeatures, eps: eps, momentum: momentum, affine: affine)
-        bn.statisticsReducer = group
-        return bn
+    public static func batchNorm2d(_ c: Int, group: ProcessGroup, eps: Float = 1e-5, momentum: Float? = 0.1) -> BatchNorm2d {
+        synchronized(BatchNorm2d(c, eps: eps, momentum: momentum), group)
+    }
+
+    private static func synchronized<Layer: BatchNormBase>(_ layer: Layer, _ group: ProcessGroup) -> Layer {
+        layer.statisticsReducer = group
+        return layer
     }
 
     /// Makes every BatchNorm layer of `model` per-process again; returns how many changed.
