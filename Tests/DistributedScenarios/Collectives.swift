@@ -88,6 +88,13 @@ func ddpBroadcast(_ check: Checker) throws {
     model.eval()
     _ = ddp(Tensor.zeros([3, 5]))
     check.close(bn.runningVar?.scalars ?? [], [2, 2, 2, 2], tolerance: 0, "running_var after a forward (rank 0 had 2)")
+    // convert / revert / the factories set and clear the reduction, and nothing else.
+    let net = Sequential([Linear(5, 4), BatchNorm1d(4), SyncBatchNorm.batchNorm1d(4, group: group), ReLU()])
+    check.expect(SyncBatchNorm.synchronizedLayers(net) == ["2"], "factory: \(SyncBatchNorm.synchronizedLayers(net))")
+    check.expect(SyncBatchNorm.convert(net, group: group) == 2, "convert did not report 2 layers")
+    check.expect(SyncBatchNorm.synchronizedLayers(net) == ["1", "2"], "convert: \(SyncBatchNorm.synchronizedLayers(net))")
+    check.expect(SyncBatchNorm.revert(net) == 2 && SyncBatchNorm.synchronizedLayers(net).isEmpty, "revert left layers synchronised")
+    check.expect(SyncBatchNorm.batchNorm2d(3, group: group).statisticsReducer === group, "batchNorm2d is not synchronised")
 }
 
 /// A rank whose model differs is refused at wrap time, on every rank, naming the difference.
