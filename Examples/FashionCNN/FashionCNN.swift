@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Strata
+import StrataDistributed
 
 /// Trains the reference CNN (WORKLOADS.md) on Fashion-MNIST, evaluating on
 /// the 10,000 test images after every epoch.
@@ -14,17 +15,21 @@ struct FashionCNN: ParsableCommand {
             cosine annealing of the learning rate to 0 over the run (stepped per epoch), \
             random horizontal flips, inputs normalised with the training set's mean/std. \
             Writes checkpoint.safetensors (atomic, every epoch), log.csv/log.json, curves.svg/png, \
-            confusion.md/confusion.csv and summary.json into --output.
+            confusion.md/confusion.csv, steps.csv (step, loss, lr) and summary.json into --output.
+            Data parallel: `mpirun -np N fashion-cnn --distributed [--sync-bn]`; --batch-size is then per \
+            process, every rank trains on its shard of each epoch's permutation (DistributedSampler) and \
+            rank 0 alone writes the outputs (Docs/Distributed.md).
             """)
 
     @Option(help: "Epochs to train (total, including resumed ones).") var epochs = 20
-    @Option(help: "Mini-batch size.") var batchSize = 128
+    @Option(help: "Mini-batch size (per process with --distributed).") var batchSize = 128
     @Option(help: "Initial learning rate.") var lr: Float = 0.05
     @Option(help: "SGD momentum.") var momentum: Float = 0.9
     @Option(help: "L2 weight decay.") var weightDecay: Float = 5e-4
     @Option(help: "Learning-rate schedule: cosine, step (x0.1 at 50% and 75% of the epochs), or constant.") var schedule = "cosine"
     @Flag(inversion: .prefixedNo, help: "Random horizontal flips of training images.") var flip = true
     @Option(help: "Random-crop padding in pixels (0 = off).") var cropPadding = 0
+    @Flag(help: "No augmentation at all (no flips, no crops).") var noAugment = false
     @Flag(help: "Train the same network without BatchNorm.") var noBn = false
     @Option(help: "Use only the first N training images (stratified), for quick runs.") var subset: Int?
     @Option(help: "Evaluate on only the first N test images (stratified).") var testSubset: Int?
@@ -33,10 +38,16 @@ struct FashionCNN: ParsableCommand {
     @Option(help: "Fashion-MNIST directory (Debian's dataset-fashion-mnist).") var dataDir = "/usr/share/datasets/fashion-mnist"
     @Option(help: "Output folder.") var output = "runs/fashion-cnn"
     @Flag(help: "Resume from OUTPUT/checkpoint.safetensors if present.") var resume = false
+    @Flag(help: "Data-parallel training over MPI (run under mpirun; a world of one without it).") var distributed = false
+    @Flag(help: "With --distributed: SyncBatchNorm (batch statistics over all processes' batches).") var syncBn = false
 
     mutating func run() throws {
-        if let t = threads { Threading.count = t }
-        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        if syncBn && !distributed { throw ValidationError("--sync-bn needs --distributed") }
+        let group = distributed ? try ProcessGroup.initialize() : nil
+        let lead = (group?.rank ?? 0) == 0  // rank 0 alone writes outputs and prints
+        if let t = threads { Threading.count = t } else if distributed { Threading.count = Self.threadsPerRank() }
+        if noAugment { flip = false; cropPadding = 0 }
+        if lead { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) }
         let start = Date()
 
         var train = try Dataset.fashionMNIST(train: true, directory: dataDir)
@@ -48,6 +59,7 @@ struct FashionCNN: ParsableCommand {
 
         let generator = RandomGenerator(seed: seed)
         let model = ReferenceCNN.make(norm: noBn ? .none : .batch, generator: generator)
+        if let group, syncBn { SyncBatchNorm.convert(model, group: group) }
         let optimizer = SGD(parameters: model.parameters(), learningRate: lr, momentum: momentum, weightDecay: weightDecay)
         let scheduler: (any LRScheduler)?
         switch schedule {
@@ -56,13 +68,16 @@ struct FashionCNN: ParsableCommand {
         case "constant": scheduler = nil
         default: throw ValidationError("--schedule must be cosine, step or constant, got \(schedule)")
         }
+        let augmentation = Augmentation(randomCropPadding: cropPadding, horizontalFlip: flip)
         let loader = DataLoader(
             train, batchSize: batchSize, shuffle: true, seed: seed,
-            augmentation: Augmentation(randomCropPadding: cropPadding, horizontalFlip: flip),
-            normalization: norm)
+            augmentation: augmentation, normalization: norm)
+        // With --distributed, each epoch's batches come from this rank's shard instead.
+        let sampler = group.map { DistributedSampler(count: train.count, worldSize: $0.worldSize, rank: $0.rank, seed: seed) }
 
         let ckptPath = "\(output)/checkpoint.safetensors"
         var log = TrainingLog()
+        var steps = StepLog()
         var firstEpoch = 0
         var step = 0
         if resume, FileManager.default.fileExists(atPath: ckptPath) {
@@ -71,62 +86,86 @@ struct FashionCNN: ParsableCommand {
             firstEpoch = ckpt.epoch
             step = ckpt.step
             log = try Self.readLog("\(output)/log.csv", upTo: firstEpoch)
-            say("resumed from \(ckptPath) after epoch \(firstEpoch) (step \(step))")
+            steps = StepLog.read("\(output)/steps.csv", upTo: step)
+            if lead { say("resumed from \(ckptPath) after epoch \(firstEpoch) (step \(step))") }
         }
+        // Rank 0's parameters and buffers on every rank (after a resume, already equal).
+        let ddp = try group.map { try DistributedDataParallel(model, group: $0) }
         loader.epoch = firstEpoch
 
-        say(
-            """
-            fashion-cnn: \(train.count) training / \(test.count) test images, batch \(batchSize), \
-            \(noBn ? "no BatchNorm" : "BatchNorm (eps 1e-5, momentum 0.1)"), threads \(Threading.count)
-            SGD lr \(lr) momentum \(momentum) weight decay \(weightDecay), schedule \(schedule), \
-            flip \(flip), crop padding \(cropPadding), \(model.parameterCount) parameters
-            """)
+        if lead {
+            say(
+                """
+                fashion-cnn: \(train.count) training / \(test.count) test images, batch \(batchSize)\(Self.describe(group, syncBn)), \
+                \(noBn ? "no BatchNorm" : "BatchNorm (eps 1e-5, momentum 0.1)"), threads \(Threading.count)
+                SGD lr \(lr) momentum \(momentum) weight decay \(weightDecay), schedule \(schedule), \
+                flip \(flip), crop padding \(cropPadding), \(model.parameterCount) parameters
+                """)
+        }
 
         var confusion = ConfusionMatrix(classes: 10)
         for epoch in firstEpoch..<epochs {
             model.train()
-            let bar = ProgressBar(total: loader.batchCount, epoch: epoch + 1, epochs: epochs)
+            var epochLoader = loader
+            if var s = sampler {
+                s.setEpoch(epoch)
+                epochLoader = DataLoader(
+                    train.subset(s.indices()), batchSize: batchSize, seed: seed &+ UInt64(s.rank),
+                    augmentation: augmentation, normalization: norm)
+                epochLoader.epoch = epoch
+            }
+            let bar = lead ? ProgressBar(total: epochLoader.batchCount, epoch: epoch + 1, epochs: epochs) : nil
             var loss = RunningMean()
             var trainAcc = Accuracy()
             let lrNow = optimizer.learningRate
             let t0 = Date()
-            for batch in loader {
-                let logits = model(batch.images)
+            for batch in epochLoader {
+                let logits = ddp?(batch.images) ?? model(batch.images)
                 let l = crossEntropy(logits, labels: batch.labels)
                 optimizer.zeroGrad()
-                l.backward()
+                if let ddp { ddp.backward(l) } else { l.backward() }
                 optimizer.step()
                 step += 1
-                let value = Double(l.item)
+                // The global batch's mean loss (every rank's shard, weighted by its size).
+                let pooled = group?.allReduce([Double(l.item) * Double(batch.count), Double(batch.count)])
+                let value = pooled.map { $0[0] / $0[1] } ?? Double(l.item)
+                steps.append(step: step, loss: value, learningRate: Double(lrNow))
                 guard value.isFinite else { throw ValidationError("loss became \(value) at epoch \(epoch + 1), step \(step)") }
-                loss.add(value, count: batch.count)
+                loss.add(value, count: pooled.map { Int($0[1]) } ?? batch.count)
                 trainAcc.add(logits: logits.detached(), labels: batch.labels)
-                bar.update(loss: value, samples: batch.count)
+                bar?.update(loss: value, samples: batch.count * (group?.worldSize ?? 1))
             }
             let trainTime = Date().timeIntervalSince(t0)
             scheduler?.step()
+            // Train accuracy and image count over every rank's shard.
+            let counts =
+                group?.allReduce([Double(trainAcc.correct), Double(trainAcc.total)])
+                ?? [Double(trainAcc.correct), Double(trainAcc.total)]
+            let trainAccuracy = group == nil ? trainAcc.value : counts[0] / max(counts[1], 1)
+            guard lead else { continue }
             let t1 = Date()
             let evaluation = evaluateClassifier(model, on: test, batchSize: 500, classes: 10, normalization: norm)
             let evalTime = Date().timeIntervalSince(t1)
             confusion = evaluation.confusion
-            bar.finish(String(format: "test acc %.2f%%", evaluation.accuracy * 100))
+            bar?.finish(String(format: "test acc %.2f%%", evaluation.accuracy * 100))
             log.append(pairs: [
                 ("epoch", Double(epoch + 1)), ("lr", Double(lrNow)), ("train_loss", loss.mean),
-                ("train_acc", trainAcc.value), ("test_acc", evaluation.accuracy),
+                ("train_acc", trainAccuracy), ("test_acc", evaluation.accuracy),
                 ("epoch_seconds", trainTime), ("eval_seconds", evalTime),
             ])
             say(
                 String(
                     format: "epoch %d/%d: loss %.4f, train acc %.2f%%, test acc %.2f%%, %.1f s train (%.0f img/s), %.1f s eval",
-                    epoch + 1, epochs, loss.mean, trainAcc.value * 100, evaluation.accuracy * 100,
-                    trainTime, Double(loader.samplesPerEpoch) / trainTime, evalTime))
+                    epoch + 1, epochs, loss.mean, trainAccuracy * 100, evaluation.accuracy * 100,
+                    trainTime, counts[1] / trainTime, evalTime))
             try Checkpoint(
                 model: model, optimizer: optimizer, scheduler: scheduler, epoch: epoch + 1, step: step,
                 generators: ["init": generator]
             ).save(to: ckptPath)
             try writeOutputs(log: log, confusion: confusion)
+            try steps.write(to: "\(output)/steps.csv")
         }
+        guard lead else { return }
         if firstEpoch >= epochs { say("nothing to do: checkpoint already at epoch \(firstEpoch) of \(epochs)") }
         let wall = Date().timeIntervalSince(start)
         let best = log.column("test_acc").compactMap { $0 }.max() ?? 0

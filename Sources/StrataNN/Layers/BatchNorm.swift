@@ -38,6 +38,15 @@ public class BatchNormBase: Module, ListsOwnState {
     public var unbiasedRunningVariance: Bool
     /// Use and keep the running statistics even in train mode (fine-tuning).
     public var freezeStatistics = false
+    /// SyncBatchNorm: when set (and its world is larger than one process),
+    /// batch statistics and the backward's gradient sums are pooled over
+    /// every process of the reducer's group (StrataDistributed's
+    /// `SyncBatchNorm.convert(_:group:)` sets it). The layer keeps its
+    /// object, keys and state; nil (the default) is per-process BatchNorm.
+    /// Eval mode and `freezeStatistics` never communicate.
+    public var statisticsReducer: (any ChannelStatisticsReducer)?
+    /// Whether batch statistics are pooled across processes on the next forward.
+    var synchronizes: Bool { (statisticsReducer?.worldSize ?? 1) > 1 }
     /// gamma [C], ones; nil unless affine.
     public let weight: Tensor?
     /// beta [C], zeros; nil unless affine.
@@ -122,7 +131,8 @@ public class BatchNormBase: Module, ListsOwnState {
         }
         // As PyTorch, whenever batch statistics are used (also in eval mode
         // without running statistics).
-        if usesBatchStatistics {
+        // Under SyncBatchNorm the count over all processes is checked by the op.
+        if usesBatchStatistics && !synchronizes {
             let perChannel = shape.count == 0 ? 0 : shape.reduce(1, *) / numFeatures
             // An empty batch (0 values per channel) is allowed, as in PyTorch.
             if perChannel == 1 {
@@ -159,6 +169,17 @@ public class BatchNormBase: Module, ListsOwnState {
         if usesBatchStatistics {
             let update = updatesRunningStatistics
             let renorm = update ? renormCorrection() : nil
+            if let reducer = statisticsReducer, synchronizes {
+                let (y, mean, variance, count) = syncBatchStatisticsNorm(
+                    x, geometry: g, weight: weight, bias: bias, eps: eps, renorm: renorm,
+                    shift: runningMean?.scalars, reducer: reducer, op: name)
+                if update, let rm = runningMean, let rv = runningVar {
+                    updateRunningStatistics(
+                        runningMean: rm, runningVar: rv, numBatchesTracked: numBatchesTracked, momentum: momentum,
+                        mean: mean, variance: variance, count: count, unbiased: unbiasedRunningVariance)
+                }
+                return y
+            }
             let (y, mean, variance) = batchStatisticsNorm(
                 x, geometry: g, affineChannels: numFeatures, weight: weight, bias: bias,
                 eps: eps, renorm: renorm, op: name)
