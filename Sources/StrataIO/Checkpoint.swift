@@ -253,7 +253,9 @@ public struct Checkpoint {
                 throw fail("metadata \(k) does not name one of the \(n) parameter groups")
             }
             if rest[1] == "params" {
-                guard let c = Int(v), c >= 0, String(c) == v else { throw fail("metadata \(k) = \"\(v.prefix(40))\" is not a whole number >= 0") }
+                guard let c = Int(v), c >= 0, String(c) == v else {
+                    throw fail("metadata \(k) = \"\(v.prefix(40))\" is not a whole number >= 0")
+                }
                 counts[i] = c
             } else {
                 guard ParameterGroup.optionNames.contains(rest[1]) else { throw fail("metadata \(k): unknown optimizer option \(rest[1])") }
@@ -353,7 +355,8 @@ extension Checkpoint {
         for (i, saved) in optimizerGroups.enumerated() {
             guard saved.parameterCount == live[i].parameters.count else {
                 throw StrataError.checkpoint(
-                    "checkpoint parameter group \(i) has \(saved.parameterCount) parameters; the optimizer's has \(live[i].parameters.count)")
+                    "checkpoint parameter group \(i) has \(saved.parameterCount) parameters; the optimizer's has \(live[i].parameters.count)"
+                )
             }
             let want = Set(live[i].options.map(\.0)).subtracting(["initial_lr"])
             let have = Set(saved.options.keys).subtracting(["initial_lr"])

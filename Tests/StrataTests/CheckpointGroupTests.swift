@@ -52,42 +52,42 @@ final class CheckpointGroupTests: XCTestCase {
 
     static var setups: [(String, Setup)] {
         [
-        (
-            "AdamW groups + SequentialLR",
-            { m in
-                let opt = try AdamW(groups: m.weightDecayGroups(), learningRate: 0.01, weightDecay: 0.1, amsgrad: true)
-                let s = SequentialLR(
-                    opt, schedulers: [LinearLR(opt, startFactor: 0.2, totalIters: 2), CosineAnnealingLR(opt, tMax: 4)],
-                    milestones: [2])
-                return (opt, s)
-            }
-        ),
-        (
-            "SGD groups + ChainedScheduler",
-            { m in
-                let groups = m.weightDecayGroups().enumerated().map { i, g in
-                    var h = g
-                    h.learningRate = i == 0 ? 0.1 : 0.05
-                    return h
+            (
+                "AdamW groups + SequentialLR",
+                { m in
+                    let opt = try AdamW(groups: m.weightDecayGroups(), learningRate: 0.01, weightDecay: 0.1, amsgrad: true)
+                    let s = SequentialLR(
+                        opt, schedulers: [LinearLR(opt, startFactor: 0.2, totalIters: 2), CosineAnnealingLR(opt, tMax: 4)],
+                        milestones: [2])
+                    return (opt, s)
                 }
-                let opt = try SGD(groups: groups, learningRate: 0.1, momentum: 0.9, weightDecay: 1e-3, nesterov: true)
-                return (opt, ChainedScheduler([LinearLR(opt, startFactor: 0.5, totalIters: 3), ExponentialLR(opt, gamma: 0.8)]))
-            }
-        ),
-        (
-            "RMSprop + ReduceLROnPlateau",
-            { m in
-                let opt = RMSprop(parameters: m.parameters(), learningRate: 0.01, momentum: 0.5, centered: true)
-                return (opt, ReduceLROnPlateau(opt, factor: 0.5, patience: 0, threshold: 0.5))
-            }
-        ),
-        (
-            "Adagrad groups + StepLR",
-            { m in
-                let opt = try Adagrad(groups: m.weightDecayGroups(), learningRate: 0.05, lrDecay: 0.01, weightDecay: 0.01)
-                return (opt, StepLR(opt, stepSize: 2, gamma: 0.5))
-            }
-        ),
+            ),
+            (
+                "SGD groups + ChainedScheduler",
+                { m in
+                    let groups = m.weightDecayGroups().enumerated().map { i, g in
+                        var h = g
+                        h.learningRate = i == 0 ? 0.1 : 0.05
+                        return h
+                    }
+                    let opt = try SGD(groups: groups, learningRate: 0.1, momentum: 0.9, weightDecay: 1e-3, nesterov: true)
+                    return (opt, ChainedScheduler([LinearLR(opt, startFactor: 0.5, totalIters: 3), ExponentialLR(opt, gamma: 0.8)]))
+                }
+            ),
+            (
+                "RMSprop + ReduceLROnPlateau",
+                { m in
+                    let opt = RMSprop(parameters: m.parameters(), learningRate: 0.01, momentum: 0.5, centered: true)
+                    return (opt, ReduceLROnPlateau(opt, factor: 0.5, patience: 0, threshold: 0.5))
+                }
+            ),
+            (
+                "Adagrad groups + StepLR",
+                { m in
+                    let opt = try Adagrad(groups: m.weightDecayGroups(), learningRate: 0.05, lrDecay: 0.01, weightDecay: 0.01)
+                    return (opt, StepLR(opt, stepSize: 2, gamma: 0.5))
+                }
+            ),
         ]
     }
 
@@ -170,6 +170,14 @@ final class CheckpointGroupTests: XCTestCase {
         meta["strata.optimizer.group.0.betas"] = "0.1"
         try writeCheckpoint(c, meta, path)
         assertIOError(path, "unknown optimizer option betas") { try Checkpoint.load(from: path) }
+        meta = c.metadata
+        meta["strata.optimizer.group.0.lr"] = "-1"
+        try writeCheckpoint(c, meta, path)
+        let negative = try Checkpoint.load(from: path)
+        XCTAssertEqual(
+            message { try negative.restore(model: m, optimizer: fresh) },
+            "checkpoint: checkpoint parameter group 0: lr must be >= 0, got -1.0")
+        XCTAssertEqual(fresh.learningRates, [0.05, 0.05], "a failed restore changes nothing")
         meta = c.metadata
         meta["strata.scheduler.last_epoch"] = "-2"
         try writeCheckpoint(c, meta, path)

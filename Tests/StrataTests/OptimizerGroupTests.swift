@@ -11,73 +11,73 @@ final class OptimizerGroupTests: XCTestCase {
 
     static var cases: [(String, Make)] {
         [
-        ("rmsprop", { RMSprop(parameters: [$0, $1]) }),
-        ("rmsprop_momentum", { RMSprop(parameters: [$0, $1], learningRate: 0.005, alpha: 0.9, momentum: 0.8) }),
-        (
-            "rmsprop_centered",
-            { RMSprop(parameters: [$0, $1], learningRate: 0.01, epsilon: 1e-6, weightDecay: 0.1, centered: true) }
-        ),
-        (
-            "rmsprop_all",
-            {
-                RMSprop(
-                    parameters: [$0, $1], learningRate: 0.01, alpha: 0.95, epsilon: 1e-5, weightDecay: 0.05,
-                    momentum: 0.5, centered: true)
-            }
-        ),
-        ("adagrad", { Adagrad(parameters: [$0, $1]) }),
-        (
-            "adagrad_all",
-            {
-                Adagrad(
-                    parameters: [$0, $1], learningRate: 0.1, lrDecay: 0.1, weightDecay: 0.05,
-                    initialAccumulatorValue: 0.1, epsilon: 1e-8)
-            }
-        ),
-        ("adam_amsgrad", { Adam(parameters: [$0, $1], learningRate: 0.01, weightDecay: 0.1, amsgrad: true) }),
-        (
-            "adamw_amsgrad",
-            { AdamW(parameters: [$0, $1], learningRate: 0.02, betas: (0.8, 0.95), weightDecay: 0.3, amsgrad: true) }
-        ),
-        (
-            "sgd_groups",
-            {
-                try SGD(
-                    groups: [
-                        ParameterGroup([$0], learningRate: 0.05, weightDecay: 0.1),
-                        ParameterGroup([$1], momentum: 0.5, dampening: 0.2),
-                    ], learningRate: 0.1, momentum: 0.9, weightDecay: 0.01)
-            }
-        ),
-        (
-            "adam_groups",
-            {
-                try Adam(
-                    groups: [
-                        ParameterGroup([$0]),
-                        ParameterGroup([$1], learningRate: 0.05, weightDecay: 0.2, betas: (0.8, 0.9), epsilon: 1e-4),
-                    ], learningRate: 0.01)
-            }
-        ),
-        (
-            "adamw_groups",
-            {
-                try AdamW(
-                    groups: [ParameterGroup([$0], weightDecay: 0), ParameterGroup([$1])], learningRate: 0.02,
-                    weightDecay: 0.5)
-            }
-        ),
-        (
-            "rmsprop_groups",
-            {
-                try RMSprop(
-                    groups: [ParameterGroup([$0], momentum: 0.9), ParameterGroup([$1], alpha: 0.8)], learningRate: 0.01)
-            }
-        ),
-        (
-            "adagrad_groups",
-            { try Adagrad(groups: [ParameterGroup([$0], lrDecay: 0.2), ParameterGroup([$1], learningRate: 0.1)]) }
-        ),
+            ("rmsprop", { RMSprop(parameters: [$0, $1]) }),
+            ("rmsprop_momentum", { RMSprop(parameters: [$0, $1], learningRate: 0.005, alpha: 0.9, momentum: 0.8) }),
+            (
+                "rmsprop_centered",
+                { RMSprop(parameters: [$0, $1], learningRate: 0.01, epsilon: 1e-6, weightDecay: 0.1, centered: true) }
+            ),
+            (
+                "rmsprop_all",
+                {
+                    RMSprop(
+                        parameters: [$0, $1], learningRate: 0.01, alpha: 0.95, epsilon: 1e-5, weightDecay: 0.05,
+                        momentum: 0.5, centered: true)
+                }
+            ),
+            ("adagrad", { Adagrad(parameters: [$0, $1]) }),
+            (
+                "adagrad_all",
+                {
+                    Adagrad(
+                        parameters: [$0, $1], learningRate: 0.1, lrDecay: 0.1, weightDecay: 0.05,
+                        initialAccumulatorValue: 0.1, epsilon: 1e-8)
+                }
+            ),
+            ("adam_amsgrad", { Adam(parameters: [$0, $1], learningRate: 0.01, weightDecay: 0.1, amsgrad: true) }),
+            (
+                "adamw_amsgrad",
+                { AdamW(parameters: [$0, $1], learningRate: 0.02, betas: (0.8, 0.95), weightDecay: 0.3, amsgrad: true) }
+            ),
+            (
+                "sgd_groups",
+                {
+                    try SGD(
+                        groups: [
+                            ParameterGroup([$0], learningRate: 0.05, weightDecay: 0.1),
+                            ParameterGroup([$1], momentum: 0.5, dampening: 0.2),
+                        ], learningRate: 0.1, momentum: 0.9, weightDecay: 0.01)
+                }
+            ),
+            (
+                "adam_groups",
+                {
+                    try Adam(
+                        groups: [
+                            ParameterGroup([$0]),
+                            ParameterGroup([$1], learningRate: 0.05, weightDecay: 0.2, betas: (0.8, 0.9), epsilon: 1e-4),
+                        ], learningRate: 0.01)
+                }
+            ),
+            (
+                "adamw_groups",
+                {
+                    try AdamW(
+                        groups: [ParameterGroup([$0], weightDecay: 0), ParameterGroup([$1])], learningRate: 0.02,
+                        weightDecay: 0.5)
+                }
+            ),
+            (
+                "rmsprop_groups",
+                {
+                    try RMSprop(
+                        groups: [ParameterGroup([$0], momentum: 0.9), ParameterGroup([$1], alpha: 0.8)], learningRate: 0.01)
+                }
+            ),
+            (
+                "adagrad_groups",
+                { try Adagrad(groups: [ParameterGroup([$0], lrDecay: 0.2), ParameterGroup([$1], learningRate: 0.1)]) }
+            ),
         ]
     }
 
@@ -153,7 +153,9 @@ final class OptimizerGroupTests: XCTestCase {
             message { try RMSprop(parameters: [p]).loadStateDict(state) },
             "checkpoint: cannot load optimizer state into RMSprop: unexpected keys: \"0.momentum_buffer\"")
         XCTAssertEqual(
-            message { try Adam(parameters: [p], amsgrad: true).loadStateDict(Dictionary(uniqueKeysWithValues: Adam(parameters: [p]).stateDict())) },
+            message {
+                try Adam(parameters: [p], amsgrad: true).loadStateDict(Dictionary(uniqueKeysWithValues: Adam(parameters: [p]).stateDict()))
+            },
             "checkpoint: cannot load optimizer state into Adam(amsgrad: true): missing keys: \"0.max_exp_avg_sq\"")
         var wrong = state
         wrong["0.square_avg"] = Tensor(zeros: [3])
@@ -210,9 +212,11 @@ final class OptimizerGroupTests: XCTestCase {
         let model = Sequential(Linear(3, 4, generator: g), BatchNorm1d(4), ReLU(), Linear(4, 2, generator: g))
         let groups = model.weightDecayGroups()
         let named = Dictionary(uniqueKeysWithValues: model.namedParameters().map { (ObjectIdentifier($0.1), $0.0) })
-        XCTAssertEqual(groups.map { $0.parameters.map { named[ObjectIdentifier($0)] ?? "?" } }, [
-            ["0.weight", "3.weight"], ["0.bias", "1.weight", "1.bias", "3.bias"],
-        ])
+        XCTAssertEqual(
+            groups.map { $0.parameters.map { named[ObjectIdentifier($0)] ?? "?" } },
+            [
+                ["0.weight", "3.weight"], ["0.bias", "1.weight", "1.bias", "3.bias"],
+            ])
         XCTAssertEqual(groups.map(\.weightDecay), [nil, 0])
         let opt = try SGD(groups: groups, learningRate: 0.1, weightDecay: 0.5)
         XCTAssertEqual(opt.paramGroups.map(\.weightDecay), [0.5, 0])

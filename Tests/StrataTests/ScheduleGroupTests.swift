@@ -19,33 +19,33 @@ final class ScheduleGroupTests: XCTestCase {
 
     static var closedForm: [(String, (SGD) -> any LRScheduler)] {
         [
-        ("exponential", { ExponentialLR($0, gamma: 0.8) }),
-        ("linear_warmup", { LinearLR($0, startFactor: 0.25, totalIters: 4) }),
-        ("linear_decay", { LinearLR($0, startFactor: 1, endFactor: 0.1, totalIters: 5) }),
-        (
-            "sequential",
-            { o in
-                SequentialLR(
-                    o, schedulers: [LinearLR(o, startFactor: 0.1, totalIters: 3), ExponentialLR(o, gamma: 0.9)],
-                    milestones: [3])
-            }
-        ),
-        (
-            "sequential3",
-            { o in
-                SequentialLR(
-                    o,
-                    schedulers: [
-                        LinearLR(o, startFactor: 0.5, totalIters: 2), StepLR(o, stepSize: 2, gamma: 0.5),
-                        CosineAnnealingLR(o, tMax: 5, etaMin: 0.001),
-                    ], milestones: [2, 6])
-            }
-        ),
-        ("chained", { o in ChainedScheduler([LinearLR(o, startFactor: 0.5, totalIters: 3), ExponentialLR(o, gamma: 0.9)]) }),
-        (
-            "chained_steps",
-            { o in ChainedScheduler([StepLR(o, stepSize: 3, gamma: 0.5), MultiStepLR(o, milestones: [2, 5], gamma: 0.1)]) }
-        ),
+            ("exponential", { ExponentialLR($0, gamma: 0.8) }),
+            ("linear_warmup", { LinearLR($0, startFactor: 0.25, totalIters: 4) }),
+            ("linear_decay", { LinearLR($0, startFactor: 1, endFactor: 0.1, totalIters: 5) }),
+            (
+                "sequential",
+                { o in
+                    SequentialLR(
+                        o, schedulers: [LinearLR(o, startFactor: 0.1, totalIters: 3), ExponentialLR(o, gamma: 0.9)],
+                        milestones: [3])
+                }
+            ),
+            (
+                "sequential3",
+                { o in
+                    SequentialLR(
+                        o,
+                        schedulers: [
+                            LinearLR(o, startFactor: 0.5, totalIters: 2), StepLR(o, stepSize: 2, gamma: 0.5),
+                            CosineAnnealingLR(o, tMax: 5, etaMin: 0.001),
+                        ], milestones: [2, 6])
+                }
+            ),
+            ("chained", { o in ChainedScheduler([LinearLR(o, startFactor: 0.5, totalIters: 3), ExponentialLR(o, gamma: 0.9)]) }),
+            (
+                "chained_steps",
+                { o in ChainedScheduler([StepLR(o, stepSize: 3, gamma: 0.5), MultiStepLR(o, milestones: [2, 5], gamma: 0.1)]) }
+            ),
         ]
     }
 

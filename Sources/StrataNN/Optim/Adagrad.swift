@@ -60,11 +60,7 @@ public final class Adagrad: Optimizer {
     }
 
     private static func groupProblem(_ g: ParameterGroup) -> String? {
-        let lr = g.learningRate ?? 0, decay = g.lrDecay ?? 0, eps = g.epsilon ?? 0
-        if !(lr >= 0) { return "learningRate must be >= 0, got \(lr)" }
-        if !(decay >= 0) { return "lrDecay must be >= 0, got \(decay)" }
-        if !(eps >= 0) { return "epsilon must be >= 0, got \(eps)" }
-        return nil
+        g.negativeOption(["lr", "lr_decay", "eps"])
     }
 
     public func problem(with group: ParameterGroup) -> String? { Self.groupProblem(group) }

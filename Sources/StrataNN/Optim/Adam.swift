@@ -76,8 +76,8 @@ public class Adam: Optimizer {
     }
 
     static func groupProblem(_ g: ParameterGroup) -> String? {
-        let lr = g.learningRate ?? 0, b = g.betas ?? (0, 0)
-        if !(lr >= 0) { return "learningRate must be >= 0, got \(lr)" }
+        if let problem = g.negativeOption(["lr", "eps"]) { return problem }
+        let b = g.betas ?? (0, 0)
         if !((0..<1).contains(b.0) && (0..<1).contains(b.1)) { return "betas must be in [0, 1), got \(b)" }
         return nil
     }

@@ -90,6 +90,13 @@ public struct ParameterGroup {
         }
     }
 
+    /// The first of the options `names` (PyTorch's names) that is set and
+    /// negative or NaN, as a message; nil when all are >= 0.
+    func negativeOption(_ names: [String]) -> String? {
+        for (name, v) in options where names.contains(name) && !(v >= 0) { return "\(name) must be >= 0, got \(v)" }
+        return nil
+    }
+
     /// This group with every nil option that `defaults` sets taken from it.
     func filled(from defaults: ParameterGroup) -> ParameterGroup {
         var g = self

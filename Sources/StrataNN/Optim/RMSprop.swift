@@ -66,12 +66,7 @@ public final class RMSprop: Optimizer {
     }
 
     private static func groupProblem(_ g: ParameterGroup) -> String? {
-        let lr = g.learningRate ?? 0, alpha = g.alpha ?? 0, mu = g.momentum ?? 0, eps = g.epsilon ?? 0
-        if !(lr >= 0) { return "learningRate must be >= 0, got \(lr)" }
-        if !(alpha >= 0) { return "alpha must be >= 0, got \(alpha)" }
-        if !(mu >= 0) { return "momentum must be >= 0, got \(mu)" }
-        if !(eps >= 0) { return "epsilon must be >= 0, got \(eps)" }
-        return nil
+        g.negativeOption(["lr", "alpha", "momentum", "eps"])
     }
 
     public func problem(with group: ParameterGroup) -> String? { Self.groupProblem(group) }

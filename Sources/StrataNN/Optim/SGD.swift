@@ -68,9 +68,8 @@ public final class SGD: Optimizer {
     }
 
     private static func groupProblem(_ g: ParameterGroup, nesterov: Bool) -> String? {
-        let lr = g.learningRate ?? 0, mu = g.momentum ?? 0, damp = g.dampening ?? 0
-        if !(lr >= 0) { return "learningRate must be >= 0, got \(lr)" }
-        if !(mu >= 0) { return "momentum must be >= 0, got \(mu)" }
+        if let problem = g.negativeOption(["lr", "momentum"]) { return problem }
+        let mu = g.momentum ?? 0, damp = g.dampening ?? 0
         if nesterov && !(mu > 0 && damp == 0) { return "nesterov needs momentum > 0 and dampening 0" }
         return nil
     }
