@@ -1,5 +1,5 @@
 """Generates optim.json, the PyTorch reference for OptimizerGroupTests and
-ScheduleTests.
+ScheduleGroupTests.
 
 Run with a Python that has torch (the repository's .venv):
     python3 Tests/StrataTests/Fixtures/make_optim_fixtures.py
