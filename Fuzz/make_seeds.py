@@ -79,5 +79,13 @@ put("checkpoint", "adam", safetensors(model_keys + [
     ("optimizer.1.exp_avg_sq", "F32", [2], f32(0.01, 0.02)),
     ("optimizer.1.step", "F32", [], f32(5)),
 ], {**common, "strata.optimizer": "Adam", "strata.learning_rate": "0.001"}))
+put("checkpoint", "sgd-groups-scheduler", safetensors(model_keys + [
+    ("optimizer.0.momentum_buffer", "F32", [2, 2], f32(0.1, 0.2, 0.3, 0.4)),
+    ("optimizer.1.momentum_buffer", "F32", [2], f32(-0.1, -0.2)),
+], {**common, "strata.optimizer": "SGD", "strata.learning_rate": "0.05", "strata.optimizer.groups": "1",
+    "strata.optimizer.group.0.params": "2", "strata.optimizer.group.0.lr": "0.05",
+    "strata.optimizer.group.0.initial_lr": "0.1", "strata.optimizer.group.0.weight_decay": "0",
+    "strata.optimizer.group.0.momentum": "0.9", "strata.optimizer.group.0.dampening": "0",
+    "strata.scheduler": "StepLR"}))
 put("checkpoint", "model-only", safetensors(model_keys, {
     "format": "pt", "strata.checkpoint": "1", "strata.epoch": "0", "strata.step": "0", **rng}))

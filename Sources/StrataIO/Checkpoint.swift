@@ -12,9 +12,15 @@ import StrataNN
 /// - `optimizer.<key>`: the optimiser's `stateDict()` (`0.momentum_buffer`,
 ///   `0.exp_avg`, ...);
 /// - `__metadata__`: `format = pt`, `strata.checkpoint = 1`,
-///   `strata.epoch`, `strata.step`, with an optimiser `strata.optimizer`
-///   (its type name) and `strata.learning_rate`, with a scheduler
-///   `strata.scheduler.last_epoch`, `strata.rng.<name>` (four hex words per
+///   `strata.epoch`, `strata.step`; with an optimiser `strata.optimizer`
+///   (its type name), `strata.learning_rate` (the first group's),
+///   `strata.optimizer.groups` (the number of parameter groups) and per
+///   group `strata.optimizer.group.<i>.params` (its parameter count) and
+///   `strata.optimizer.group.<i>.<option>` under PyTorch's names (`lr`,
+///   `initial_lr`, `weight_decay`, `momentum`, `beta1`, ...); with a
+///   scheduler `strata.scheduler` (its type name) and
+///   `strata.scheduler.<key>` for its state (`last_epoch`, `best`,
+///   `children.0.last_epoch`, ...); `strata.rng.<name>` (four hex words per
 ///   generator), plus caller-provided `extra` entries.
 ///
 /// Loading is strict: every field a save writes must be present and in
@@ -36,8 +42,18 @@ public struct Checkpoint {
     public var learningRate: Float?
     /// The optimiser's type name when saved (`SGD`, `Adam`, `AdamW`).
     public var optimizerType: String?
-    /// The scheduler's `lastEpoch` when saved.
-    public var schedulerLastEpoch: Int?
+    /// Each parameter group's size and options when saved (empty for a
+    /// checkpoint without an optimiser, or from before parameter groups).
+    public var optimizerGroups: [SavedParameterGroup]
+    /// The scheduler's type name when saved (nil in files from before it was written).
+    public var schedulerType: String?
+    /// The scheduler's `schedulerState()` when saved (empty without one).
+    public var schedulerState: [String: Double]
+    /// The scheduler's `last_epoch` when saved.
+    public var schedulerLastEpoch: Int? {
+        get { schedulerState["last_epoch"].map { Int($0) } }
+        set { schedulerState["last_epoch"] = newValue.map(Double.init) }
+    }
     /// Random-generator positions by name (`RandomGenerator.state`).
     public var generators: [String: [UInt64]]
     /// Free-form metadata (keys must not start with `strata.`).
@@ -46,7 +62,7 @@ public struct Checkpoint {
     /// Captures the current state. Tensors are copied, so later training
     /// does not change the snapshot.
     public init(
-        model: any Module, optimizer: (any Optimizer)? = nil, scheduler: (any LRScheduler)? = nil,
+        model: any Module, optimizer: (any Optimizer)? = nil, scheduler: (any CheckpointableScheduler)? = nil,
         epoch: Int, step: Int, generators: [String: RandomGenerator] = ["global": .global],
         extra: [String: String] = [:]
     ) {
@@ -56,14 +72,20 @@ public struct Checkpoint {
         self.step = step
         learningRate = optimizer?.learningRate
         optimizerType = optimizer.map { String(describing: type(of: $0)) }
-        schedulerLastEpoch = scheduler?.lastEpoch
+        optimizerGroups =
+            optimizer?.paramGroups.map {
+                SavedParameterGroup(parameterCount: $0.parameters.count, options: Dictionary(uniqueKeysWithValues: $0.options))
+            } ?? []
+        schedulerType = scheduler.map { String(describing: type(of: $0)) }
+        schedulerState = Dictionary(uniqueKeysWithValues: scheduler?.schedulerState() ?? [])
         self.generators = generators.mapValues(\.state)
         self.extra = extra
     }
 
     init(
         model: [(String, Tensor)], optimizer: [(String, Tensor)], epoch: Int, step: Int, learningRate: Float?,
-        optimizerType: String?, schedulerLastEpoch: Int?, generators: [String: [UInt64]], extra: [String: String]
+        optimizerType: String?, optimizerGroups: [SavedParameterGroup], schedulerType: String?,
+        schedulerState: [String: Double], generators: [String: [UInt64]], extra: [String: String]
     ) {
         self.model = model
         self.optimizer = optimizer
@@ -71,7 +93,9 @@ public struct Checkpoint {
         self.step = step
         self.learningRate = learningRate
         self.optimizerType = optimizerType
-        self.schedulerLastEpoch = schedulerLastEpoch
+        self.optimizerGroups = optimizerGroups
+        self.schedulerType = schedulerType
+        self.schedulerState = schedulerState
         self.generators = generators
         self.extra = extra
     }
@@ -85,7 +109,15 @@ public struct Checkpoint {
         m["strata.step"] = String(step)
         if let learningRate { m["strata.learning_rate"] = "\(learningRate)" }
         if let optimizerType { m["strata.optimizer"] = optimizerType }
-        if let schedulerLastEpoch { m["strata.scheduler.last_epoch"] = String(schedulerLastEpoch) }
+        if !optimizerGroups.isEmpty { m["strata.optimizer.groups"] = String(optimizerGroups.count) }
+        for (i, g) in optimizerGroups.enumerated() {
+            m["strata.optimizer.group.\(i).params"] = String(g.parameterCount)
+            for (name, v) in g.options { m["strata.optimizer.group.\(i).\(name)"] = "\(v)" }
+        }
+        if let schedulerType { m["strata.scheduler"] = schedulerType }
+        for (k, v) in schedulerState {
+            m["strata.scheduler.\(k)"] = isSchedulerCounter(k) && v >= 0 && v == v.rounded() && v < 1e15 ? String(Int(v)) : "\(v)"
+        }
         for (name, s) in generators { m["strata.rng.\(name)"] = s.map { String($0, radix: 16) }.joined(separator: ",") }
         return m
     }
@@ -95,12 +127,15 @@ public struct Checkpoint {
 
     func save(to path: String, beforeRename: (() throws -> Void)?) throws {
         // What `load` would reject is refused here, so every file written loads.
-        guard epoch >= 0, step >= 0, (schedulerLastEpoch ?? 0) >= 0 else {
+        guard epoch >= 0, step >= 0, schedulerState.allSatisfy({ !isSchedulerCounter($0.key) || $0.value >= 0 }) else {
             throw StrataError.invalidArgument(
                 "Checkpoint.save: epoch \(epoch), step \(step) and scheduler position \(schedulerLastEpoch ?? 0) must be >= 0")
         }
         if let learningRate, !(learningRate.isFinite && learningRate >= 0) {
             throw StrataError.invalidArgument("Checkpoint.save: learning rate \(learningRate) is not finite and >= 0")
+        }
+        if let bad = optimizerGroups.flatMap(\.options).first(where: { !$0.value.isFinite }) {
+            throw StrataError.invalidArgument("Checkpoint.save: optimizer option \(bad.key) = \(bad.value) is not finite")
         }
         let tensors = model.map { ("model.\($0.0)", $0.1) } + optimizer.map { ("optimizer.\($0.0)", $0.1) }
         try AtomicFile.write(SafeTensors.encode(tensors, metadata: metadata), to: path, beforeRename: beforeRename)
@@ -109,7 +144,7 @@ public struct Checkpoint {
     /// The `strata.` metadata keys a checkpoint may hold besides `strata.rng.<name>`.
     static let knownKeys: Set<String> = [
         "strata.checkpoint", "strata.epoch", "strata.step", "strata.learning_rate", "strata.optimizer",
-        "strata.scheduler.last_epoch",
+        "strata.optimizer.groups", "strata.scheduler",
     ]
 
     /// Reads and validates a checkpoint file (format, metadata, prefixes).
@@ -123,7 +158,10 @@ public struct Checkpoint {
             throw fail("not a Strata checkpoint (metadata strata.checkpoint = \(meta["strata.checkpoint"] ?? "absent"), expected 1)")
         }
         guard meta["format"] == "pt" else { throw fail("metadata format = \(meta["format"] ?? "absent"), expected pt") }
-        if let k = meta.keys.sorted().first(where: { $0.hasPrefix("strata.") && !$0.hasPrefix("strata.rng.") && !knownKeys.contains($0) }) {
+        let prefixes = ["strata.rng.", "strata.optimizer.group.", "strata.scheduler."]
+        if let k = meta.keys.sorted().first(where: { k in
+            k.hasPrefix("strata.") && !knownKeys.contains(k) && !prefixes.contains { k.hasPrefix($0) }
+        }) {
             throw fail("unknown metadata key \(k)")
         }
         /// A whole number >= 0 written in decimal digits.
@@ -171,10 +209,64 @@ public struct Checkpoint {
                 throw fail("unexpected key \"\(name)\" (checkpoint keys start with model. or optimizer.)")
             }
         }
+        let groups = try parseGroups(meta, fail: fail)
+        if !groups.isEmpty && optimizerType == nil { throw fail("metadata has strata.optimizer.groups without strata.optimizer") }
+        var schedulerState: [String: Double] = [:]
+        for (k, v) in meta where k.hasPrefix("strata.scheduler.") {
+            let key = String(k.dropFirst("strata.scheduler.".count))
+            if isSchedulerCounter(key) {
+                schedulerState[key] = try count(k).map(Double.init)
+            } else {
+                guard let d = Double(v), !d.isNaN else { throw fail("metadata \(k) = \"\(v.prefix(40))\" is not a number") }
+                schedulerState[key] = d
+            }
+        }
+        if meta["strata.scheduler"] != nil && schedulerState["last_epoch"] == nil {
+            throw fail("metadata strata.scheduler.last_epoch is missing")
+        }
+        if meta["strata.scheduler"] == nil, let k = schedulerState.keys.sorted().first(where: { $0 != "last_epoch" }) {
+            throw fail("metadata strata.scheduler.\(k) without strata.scheduler (the scheduler type)")
+        }
         return Checkpoint(
             model: model, optimizer: optimizer, epoch: epoch, step: step, learningRate: lr,
-            optimizerType: optimizerType, schedulerLastEpoch: try count("strata.scheduler.last_epoch"),
-            generators: generators, extra: extra)
+            optimizerType: optimizerType, optimizerGroups: groups, schedulerType: meta["strata.scheduler"],
+            schedulerState: schedulerState, generators: generators, extra: extra)
+    }
+
+    /// The `strata.optimizer.group.<i>.` entries: `strata.optimizer.groups`
+    /// of them, each with `params` and options of known names, all finite.
+    static func parseGroups(_ meta: [String: String], fail: (String) -> StrataError) throws -> [SavedParameterGroup] {
+        let prefix = "strata.optimizer.group."
+        let keys = meta.keys.filter { $0.hasPrefix(prefix) }
+        guard let text = meta["strata.optimizer.groups"] else {
+            if let k = keys.sorted().first { throw fail("metadata \(k) without strata.optimizer.groups") }
+            return []
+        }
+        guard let n = Int(text), n >= 1, n <= 10_000, text.utf8.allSatisfy({ (0x30...0x39).contains($0) }) else {
+            throw fail("metadata strata.optimizer.groups = \"\(text.prefix(40))\" is not a whole number in 1...10000")
+        }
+        var counts = [Int?](repeating: nil, count: n)
+        var options = [[String: Float]](repeating: [:], count: n)
+        for k in keys.sorted() {
+            let rest = k.dropFirst(prefix.count).split(separator: ".", maxSplits: 1).map(String.init)
+            guard rest.count == 2, let i = Int(rest[0]), String(i) == rest[0], (0..<n).contains(i), let v = meta[k] else {
+                throw fail("metadata \(k) does not name one of the \(n) parameter groups")
+            }
+            if rest[1] == "params" {
+                guard let c = Int(v), c >= 0, String(c) == v else {
+                    throw fail("metadata \(k) = \"\(v.prefix(40))\" is not a whole number >= 0")
+                }
+                counts[i] = c
+            } else {
+                guard ParameterGroup.optionNames.contains(rest[1]) else { throw fail("metadata \(k): unknown optimizer option \(rest[1])") }
+                guard let f = Float(v), f.isFinite else { throw fail("metadata \(k) = \"\(v.prefix(40))\" is not a finite number") }
+                options[i][rest[1]] = f
+            }
+        }
+        return try (0..<n).map { i in
+            guard let c = counts[i] else { throw fail("metadata \(prefix)\(i).params is missing") }
+            return SavedParameterGroup(parameterCount: c, options: options[i])
+        }
     }
 
     /// Four comma-separated words of 1 to 16 hex digits, not all zero; nil otherwise.
@@ -199,15 +291,22 @@ public struct Checkpoint {
     /// optimiser needs a checkpoint saved with one of the same type.
     @discardableResult
     public func restore(
-        model target: any Module, optimizer opt: (any Optimizer)? = nil, scheduler: (any LRScheduler)? = nil,
+        model target: any Module, optimizer opt: (any Optimizer)? = nil, scheduler: (any CheckpointableScheduler)? = nil,
         generators targets: [String: RandomGenerator] = ["global": .global], strict: Bool = true
     ) throws -> CheckpointRestoreReport {
         let plan = try target.planStateDictLoad(model, strict: strict, source: "checkpoint model")
         for name in targets.keys where generators[name] == nil {
             throw StrataError.checkpoint("checkpoint has no state for random generator \"\(name)\"")
         }
-        if scheduler != nil && schedulerLastEpoch == nil {
-            throw StrataError.checkpoint("checkpoint has no scheduler position (strata.scheduler.last_epoch)")
+        if let scheduler {
+            if schedulerLastEpoch == nil {
+                throw StrataError.checkpoint("checkpoint has no scheduler position (strata.scheduler.last_epoch)")
+            }
+            let live = String(describing: type(of: scheduler))
+            if let schedulerType, schedulerType != live {
+                throw StrataError.checkpoint("checkpoint holds \(schedulerType) state; cannot restore it into \(live)")
+            }
+            if schedulerType != nil { try validateSchedulerState(schedulerState, for: scheduler) }
         }
         var optimizerReport: OptimizerStateReport?
         if let opt {
@@ -224,14 +323,66 @@ public struct Checkpoint {
                     throw StrataError.checkpoint("optimizer state has duplicate key \"\(k)\"")
                 }
             }
+            let groups = try restoredGroups(for: opt)
             // Atomic on its own: throws before changing anything.
             optimizerReport = try opt.loadStateDict(state, strict: strict)
-            opt.learningRate = learningRate
+            if let groups { opt.paramGroups = groups } else { opt.learningRate = learningRate }
         }
         for (dst, src) in plan.copies { dst.assign(src) }
         for (name, g) in targets { if let s = generators[name] { g.state = s } }
-        if let scheduler, let last = schedulerLastEpoch { scheduler.lastEpoch = last }
+        if let scheduler {
+            if schedulerType != nil {
+                try scheduler.loadSchedulerState(schedulerState)  // validated above: does not throw
+            } else if let last = schedulerLastEpoch, let closedForm = scheduler as? any LRScheduler {
+                closedForm.lastEpoch = last  // a file from before strata.scheduler was written
+            }
+        }
         return CheckpointRestoreReport(model: plan.report, optimizer: optimizerReport)
+    }
+}
+
+extension Checkpoint {
+    /// `opt`'s groups with the saved options, checked against it: the same
+    /// number of groups and parameters per group, the same option names,
+    /// valid values. Nil for a file without group metadata.
+    func restoredGroups(for opt: any Optimizer) throws -> [ParameterGroup]? {
+        if optimizerGroups.isEmpty { return nil }
+        var live = opt.paramGroups
+        guard live.count == optimizerGroups.count else {
+            throw StrataError.checkpoint(
+                "checkpoint optimizer has \(optimizerGroups.count) parameter groups; the optimizer has \(live.count)")
+        }
+        for (i, saved) in optimizerGroups.enumerated() {
+            guard saved.parameterCount == live[i].parameters.count else {
+                throw StrataError.checkpoint(
+                    "checkpoint parameter group \(i) has \(saved.parameterCount) parameters; the optimizer's has \(live[i].parameters.count)"
+                )
+            }
+            let want = Set(live[i].options.map(\.0)).subtracting(["initial_lr"])
+            let have = Set(saved.options.keys).subtracting(["initial_lr"])
+            guard want == have else {
+                throw StrataError.checkpoint(
+                    "checkpoint parameter group \(i) has options \(have.sorted()); \(type(of: opt)) uses \(want.sorted())")
+            }
+            for (name, v) in saved.options { live[i].setOption(name, v) }
+            if let problem = opt.problem(with: live[i]) {
+                throw StrataError.checkpoint("checkpoint parameter group \(i): \(problem)")
+            }
+        }
+        return live
+    }
+}
+
+/// One parameter group as a checkpoint records it.
+public struct SavedParameterGroup: Equatable, Sendable {
+    /// Number of parameters in the group.
+    public var parameterCount: Int
+    /// Options under PyTorch's names (`lr`, `weight_decay`, `beta1`, ...).
+    public var options: [String: Float]
+
+    public init(parameterCount: Int, options: [String: Float]) {
+        self.parameterCount = parameterCount
+        self.options = options
     }
 }
 

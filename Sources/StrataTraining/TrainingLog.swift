@@ -19,17 +19,12 @@ public struct TrainingLog: Sendable {
     public init() {}
 
     /// Appends a row; new keys become new columns in the order given.
-    public mutating func append(_ row: KeyValuePairs<String, Double>) {
-        var r: [String: Double] = [:]
-        for (k, v) in row {
-            if !columns.contains(k) { columns.append(k) }
-            r[k] = v
-        }
-        rows.append(r)
-    }
+    public mutating func append(_ row: KeyValuePairs<String, Double>) { appendRow(row.map { ($0.key, $0.value) }) }
 
     /// Appends a row given as ordered pairs.
-    public mutating func append(pairs: [(String, Double)]) {
+    public mutating func append(pairs: [(String, Double)]) { appendRow(pairs) }
+
+    mutating func appendRow(_ pairs: [(String, Double)]) {
         var r: [String: Double] = [:]
         for (k, v) in pairs {
             if !columns.contains(k) { columns.append(k) }
@@ -37,6 +32,9 @@ public struct TrainingLog: Sendable {
         }
         rows.append(r)
     }
+
+    /// Sets the column order (a resumed log keeps columns that were never filled).
+    mutating func setColumns(_ names: [String]) { columns = names }
 
     /// The values of `column` (nil where missing).
     public func column(_ name: String) -> [Double?] { rows.map { $0[name] } }

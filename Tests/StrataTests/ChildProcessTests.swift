@@ -69,6 +69,15 @@ final class ChildProcessTests: XCTestCase {
             BLAS.threadCount = 0
         case "linearRank0":
             _ = linear(Tensor.scalar(1), weight: Tensor(zeros: [2, 3]), bias: nil)
+        case "paramGroupsChange":
+            let opt = SGD(parameters: [Tensor([1], requiresGrad: true)], learningRate: 0.1)
+            opt.paramGroups = [ParameterGroup([Tensor([2], requiresGrad: true)], learningRate: 0.1)]
+        case "duplicateParameter":
+            let p = Tensor([1], requiresGrad: true)
+            _ = Adam(parameters: [p, p])
+        case "sequentialMilestones":
+            let opt = SGD(parameters: [Tensor([1], requiresGrad: true)], learningRate: 0.1)
+            _ = SequentialLR(opt, schedulers: [StepLR(opt, stepSize: 1), ExponentialLR(opt, gamma: 0.5)], milestones: [])
         case "saveLoop":
             // Saves forever, alternating two checkpoints, until killed.
             let path = env["STRATA_CHILD_ARG"] ?? ""
@@ -85,6 +94,9 @@ final class ChildProcessTests: XCTestCase {
             ("sgemmLda", "Strata: BLAS.sgemm: lda 1 is smaller than k 3"),
             ("threadCount", "Strata: BLAS.threadCount must be at least 1, got 0"),
             ("linearRank0", "Strata: linear: input [] does not match weight [2, 3]"),
+            ("paramGroupsChange", "Strata: SGD.paramGroups: group 0's parameters cannot change (build a new optimiser)"),
+            ("duplicateParameter", "Strata: Adam: parameter group 0 lists a parameter twice (at 0 and 1)"),
+            ("sequentialMilestones", "Strata: SequentialLR: needs 1 milestones for 2 schedulers, got 0"),
         ]
         for (task, message) in cases {
             let (failed, stderr) = try runChild(task)

@@ -7,98 +7,136 @@ import StrataCore
 ///     AdamW: p = p * (1 - lr * weightDecay)      (decoupled decay)
 ///     m = beta1 * m + (1 - beta1) * g
 ///     v = beta2 * v + (1 - beta2) * g^2
-///     p = p - lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)
+///     vmax = max(vmax, v)                        (amsgrad; then v = vmax below)
+///     p = p - lr * (m / (1 - beta1^t)) / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+///
+/// `learningRate`, `betas`, `epsilon` and `weightDecay` can differ per
+/// parameter group; `amsgrad` applies to all. State keys: `i.exp_avg`,
+/// `i.exp_avg_sq`, `i.step`, with amsgrad `i.max_exp_avg_sq`.
 public class Adam: Optimizer {
-    public let parameters: [Tensor]
-    public var learningRate: Float
+    /// Constructor values, the defaults of every group.
     public let beta1: Float
     public let beta2: Float
     public let epsilon: Float
     public let weightDecay: Float
     /// Decoupled weight decay (AdamW) instead of an L2 term in the gradient.
     public let decoupledWeightDecay: Bool
+    /// Keep the running maximum of `v` (Reddi et al. 2018).
+    public let amsgrad: Bool
+    fileprivate var groups: [ParameterGroup]
     private var m: [Tensor]
     private var v: [Tensor]
+    private var vMax: [Tensor]
     private var steps: [Int]
 
+    public var paramGroups: [ParameterGroup] {
+        get { groups }
+        set { groups = checkedReplacement(of: groups, with: newValue, optimizer: typeName, validate: Self.groupProblem) }
+    }
+
+    private var typeName: String { String(describing: type(of: self)) }
+
+    /// One group of `parameters`.
     public init(
         parameters: [Tensor], learningRate: Float = 1e-3, betas: (Float, Float) = (0.9, 0.999),
-        epsilon: Float = 1e-8, weightDecay: Float = 0, decoupledWeightDecay: Bool = false
+        epsilon: Float = 1e-8, weightDecay: Float = 0, decoupledWeightDecay: Bool = false, amsgrad: Bool = false
     ) {
-        strataCheck(learningRate >= 0, "Adam: learningRate must be >= 0, got \(learningRate)")
-        strataCheck((0..<1).contains(betas.0) && (0..<1).contains(betas.1), "Adam: betas must be in [0, 1), got \(betas)")
-        self.parameters = parameters
-        self.learningRate = learningRate
+        let defaults = ParameterGroup(
+            [], learningRate: learningRate, weightDecay: weightDecay, betas: betas, epsilon: epsilon)
+        groups = resolveOrStop(
+            [ParameterGroup(parameters)], defaults: defaults, optimizer: decoupledWeightDecay ? "AdamW" : "Adam",
+            validate: Self.groupProblem)
         beta1 = betas.0
         beta2 = betas.1
         self.epsilon = epsilon
         self.weightDecay = weightDecay
         self.decoupledWeightDecay = decoupledWeightDecay
+        self.amsgrad = amsgrad
         m = parameters.map { Tensor(zeros: $0.shape) }
         v = parameters.map { Tensor(zeros: $0.shape) }
+        vMax = amsgrad ? parameters.map { Tensor(zeros: $0.shape) } : []
         steps = Array(repeating: 0, count: parameters.count)
     }
 
+    /// Parameter groups; a group's nil options take these values. Throws
+    /// for a parameter listed twice, an option Adam does not use, or an
+    /// invalid value.
+    public convenience init(
+        groups: [ParameterGroup], learningRate: Float = 1e-3, betas: (Float, Float) = (0.9, 0.999),
+        epsilon: Float = 1e-8, weightDecay: Float = 0, decoupledWeightDecay: Bool = false, amsgrad: Bool = false
+    ) throws {
+        let defaults = ParameterGroup(
+            [], learningRate: learningRate, weightDecay: weightDecay, betas: betas, epsilon: epsilon)
+        let resolved = try resolveGroups(
+            groups, defaults: defaults, optimizer: decoupledWeightDecay ? "AdamW" : "Adam", validate: Self.groupProblem)
+        self.init(
+            parameters: resolved.flatMap(\.parameters), learningRate: learningRate, betas: betas, epsilon: epsilon,
+            weightDecay: weightDecay, decoupledWeightDecay: decoupledWeightDecay, amsgrad: amsgrad)
+        self.groups = resolved
+    }
+
+    static func groupProblem(_ g: ParameterGroup) -> String? {
+        if let problem = g.negativeOption(["lr", "eps"]) { return problem }
+        let b = g.betas ?? (0, 0)
+        if !((0..<1).contains(b.0) && (0..<1).contains(b.1)) { return "betas must be in [0, 1), got \(b)" }
+        return nil
+    }
+
+    public func problem(with group: ParameterGroup) -> String? { Self.groupProblem(group) }
+
     public func step() {
-        for (i, p) in parameters.enumerated() {
-            guard let grad = p.grad else { continue }
-            steps[i] += 1
-            let t = Double(steps[i])
-            let bc1 = Float(1 - Foundation.pow(Double(beta1), t))
-            let bc2 = Float(1 - Foundation.pow(Double(beta2), t))
-            let pp = p.data, pg = grad.data, pm = m[i].data, pv = v[i].data
-            let lr = learningRate, b1 = beta1, b2 = beta2, eps = epsilon, wd = weightDecay
-            let stepSize = lr / bc1, bc2Root = bc2.squareRoot()
-            if decoupledWeightDecay && wd != 0 {
-                let k = 1 - lr * wd
-                for j in 0..<p.count { pp[j] *= k }
-            }
-            for j in 0..<p.count {
-                let g = decoupledWeightDecay ? pg[j] : pg[j] + wd * pp[j]
-                pm[j] = b1 * pm[j] + (1 - b1) * g
-                pv[j] = b2 * pv[j] + (1 - b2) * g * g
-                pp[j] -= stepSize * pm[j] / (pv[j].squareRoot() / bc2Root + eps)
+        var i = 0
+        for group in groups {
+            let lr = group.learningRate ?? 0, (b1, b2) = group.betas ?? (0, 0)
+            let eps = group.epsilon ?? 0, wd = group.weightDecay ?? 0
+            for p in group.parameters {
+                defer { i += 1 }
+                guard let grad = p.grad else { continue }
+                steps[i] += 1
+                let t = Double(steps[i])
+                let bc1 = Float(1 - Foundation.pow(Double(b1), t))
+                let bc2 = Float(1 - Foundation.pow(Double(b2), t))
+                let pp = p.data, pg = grad.data, pm = m[i].data, pv = v[i].data
+                let stepSize = lr / bc1, bc2Root = bc2.squareRoot()
+                if decoupledWeightDecay && wd != 0 {
+                    let k = 1 - lr * wd
+                    for j in 0..<p.count { pp[j] *= k }
+                }
+                let pmax = amsgrad ? vMax[i].data : pv
+                for j in 0..<p.count {
+                    let g = decoupledWeightDecay ? pg[j] : pg[j] + wd * pp[j]
+                    pm[j] = b1 * pm[j] + (1 - b1) * g
+                    pv[j] = b2 * pv[j] + (1 - b2) * g * g
+                    if amsgrad { pmax[j] = max(pmax[j], pv[j]) }
+                    pp[j] -= stepSize * pm[j] / (pmax[j].squareRoot() / bc2Root + eps)
+                }
             }
         }
     }
+
+    private var slotNames: [String] { amsgrad ? ["exp_avg", "exp_avg_sq", "max_exp_avg_sq"] : ["exp_avg", "exp_avg_sq"] }
 
     public func stateDict() -> [(String, Tensor)] {
-        parameters.indices.flatMap { i in
-            [("\(i).exp_avg", m[i]), ("\(i).exp_avg_sq", v[i]), ("\(i).step", Tensor.scalar(Float(steps[i])))]
-        }
+        slotEntries([("exp_avg", m), ("exp_avg_sq", v)] + (amsgrad ? [("max_exp_avg_sq", vMax)] : []), steps: steps)
     }
 
-    /// Every parameter needs `i.exp_avg`, `i.exp_avg_sq` and `i.step` (a
-    /// whole number in 0...2^24). In non-strict mode a parameter whose
-    /// entries are missing keeps its current state.
+    /// Every parameter needs `i.exp_avg`, `i.exp_avg_sq` (with amsgrad
+    /// `i.max_exp_avg_sq`) and `i.step` (a whole number in 0...2^24). In
+    /// non-strict mode a parameter whose entries are missing keeps its
+    /// current state.
     @discardableResult
     public func loadStateDict(_ state: [String: Tensor], strict: Bool) throws -> OptimizerStateReport {
-        let names = ["exp_avg", "exp_avg_sq", "step"]
-        let keys = parameters.indices.flatMap { i in names.map { "\(i).\($0)" } }
-        let report = try checkStateKeys(
-            state, optimizer: String(describing: type(of: self)),
-            required: keys, known: Set(keys), strict: strict)
-        var newSteps = steps, newM = m, newV = v
-        for i in parameters.indices {
-            let present = names.filter { state["\(i).\($0)"] != nil }
-            if present.isEmpty { continue }
-            guard present.count == names.count else {
-                throw StrataError.checkpoint("optimizer state for parameter \(i) has only \(present.joined(separator: ", "))")
-            }
-            guard let s = state["\(i).step"], s.count == 1 else {
-                throw StrataError.checkpoint("optimizer state \(i).step must hold one value")
-            }
-            let value = s.data[0]
-            guard value.isFinite, value >= 0, value <= 16_777_216, value == value.rounded() else {
-                throw StrataError.checkpoint("optimizer state \(i).step = \(value) is not a step count (a whole number in 0...2^24)")
-            }
-            newSteps[i] = Int(value)
-            newM[i] = Tensor(zeros: parameters[i].shape)
-            newV[i] = Tensor(zeros: parameters[i].shape)
-            try restoreState(state, key: "\(i).exp_avg", into: newM[i])
-            try restoreState(state, key: "\(i).exp_avg_sq", into: newV[i])
+        let names = slotNames
+        let (report, loaded) = try loadSlots(
+            state, parameters: parameters, optimizer: typeName + (amsgrad ? "(amsgrad: true)" : ""), strict: strict,
+            withStep: true, slots: { _ in names })
+        for (i, l) in loaded.enumerated() {
+            guard let l else { continue }
+            steps[i] = l.step
+            m[i] = l.tensors["exp_avg"] ?? m[i]
+            v[i] = l.tensors["exp_avg_sq"] ?? v[i]
+            if amsgrad { vMax[i] = l.tensors["max_exp_avg_sq"] ?? vMax[i] }
         }
-        m = newM; v = newV; steps = newSteps
         return report
     }
 }
@@ -107,10 +145,24 @@ public class Adam: Optimizer {
 public final class AdamW: Adam {
     public init(
         parameters: [Tensor], learningRate: Float = 1e-3, betas: (Float, Float) = (0.9, 0.999),
-        epsilon: Float = 1e-8, weightDecay: Float = 1e-2
+        epsilon: Float = 1e-8, weightDecay: Float = 1e-2, amsgrad: Bool = false
     ) {
         super.init(
             parameters: parameters, learningRate: learningRate, betas: betas, epsilon: epsilon,
-            weightDecay: weightDecay, decoupledWeightDecay: true)
+            weightDecay: weightDecay, decoupledWeightDecay: true, amsgrad: amsgrad)
+    }
+
+    /// Parameter groups (see `Adam.init(groups:...)`).
+    public convenience init(
+        groups: [ParameterGroup], learningRate: Float = 1e-3, betas: (Float, Float) = (0.9, 0.999),
+        epsilon: Float = 1e-8, weightDecay: Float = 1e-2, amsgrad: Bool = false
+    ) throws {
+        let defaults = ParameterGroup(
+            [], learningRate: learningRate, weightDecay: weightDecay, betas: betas, epsilon: epsilon)
+        let resolved = try resolveGroups(groups, defaults: defaults, optimizer: "AdamW", validate: Adam.groupProblem)
+        self.init(
+            parameters: resolved.flatMap(\.parameters), learningRate: learningRate, betas: betas, epsilon: epsilon,
+            weightDecay: weightDecay, amsgrad: amsgrad)
+        self.groups = resolved
     }
 }
