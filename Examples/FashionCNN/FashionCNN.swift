@@ -28,7 +28,14 @@ struct FashionCNN: ParsableCommand {
     @Option(help: "L2 weight decay.") var weightDecay: Float = 5e-4
     @Option(help: "Learning-rate schedule: cosine, step (x0.1 at 50% and 75% of the epochs), or constant.") var schedule = "cosine"
     @Flag(inversion: .prefixedNo, help: "Random horizontal flips of training images.") var flip = true
-    @Option(help: "Random-crop padding in pixels (0 = off).") var cropPadding = 0
+    @Option(help: "Random-crop padding in pixels (0 = off; default 0 for the reference CNN, 4 for a ResNet).")
+    var cropPadding: Int?
+    @Option(
+        name: .customLong("model"),
+        help: """
+            Network: reference (WORKLOADS.md's CNN, 28x28), or resnet20, resnet32, resnet56             (He et al. 2016 section 4.2 with 1x1 projection shortcuts; inputs zero-padded to 32x32).
+            """)
+    var architecture = "reference"
     @Flag(help: "No augmentation at all (no flips, no crops).") var noAugment = false
     @Flag(help: "Train the same network without BatchNorm.") var noBn = false
     @Option(help: "Use only the first N training images (stratified), for quick runs.") var subset: Int?
@@ -46,6 +53,16 @@ struct FashionCNN: ParsableCommand {
         let group = distributed ? try ProcessGroup.initialize() : nil
         let lead = (group?.rank ?? 0) == 0  // rank 0 alone writes outputs and prints
         if let t = threads { Threading.count = t } else if distributed { Threading.count = Self.threadsPerRank() }
+        let resnetDepth: Int?
+        switch architecture {
+        case "reference": resnetDepth = nil
+        case "resnet20": resnetDepth = 20
+        case "resnet32": resnetDepth = 32
+        case "resnet56": resnetDepth = 56
+        default: throw ValidationError("--model must be reference, resnet20, resnet32 or resnet56, got \(architecture)")
+        }
+        if resnetDepth != nil && noBn { throw ValidationError("--no-bn applies to the reference CNN only") }
+        var cropPadding = self.cropPadding ?? (resnetDepth == nil ? 0 : 4)
         if noAugment { flip = false; cropPadding = 0 }
         if lead { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) }
         let start = Date()
@@ -54,11 +71,18 @@ struct FashionCNN: ParsableCommand {
         var test = try Dataset.fashionMNIST(train: false, directory: dataDir)
         if let n = subset { train = try train.stratifiedSplit(firstCount: min(n, train.count), seed: seed).first }
         if let n = testSubset { test = try test.stratifiedSplit(firstCount: min(n, test.count)).first }
+        if resnetDepth != nil {
+            // 28x28 -> 32x32 with two zero rows and columns on each side.
+            train = Dataset(images: train.images.padded([2, 2, 2, 2]), labels: train.labels)
+            test = Dataset(images: test.images.padded([2, 2, 2, 2]), labels: test.labels)
+        }
         let stats = train.channelStatistics()
         let norm = (mean: stats.mean, std: stats.std)
 
         let generator = RandomGenerator(seed: seed)
-        let model = ReferenceCNN.make(norm: noBn ? .none : .batch, generator: generator)
+        let model: any Module =
+            resnetDepth.map { CIFARResNet(depth: $0, numClasses: 10, inChannels: 1, generator: generator) }
+            ?? ReferenceCNN.make(norm: noBn ? .none : .batch, generator: generator)
         if let group, syncBn { SyncBatchNorm.convert(model, group: group) }
         let optimizer = SGD(parameters: model.parameters(), learningRate: lr, momentum: momentum, weightDecay: weightDecay)
         let scheduler: (any LRScheduler)?
@@ -97,7 +121,7 @@ struct FashionCNN: ParsableCommand {
             say(
                 """
                 fashion-cnn: \(train.count) training / \(test.count) test images, batch \(batchSize)\(Self.describe(group, syncBn)), \
-                \(noBn ? "no BatchNorm" : "BatchNorm (eps 1e-5, momentum 0.1)"), threads \(Threading.count)
+                model \(architecture), \(noBn ? "no BatchNorm" : "BatchNorm (eps 1e-5, momentum 0.1)"), threads \(Threading.count)
                 SGD lr \(lr) momentum \(momentum) weight decay \(weightDecay), schedule \(schedule), \
                 flip \(flip), crop padding \(cropPadding), \(model.parameterCount) parameters
                 """)
@@ -172,11 +196,11 @@ struct FashionCNN: ParsableCommand {
         let final = log.column("test_acc").compactMap { $0 }.last ?? 0
         struct Summary: Encodable {
             var finalTestAcc: Double, bestTestAcc: Double, epochs: Int, trainImages: Int, testImages: Int
-            var batchSize: Int, batchnorm: Bool, threads: Int, wallSecondsThisRun: Double
+            var model: String, batchSize: Int, batchnorm: Bool, threads: Int, wallSecondsThisRun: Double
         }
         let summary = Summary(
             finalTestAcc: final, bestTestAcc: best, epochs: epochs, trainImages: train.count,
-            testImages: test.count, batchSize: batchSize, batchnorm: !noBn, threads: Threading.count,
+            testImages: test.count, model: architecture, batchSize: batchSize, batchnorm: !noBn, threads: Threading.count,
             wallSecondsThisRun: wall)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
