@@ -8,7 +8,7 @@ DATA_DIR   := data
 # when it exists, else python3 (override with `make ... PYTHON=...`).
 PYTHON     ?= $(shell [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)
 
-.PHONY: deps build test lint format docs demo data bench bench-compare clean fashion sweep small-batch \
+.PHONY: deps build test lint format docs demo data bench bench-compare clean fashion fashion-resnet20 sweep small-batch \
         test-distributed bench-distributed fashion-distributed
 
 # Installs the C libraries the package links, only when a header is missing.
