@@ -12,37 +12,14 @@ final class ChildProcessTests: XCTestCase {
     static let entry = "StrataTests.ChildProcessTests/testChildEntryPoint"
 
     /// Starts the test bundle running only `testChildEntryPoint` with `task`,
-    /// its stderr going to `stderrPath`. posix_spawn and waitpid are used
-    /// directly (Foundation's `Process` reaps children through a signal
-    /// source, which hung under AddressSanitizer).
+    /// its stderr going to `stderrPath`.
     func startChild(_ task: String, _ argument: String = "", stderrPath: String = "/dev/null") throws -> pid_t {
-        var env = ProcessInfo.processInfo.environment
-        env["STRATA_CHILD"] = task
-        env["STRATA_CHILD_ARG"] = argument
-        let args = [CommandLine.arguments[0], Self.entry]
-        let envStrings = env.map { "\($0.key)=\($0.value)" }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        var cArgs = args.map { strdup($0) } + [nil]
-        var cEnv = envStrings.map { strdup($0) } + [nil]
-        defer { for pointer in cArgs + cEnv { free(pointer) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, args[0], &actions, nil, &cArgs, &cEnv)
-        guard rc == 0 else { throw StrataError.io(path: args[0], reason: "posix_spawn failed: \(rc)") }
-        return pid
+        try spawnTestChild(Self.entry, environment: ["STRATA_CHILD": task, "STRATA_CHILD_ARG": argument], stderrPath: stderrPath)
     }
 
     /// Waits for `pid`; true when it exited with status 0.
     @discardableResult
-    func waitChild(_ pid: pid_t) -> Bool {
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        // WIFEXITED && WEXITSTATUS == 0
-        return status & 0x7f == 0 && (status >> 8) & 0xff == 0
-    }
+    func waitChild(_ pid: pid_t) -> Bool { waitTestChild(pid).succeeded }
 
     /// Runs `task` in a child to its end; returns whether it failed (a trap is a
     /// signal, or an exit status under a sanitizer's handler) and its stderr.

@@ -158,18 +158,15 @@ final class FrictionTests: XCTestCase {
             print("loss 0.25 at step 7")
             strataFatal("child trap after printing")
         }
-        let child = Process()
-        child.executableURL = URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0])
-        child.arguments = ["StrataTests.FrictionTests/testTrapKeepsTheLastPrintedLines"]
-        child.environment = ProcessInfo.processInfo.environment.merging(["STRATA_TRAP_CHILD": "1"]) { $1 }
-        let out = Pipe(), err = Pipe()
-        child.standardOutput = out
-        child.standardError = err
-        try child.run()
-        let printed = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        child.waitUntilExit()
-        XCTAssertEqual(child.terminationReason, .uncaughtSignal, "the child should trap: \(printed) \(errors)")
+        let dir = makeTempDir(self)
+        let pid = try spawnTestChild(
+            "StrataTests.FrictionTests/testTrapKeepsTheLastPrintedLines", environment: ["STRATA_TRAP_CHILD": "1"],
+            stdoutPath: dir + "/stdout.txt", stderrPath: dir + "/stderr.txt")
+        let ended = waitTestChild(pid)
+        let printed = (try? String(contentsOfFile: dir + "/stdout.txt", encoding: .utf8)) ?? ""
+        let errors = (try? String(contentsOfFile: dir + "/stderr.txt", encoding: .utf8)) ?? ""
+        // A trap is a signal, or a non-zero exit under a sanitizer's handler.
+        XCTAssertFalse(ended.succeeded, "the child should trap: \(printed) \(errors)")
         XCTAssertTrue(errors.contains("child trap after printing"), errors)
         XCTAssertTrue(printed.contains("loss 0.25 at step 7"), "stdout lost at the trap: '\(printed)'")
     }

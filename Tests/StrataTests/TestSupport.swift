@@ -70,3 +70,38 @@ func floats(_ any: Any?) -> [Float] {
 func ints(_ any: Any?) -> [Int] {
     ((any as? [Any]) ?? []).map { ($0 as? NSNumber)?.intValue ?? -1 }
 }
+
+/// Starts this test bundle again as a child running only the test `entry`
+/// (`"StrataTests.Class/testMethod"`), with `environment` added to this
+/// process's, its stdout and stderr going to the given files. posix_spawn
+/// and waitpid are used directly: Foundation's `Process` reaps children
+/// through a signal source, and reading its pipes hung under the
+/// sanitizers.
+func spawnTestChild(
+    _ entry: String, environment: [String: String], stdoutPath: String = "/dev/null", stderrPath: String = "/dev/null"
+) throws -> pid_t {
+    let env = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    let args = [CommandLine.arguments[0], entry]
+    let envStrings = env.map { "\($0.key)=\($0.value)" }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    var cArgs = args.map { strdup($0) } + [nil]
+    var cEnv = envStrings.map { strdup($0) } + [nil]
+    defer { for pointer in cArgs + cEnv { free(pointer) } }
+    var pid: pid_t = 0
+    let rc = posix_spawn(&pid, args[0], &actions, nil, &cArgs, &cEnv)
+    guard rc == 0 else { throw StrataError.io(path: args[0], reason: "posix_spawn failed: \(rc)") }
+    return pid
+}
+
+/// Waits for a child of `spawnTestChild`: whether it exited with status 0,
+/// and whether it ended by a signal (a trap, outside a sanitizer's handler).
+func waitTestChild(_ pid: pid_t) -> (succeeded: Bool, signalled: Bool) {
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    let signal = status & 0x7f
+    return (signal == 0 && (status >> 8) & 0xff == 0, signal != 0 && signal != 0x7f)
+}
