@@ -7,7 +7,13 @@ import XCTest
 final class TransformTests: XCTestCase {
     /// [c, h, w] filled with 1, 2, 3, ...
     func ramp(_ c: Int, _ h: Int, _ w: Int) -> Tensor { Tensor(shape: [c, h, w], (1...(c * h * w)).map(Float.init)) }
-    let g0 = RandomGenerator(seed: 0)
+    /// A fresh generator seeded 0 for each test, released in tearDown:
+    /// XCTest keeps its test-case objects alive, so a stored generator would
+    /// show as a leak of the library under AddressSanitizer.
+    var g0: RandomGenerator!
+
+    override func setUp() { g0 = RandomGenerator(seed: 0) }
+    override func tearDown() { g0 = nil }
 
     func testNormalizePerChannelAndBroadcast() throws {
         let x = ramp(2, 1, 2)
