@@ -118,30 +118,43 @@ public final class AvgPool2d: WindowPool2d {
     }
 }
 
-/// Adaptive average pooling (PyTorch's `nn.AdaptiveAvgPool2d`).
+/// What AdaptiveAvgPool2d and AdaptiveMaxPool2d share: the output size,
+/// its check, the printed line and validation.
 ///
 /// - Input: [N, C, H, W]. Output: [N, C, outputSize.h, outputSize.w].
-/// - Output cell (i, j) averages rows floor(i*H/OH) ..< ceil((i+1)*H/OH) and
+/// - Output cell (i, j) covers rows floor(i*H/OH) ..< ceil((i+1)*H/OH) and
 ///   the columns likewise (bins may overlap when H is not a multiple of OH).
-///   `outputSize: 1` is global average pooling.
-public final class AdaptiveAvgPool2d: Module, ListsOwnState {
+public class AdaptivePool2d: Module, ListsOwnState {
     public var training = true
     public let outputSize: Size2
+    /// Layer name for messages.
+    var typeName: String { "AdaptivePool2d" }
 
-    public init(outputSize: some Size2Convertible) {
-        let outputSize = outputSize.size2
-        strataCheck(outputSize.height > 0 && outputSize.width > 0, "AdaptiveAvgPool2d: outputSize \(outputSize) must be positive")
+    init(adaptive outputSize: Size2) {
         self.outputSize = outputSize
+        strataCheck(outputSize.height > 0 && outputSize.width > 0, "\(typeName): outputSize \(outputSize) must be positive")
     }
 
     public var extraRepresentation: String { "output_size=\(PythonRepr.size(outputSize))" }
 
     public func validate(inputShape shape: [Int]) throws {
-        try checkAdaptivePool(op: "AdaptiveAvgPool2d(outputSize: \(outputSize))", inputShape: shape, outputSize: outputSize)
+        try checkAdaptivePool(op: "\(typeName)(outputSize: \(outputSize))", inputShape: shape, outputSize: outputSize)
     }
 
     public func forward(_ x: Tensor) -> Tensor {
         strataTry { try validate(inputShape: x.shape) }
-        return adaptiveAvgPool2d(x, outputSize: outputSize)
+        return pool(x)
     }
+
+    /// The pooling op itself, after validation.
+    func pool(_ x: Tensor) -> Tensor { strataFatal("\(typeName): pool(_:) must be overridden") }
+}
+
+/// Adaptive average pooling (PyTorch's `nn.AdaptiveAvgPool2d`): each output
+/// cell averages its bin (see `AdaptivePool2d`). `outputSize: 1` is global
+/// average pooling.
+public final class AdaptiveAvgPool2d: AdaptivePool2d {
+    public init(outputSize: some Size2Convertible) { super.init(adaptive: outputSize.size2) }
+    override var typeName: String { "AdaptiveAvgPool2d" }
+    override func pool(_ x: Tensor) -> Tensor { adaptiveAvgPool2d(x, outputSize: outputSize) }
 }
