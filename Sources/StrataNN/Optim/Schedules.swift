@@ -195,7 +195,7 @@ public final class CosineAnnealingLR: LRScheduler {
     public let optimizer: any Optimizer
     public let tMax: Int
     public let etaMin: Double
-    /// Each group's base rate (`initial_lr`).
+    /// Number of `step()` calls so far; setting it applies that position's rates.
     public var lastEpoch: Int = 0 { didSet { apply() } }
 
     public init(_ optimizer: any Optimizer, tMax: Int, etaMin: Double = 0) {
