@@ -16,14 +16,15 @@ extension ConvTuning {
     /// apply (stride > 1, pointwise, padding beyond the dilated kernel).
     nonisolated(unsafe) static var forcedBackwardData: ConvBackwardData?
 
-    /// `.flipped` where it applies and the im2col of G is at most twice the
-    /// size of the column gradient it replaces (O/groups * kh*kw rows per
-    /// group against C/groups * kh*kw): past that the extra copying costs
-    /// more than the scatter it saves. See Docs/Convolution.md.
+    /// `.flipped` where it applies and the im2col of G is no larger than the
+    /// column gradient it replaces (O <= C: O/groups * kh*kw rows per group
+    /// against C/groups * kh*kw). At O = 2C (conv2, 32 -> 64) the extra
+    /// copying cost as much as the scatter saved: 7% slower on one thread,
+    /// equal on two. See Docs/Convolution.md.
     static func backwardData(_ plan: ConvPlan) -> ConvBackwardData {
         guard plan.flippedGeometry != nil else { return .col2im }
         if let f = forcedBackwardData { return f }
-        return plan.outChannels <= 2 * plan.geometry.channels ? .flipped : .col2im
+        return plan.outChannels <= plan.geometry.channels ? .flipped : .col2im
     }
 }
 
