@@ -22,8 +22,9 @@ enum PoolingKernels {
     /// maximum to `out` and its flat index in the input plane to `argmax`.
     /// Ties: the first maximum in row-major window order wins (strict `>`),
     /// as PyTorch's CPU kernel. A NaN counts as the maximum (the last NaN of
-    /// the window, as PyTorch). Comparisons are branch-free selects: on
-    /// random data a branch per element mispredicts half the time.
+    /// the window, as PyTorch). The general loop's selects may compile to
+    /// branches; the common 2x2 / stride-2 case runs on vector selects
+    /// (`maxForward2x2Stride2`), which cannot.
     static func maxForward(
         _ input: UnsafePointer<Float>, _ g: PoolGeometry, planes: Range<Int>,
         out: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>
@@ -77,6 +78,10 @@ enum PoolingKernels {
         _ input: UnsafePointer<Float>, _ g: PoolGeometry, planes: Range<Int>,
         out: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>
     ) {
+        if g.strideH == 2 && g.strideW == 2 && g.outW >= 4 {
+            maxForward2x2Stride2(input, g, planes: planes, out: out, argmax: argmax)
+            return
+        }
         let (w, sh, sw) = (g.width, g.strideH, g.strideW)
         for p in planes {
             let src = input + p * g.inPlane
