@@ -63,7 +63,9 @@ let package = Package(
         // (Docs/Architecture.md draws the graph). Cross-target helpers are
         // `package`, never `public`.
         // Core: the BLAS door, Tensor, autograd, kernels, differentiable ops, losses.
-        .target(name: "StrataCore", dependencies: ["COpenBLAS"], path: "Sources/StrataCore"),
+        .target(name: "StrataCore", dependencies: ["COpenBLAS", "CKernels"], path: "Sources/StrataCore"),
+        // C loops of StrataCore that Swift compiles poorly (vector selects); no dependencies.
+        .target(name: "CKernels", path: "Sources/CKernels"),
         // Data: IDX, CSV, CIFAR and image-folder readers (gzip via zlib, PNG and
         // JPEG via CImageCodecs), datasets, transforms, samplers, DataLoader.
         .target(name: "StrataData", dependencies: ["StrataCore", "CZlib", "CImageCodecs"], path: "Sources/StrataData"),

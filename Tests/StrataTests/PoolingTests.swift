@@ -140,9 +140,9 @@ final class PoolingTests: XCTestCase {
     }
 }
 
-/// The vector 2x2 / stride-2 max pooling against a plain loop, on row
-/// widths that exercise the 8- and 4-lane chunks, the overlapping last
-/// chunk and the scalar fallback, with ties and NaNs sprinkled in.
+/// The C 2x2 / stride-2 max pooling (vectorised in release builds) against
+/// a plain loop, on even and odd row widths below and above the vector
+/// lengths, with ties and NaNs sprinkled in.
 final class MaxPoolVectorPathTests: XCTestCase {
     func testMatchesPlainLoopWithTiesAndNaNs() {
         let gen = RandomGenerator(seed: 77)

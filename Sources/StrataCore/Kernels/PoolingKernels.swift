@@ -1,3 +1,5 @@
+import CKernels
+
 /// Window geometry of a 2-D pooling over one [H, W] plane: kernel kh x kw
 /// with taps `dilation` apart, stride (sh, sw), `padH`/`padW` before the
 /// input; output outH x outW (in ceil mode the last windows may reach past
@@ -23,8 +25,8 @@ enum PoolingKernels {
     /// Ties: the first maximum in row-major window order wins (strict `>`),
     /// as PyTorch's CPU kernel. A NaN counts as the maximum (the last NaN of
     /// the window, as PyTorch). The general loop's selects may compile to
-    /// branches; the common 2x2 / stride-2 case runs on vector selects
-    /// (`maxForward2x2Stride2`), which cannot.
+    /// branches; the common 2x2 / stride-2 case runs in C
+    /// (`strata_maxpool2x2_stride2`), on vector selects.
     static func maxForward(
         _ input: UnsafePointer<Float>, _ g: PoolGeometry, planes: Range<Int>,
         out: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>
@@ -78,8 +80,11 @@ enum PoolingKernels {
         _ input: UnsafePointer<Float>, _ g: PoolGeometry, planes: Range<Int>,
         out: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>
     ) {
-        if g.strideH == 2 && g.strideW == 2 && g.outW >= 4 {
-            maxForward2x2Stride2(input, g, planes: planes, out: out, argmax: argmax)
+        if g.strideH == 2 && g.strideW == 2 {
+            // The common MaxPool2d(2): a C loop that clang vectorises.
+            strata_maxpool2x2_stride2(
+                input + planes.lowerBound * g.inPlane, Int64(planes.count), Int64(g.height), Int64(g.width),
+                Int64(g.outH), Int64(g.outW), out + planes.lowerBound * g.outPlane, argmax + planes.lowerBound * g.outPlane)
             return
         }
         let (w, sh, sw) = (g.width, g.strideH, g.strideW)
