@@ -6,9 +6,12 @@ Usage: python3 Benchmarks/compare_bench.py bench-results.json bench-results-pyto
 The ratio column is always "higher is better for Strata":
   - time units (ms, us, s):               PyTorch time / Strata time
   - rate units (GFLOP/s, steps/s, ...):   Strata rate / PyTorch rate
-Both are ratios of medians. "%peak" is GFLOP/s over the sgemm peak and
-"%bw" GB/s of compulsory traffic over the streaming bandwidth, both measured
-by strata-bench in its run (limit:* records) at the same thread count.
+Both are ratios of medians. "% peak" is GFLOP/s over the sgemm peak and
+"% bw" GB/s of compulsory traffic over the streaming bandwidth, at the same
+thread count, for both sides: every record with GFLOP/s (gemm, linear, the
+convolutions, ResNet-20) and every record with GB/s (bn2d, bn1d). The limits
+are each run's own limit:* records; a run without them (the PyTorch side
+measures none) is compared with strata-bench's.
 """
 import json
 import sys
@@ -16,7 +19,9 @@ import sys
 TIME_UNITS = {"ms", "us", "s"}
 # Report order: WORKLOADS.md's.
 CANONICAL = ["gemm", "gemm:raw-sgemm", "linear", "conv1", "conv2:fwd", "conv2:fwd-bwd", "bn2d:train-fwd",
-             "bn2d:train-fwd-bwd", "bn2d:eval-fwd", "bn1d", "mlp-step", "cnn-step", "cnn-epoch"]
+             "bn2d:train-fwd-bwd", "bn2d:eval-fwd", "bn1d", "mlp-step", "cnn-step", "cnn-epoch",
+             # issue 14's, after WORKLOADS.md's
+             "resnet20-step", "resnet20-eval", "resnet20-eval:folded", "conv3x3-16", "conv3x3-64"]
 
 
 def load(path):
@@ -64,6 +69,9 @@ def main():
         sys.exit(__doc__)
     strata, torch = load(args[0]), load(args[1])
     peak, bw = limits(strata["records"])
+    # PyTorch's own limits when its JSON has them, else strata-bench's (per thread count).
+    t_peak, t_bw = limits(torch["records"])
+    t_peak, t_bw = {**peak, **t_peak}, {**bw, **t_bw}
     s_by = {(r["id"], r["threads"]): r for r in strata["records"]}
     t_by = {(r["id"], r["threads"]): r for r in torch["records"]}
     keys = []
@@ -94,7 +102,7 @@ def main():
         if s and t and s["median"] > 0 and t["median"] > 0:
             ratio = t["median"] / s["median"] if unit in TIME_UNITS else s["median"] / t["median"]
         rows.append([k[0], str(k[1]), unit, fmt(s and s["median"]), fmt(t and t["median"]),
-                     f"{ratio:.2f}x" if ratio is not None else "-", fraction(s, peak, bw), fraction(t, peak, bw)])
+                     f"{ratio:.2f}x" if ratio is not None else "-", fraction(s, peak, bw), fraction(t, t_peak, t_bw)])
     if markdown:
         print("| " + " | ".join(header) + " |")
         print("|" + "---|" * len(header))
@@ -107,9 +115,12 @@ def main():
         for r in rows:
             print("  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
     print()
-    lim = [r for r in strata["records"] if r["id"].startswith("limit:")]
-    if lim:
-        print("Limits (strata-bench): " + "; ".join(f"{r['id']} {r['threads']}t {fmt(r['median'])} {r['unit']}" for r in lim))
+    for name, data in (("strata-bench", strata), ("pytorch_bench", torch)):
+        lim = [r for r in data["records"] if r["id"].startswith("limit:")]
+        if lim:
+            print(f"Limits ({name}): " + "; ".join(f"{r['id']} {r['threads']}t {fmt(r['median'])} {r['unit']}" for r in lim))
+    if not peak:
+        print("No limit:sgemm-peak in the Strata run: no % peak column (run strata-bench with --filter ...,limit).")
     for name, data in (("Strata", strata), ("PyTorch", torch)):
         for r in data["records"]:
             if r["id"] == "gemm:ratio":

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch side of `make bench-compare`.
 
-Measures the workloads of WORKLOADS.md in PyTorch on CPU with the same
+Measures the workloads of WORKLOADS.md (and issue 14's ResNet-20 workloads) in PyTorch on CPU with the same
 shapes, record ids, units and timing protocol as `strata-bench`
 (Benchmarks/StrataBench/Harness.swift), and writes a JSON file of the same
 layout: {"machine": {...}, "records": [...]}.
@@ -16,6 +16,7 @@ Usage: python Benchmarks/pytorch_bench.py [--filter ID] [--threads 1,2]
 Needs torch and numpy (`python3 -m venv .venv && .venv/bin/pip install torch numpy`).
 """
 import argparse
+import copy
 import datetime
 import gzip
 import json
@@ -31,6 +32,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 FULL = dict(warmup_seconds=0.3, warmup_calls=2, min_sample_seconds=0.002,
             budget_seconds=1.5, min_samples=5, max_samples=1000)
@@ -376,6 +378,160 @@ def w_cnn_epoch(run, t):
     run.add(r)
 
 
+# ---------------------------------------------------------------- ResNet-20 (issue 14)
+# He et al. 2016, section 4.2, written plainly (torch only), the same network as
+# Strata's CIFARResNet.resnet20(): projection shortcuts (1x1 conv + BN) where
+# the shape changes, Kaiming normal (fan_out, ReLU) convolutions as torchvision.
+# FLOPs: convolutions and the Linear only, a multiply-add counts 2.
+
+
+class BasicBlock(nn.Module):
+    """conv3x3-BN-ReLU-conv3x3-BN, plus the shortcut, then ReLU. [N, cin, H, W] -> [N, cout, H/stride, W/stride]."""
+
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.downsample = None
+        if stride != 1 or cin != cout:
+            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+        return F.relu(out + identity)
+
+    def fold(self):
+        """Folds each BatchNorm into the convolution before it (eval only); the BatchNorms become Identity."""
+        self.conv1, self.bn1 = fuse_conv_bn_eval(self.conv1, self.bn1), nn.Identity()
+        self.conv2, self.bn2 = fuse_conv_bn_eval(self.conv2, self.bn2), nn.Identity()
+        if self.downsample is not None:
+            self.downsample = nn.Sequential(fuse_conv_bn_eval(self.downsample[0], self.downsample[1]))
+
+
+class ResNet20(nn.Module):
+    """[N, 3, 32, 32] -> logits [N, 10]: conv3x3(3->16)-BN-ReLU, 3 stages x 3 blocks (16, 32, 64), avg pool, Linear."""
+
+    def __init__(self, num_classes=10):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 16, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        stages, cin = [], 16
+        for i, width in enumerate((16, 32, 64)):
+            blocks = []
+            for b in range(3):
+                blocks.append(BasicBlock(cin, width, 2 if (b == 0 and i > 0) else 1))
+                cin = width
+            stages.append(nn.Sequential(*blocks))
+        self.layer1, self.layer2, self.layer3 = stages
+        self.fc = nn.Linear(64, num_classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x):
+        h = self.layer3(self.layer2(self.layer1(F.relu(self.bn1(self.conv1(x))))))
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(h, 1), 1))
+
+    def fold(self):
+        """Returns self with every BatchNorm folded into its convolution, in eval mode."""
+        self.eval()
+        self.conv1 = fuse_conv_bn_eval(self.conv1, self.bn1)
+        self.bn1 = nn.Identity()
+        for stage in (self.layer1, self.layer2, self.layer3):
+            for block in stage:
+                block.fold()
+        return self
+
+
+def forward_multiply_adds(model, x):
+    """Multiply-adds per Conv2d and Linear of one forward pass, in call order, by forward hooks:
+    output elements x weight.numel() / weight.shape[0] (Cin/groups*kh*kw, or in_features)."""
+    layers = []
+
+    def hook(m, _inp, out):
+        layers.append(out.numel() * m.weight.numel() / m.weight.shape[0])
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    with torch.no_grad():
+        model(x)
+    for h in handles:
+        h.remove()
+    return layers
+
+
+def resnet20_flops_per_image():
+    """(forward FLOPs, training-step FLOPs) per 3x32x32 image. A step counts 3 x forward for every
+    convolution and Linear (output, dW, dX) less the stem convolution's dX (the images need no gradient)."""
+    probe = ResNet20().eval()
+    layers = forward_multiply_adds(probe, torch.zeros(1, 3, 32, 32))
+    macs = sum(layers)
+    return 2.0 * macs, 2.0 * (3 * macs - layers[0])
+
+
+def w_resnet20_step(run, t):
+    batch = 128
+    model = ResNet20()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
+    x = torch.randn(batch, 3, 32, 32)
+    y = torch.randint(0, 10, (batch,))
+    _, step_flops = resnet20_flops_per_image()
+    run.add(make_record("resnet20-step", t, "images/s", run.timer.measure(lambda: train_step(model, opt, x, y)),
+                        work=batch, flops=batch * step_flops,
+                        note="zero_grad, forward, cross-entropy, backward, SGD momentum 0.9 wd 5e-4; batch 128"))
+
+
+def w_resnet20_eval(run, t):
+    batch = 256
+    model = ResNet20()
+    with torch.no_grad():  # two train-mode passes: non-trivial running statistics
+        for _ in range(2):
+            model(torch.randn(32, 3, 32, 32))
+    model.eval()
+    x = torch.randn(batch, 3, 32, 32)
+    flops = batch * resnet20_flops_per_image()[0]
+
+    def timed(net):
+        def body():
+            with torch.no_grad():
+                return net(x)
+        return body
+
+    if run.wants("resnet20-eval"):
+        run.add(make_record("resnet20-eval", t, "images/s", run.timer.measure(timed(model)), work=batch,
+                            flops=flops, note="eval mode, no grad, batch 256"))
+    if run.wants("resnet20-eval:folded"):
+        folded = copy.deepcopy(model).fold()
+        probe = torch.randn(8, 3, 32, 32)
+        with torch.no_grad():
+            gap = float((model(probe) - folded(probe)).abs().max())
+        run.add(make_record("resnet20-eval:folded", t, "images/s", run.timer.measure(timed(folded)), work=batch,
+                            flops=flops, note="BatchNorm folded into the convolutions, eval, no grad, batch 256; "
+                                              f"max |folded - unfolded| = {gap:.3g}"))
+
+
+def w_conv3x3(run, t):
+    for channels, size in ((16, 32), (64, 8)):
+        rid = f"conv3x3-{channels}"
+        if not run.wants(rid):
+            continue
+        conv = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        x = torch.randn(128, channels, size, size, requires_grad=True)
+        g = torch.randn(128, channels, size, size)
+
+        def body():
+            x.grad = None
+            conv.zero_grad()
+            conv(x).backward(g)
+            return x.grad
+
+        run.add(make_record(rid, t, "ms", run.timer.measure(body),
+                            flops=3 * conv_flops(128, channels, channels, size, size, 3),
+                            note="forward + backward, input gradient included, no bias"))
+
+
 # name, ids, runs_first, function
 WORKLOADS = [
     ("gemm", ["gemm", "gemm:raw-sgemm", "gemm:ratio"], False, w_gemm),
@@ -387,6 +543,9 @@ WORKLOADS = [
     ("mlp-step", ["mlp-step"], False, w_mlp),
     ("cnn-step", ["cnn-step"], False, w_cnn_step),
     ("cnn-epoch", ["cnn-epoch"], True, w_cnn_epoch),
+    ("resnet20-step", ["resnet20-step"], False, w_resnet20_step),
+    ("resnet20-eval", ["resnet20-eval", "resnet20-eval:folded"], False, w_resnet20_eval),
+    ("conv3x3", ["conv3x3-16", "conv3x3-64"], False, w_conv3x3),
 ]
 
 

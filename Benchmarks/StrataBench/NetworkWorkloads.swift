@@ -161,7 +161,7 @@ func referenceCNN() -> Sequential {
 }
 
 /// One training step; returns the loss.
-func trainStep(_ model: Sequential, _ opt: SGD, _ x: Tensor, _ labels: [Int]) -> Float {
+func trainStep(_ model: any Module, _ opt: SGD, _ x: Tensor, _ labels: [Int]) -> Float {
     opt.zeroGrad()
     let loss = crossEntropy(model(x), labels: labels)
     loss.backward()
