@@ -131,6 +131,15 @@ struct ConvPlan: Sendable {
             && g.padTop == 0 && g.padLeft == 0 && g.outH == g.height && g.outW == g.width
     }
 
+    /// The column matrix [C*kh*kw, OH*OW] of one input sample: the sample
+    /// itself when pointwise, else its im2col written into `scratch`.
+    @inline(__always)
+    func columnMatrix(of sample: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
+        if pointwise { return sample }
+        Im2Col.im2col(sample, geometry, column: scratch, ldColumn: plane)
+        return UnsafePointer(scratch)
+    }
+
     // MARK: Forward
 
     /// out[n] = W * col(x[n]) (+ bias), samples split over workers.
@@ -139,13 +148,7 @@ struct ConvPlan: Sendable {
             Workspace.with(count: pointwise ? 0 : geometry.columnRows * plane) { col in
                 for s in range {
                     let xs = x + s * inSample, os = out + s * outSample
-                    let column: UnsafePointer<Float>
-                    if pointwise {
-                        column = xs
-                    } else {
-                        Im2Col.im2col(xs, geometry, column: col, ldColumn: plane)
-                        column = UnsafePointer(col)
-                    }
+                    let column = columnMatrix(of: xs, scratch: col)
                     if let b = bias { for o in 0..<outChannels { (os + o * plane).update(repeating: b[o], count: plane) } }
                     for gi in 0..<groups {
                         BLAS.sgemm(
@@ -218,13 +221,7 @@ struct ConvPlan: Sendable {
                         for s in range {
                             let xs = x + s * inSample, gs = gradOut + s * outSample
                             if let dW = wAcc {
-                                let column: UnsafePointer<Float>
-                                if pointwise {
-                                    column = xs
-                                } else {
-                                    Im2Col.im2col(xs, geometry, column: col, ldColumn: plane)
-                                    column = UnsafePointer(col)
-                                }
+                                let column = columnMatrix(of: xs, scratch: col)
                                 for gi in 0..<groups {
                                     BLAS.sgemm(
                                         transA: .none, transB: .transpose, m: groupOut, n: groupK, k: plane, alpha: 1,
