@@ -187,10 +187,12 @@ final class ConvTests: XCTestCase {
         XCTAssertNil(plan([1, 2, 8, 8], [2, 2, 3, 3], stride: 2, padding: 1).flippedGeometry)
         XCTAssertNil(plan([1, 2, 8, 8], [2, 2, 1, 1], padding: 0).flippedGeometry)
         XCTAssertNil(plan([1, 2, 8, 8], [2, 2, 3, 3], padding: 3).flippedGeometry)
-        // Automatic choice: flipped for O <= C, col2im for conv1 (1 -> 32) and conv2 (32 -> 64).
+        // Automatic choice: col2im (measured faster); forced flipped only where it applies.
+        XCTAssertEqual(ConvTuning.backwardData(plan([2, 16, 8, 8], [16, 16, 3, 3], padding: 1)), .col2im)
+        ConvTuning.forcedBackwardData = .flipped
         XCTAssertEqual(ConvTuning.backwardData(plan([2, 16, 8, 8], [16, 16, 3, 3], padding: 1)), .flipped)
-        XCTAssertEqual(ConvTuning.backwardData(plan([2, 1, 8, 8], [32, 1, 3, 3], padding: 1)), .col2im)
-        XCTAssertEqual(ConvTuning.backwardData(plan([2, 32, 8, 8], [64, 32, 3, 3], padding: 1)), .col2im)
+        XCTAssertEqual(ConvTuning.backwardData(plan([1, 2, 8, 8], [2, 2, 3, 3], stride: 2, padding: 1)), .col2im)
+        ConvTuning.forcedBackwardData = nil
     }
 
     func testGradientsAccumulateAcrossCalls() {
