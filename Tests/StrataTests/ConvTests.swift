@@ -95,7 +95,6 @@ private struct NaiveConv {
 final class ConvTests: XCTestCase {
     override func tearDown() {
         ConvTuning.forced = nil
-        ConvTuning.forcedBackwardData = nil
         Threading.count = ProcessInfo.processInfo.activeProcessorCount
         super.tearDown()
     }
@@ -120,9 +119,8 @@ final class ConvTests: XCTestCase {
         ConvCase(n: 2, c: 2, h: 7, w: 5, o: 3, kernel: [3, 1]),  // full-width rows, fewer rows out
         ConvCase(n: 2, c: 1, h: 5, w: 5, o: 3, kernel: 5, padding: .valid),  // kernel = input
         ConvCase(n: 5, c: 1, h: 6, w: 6, o: 8, kernel: 3, padding: 1),  // conv1-like
-        // Stride-1 shapes of the flipped-kernel input gradient: ResNet-like
-        // (channels not a multiple of any block size), batch 1, padding
-        // beyond the dilated kernel (falls back to col2im), asymmetric.
+        // Stride 1: ResNet-like (channels not a multiple of any block size),
+        // batch 1, padding beyond the dilated kernel, asymmetric.
         ConvCase(n: 3, c: 5, h: 8, w: 8, o: 5, padding: 1, bias: false),
         ConvCase(n: 1, c: 7, h: 5, w: 6, o: 3, kernel: 3, padding: 2),
         ConvCase(n: 2, c: 2, h: 5, w: 5, o: 3, kernel: 3, padding: 3),
@@ -154,53 +152,18 @@ final class ConvTests: XCTestCase {
             Threading.count = threads
             for strategy in [ConvStrategy.perSample, .batched] {
                 ConvTuning.forced = strategy
-                for path in [ConvBackwardData.col2im, .flipped] {
-                    ConvTuning.forcedBackwardData = path
-                    for (i, cs) in Self.cases.enumerated() {
-                        check(cs, seed: UInt64(100 + i), "\(strategy), dx by \(path), \(threads) threads")
-                    }
-                }
+                for (i, cs) in Self.cases.enumerated() { check(cs, seed: UInt64(100 + i), "\(strategy), \(threads) threads") }
             }
         }
-        ConvTuning.forcedBackwardData = nil
         ConvTuning.forced = nil
         for (i, cs) in Self.cases.enumerated() { check(cs, seed: UInt64(200 + i), "automatic strategy") }
-    }
-
-    func testFlippedInputGradientAppliesOnlyWhereItIsExact() {
-        func plan(_ shape: [Int], _ weight: [Int], stride: Int = 1, padding: Int, dilation: Int = 1) -> ConvPlan {
-            let g = try! convGeometry(
-                op: "test", inputShape: shape, weightShape: weight, stride: Size2(stride), padding: .explicit(Size2(padding)),
-                dilation: Size2(dilation), groups: 1)
-            return ConvPlan(geometry: g, batch: shape[0], outChannels: weight[0], groups: 1)
-        }
-        // 3x3, padding 1: dx is a 3x3 convolution of G, padding 1, back to 32x32.
-        let resnet = plan([2, 16, 32, 32], [16, 16, 3, 3], padding: 1).flippedGeometry
-        XCTAssertEqual(resnet?.channels, 16)
-        XCTAssertEqual([resnet?.padTop, resnet?.padLeft, resnet?.outH, resnet?.outW], [1, 1, 32, 32])
-        // Valid 3x3 on 7x7 (output 5x5): "full" padding 2 back to 7x7.
-        let valid = plan([1, 2, 7, 7], [4, 2, 3, 3], padding: 0).flippedGeometry
-        XCTAssertEqual([valid?.height, valid?.padTop, valid?.outH], [5, 2, 7])
-        // Dilation 2, padding 2: extent 5, padding 4 - 2 = 2.
-        XCTAssertEqual(plan([1, 2, 9, 9], [2, 2, 3, 3], padding: 2, dilation: 2).flippedGeometry?.padTop, 2)
-        // Not for stride 2, 1x1 pointwise, or padding past the kernel's extent.
-        XCTAssertNil(plan([1, 2, 8, 8], [2, 2, 3, 3], stride: 2, padding: 1).flippedGeometry)
-        XCTAssertNil(plan([1, 2, 8, 8], [2, 2, 1, 1], padding: 0).flippedGeometry)
-        XCTAssertNil(plan([1, 2, 8, 8], [2, 2, 3, 3], padding: 3).flippedGeometry)
-        // Automatic choice: col2im (measured faster); forced flipped only where it applies.
-        XCTAssertEqual(ConvTuning.backwardData(plan([2, 16, 8, 8], [16, 16, 3, 3], padding: 1)), .col2im)
-        ConvTuning.forcedBackwardData = .flipped
-        XCTAssertEqual(ConvTuning.backwardData(plan([2, 16, 8, 8], [16, 16, 3, 3], padding: 1)), .flipped)
-        XCTAssertEqual(ConvTuning.backwardData(plan([1, 2, 8, 8], [2, 2, 3, 3], stride: 2, padding: 1)), .col2im)
-        ConvTuning.forcedBackwardData = nil
     }
 
     func testGradientsAccumulateAcrossCalls() {
         // Two backward passes add up, for the input and the parameters, on
         // the im2col path and the pointwise path, with both strategies.
-        for (strategy, path) in [(ConvStrategy.perSample, ConvBackwardData.col2im), (.perSample, .flipped), (.batched, .col2im)] {
+        for strategy in [ConvStrategy.perSample, .batched] {
             ConvTuning.forced = strategy
-            ConvTuning.forcedBackwardData = path
             for kernel in [Size2(3), Size2(1)] {
                 let layer = Conv2d(2, 3, kernelSize: kernel, padding: kernel == 3 ? 1 : 0, generator: RandomGenerator(seed: 5))
                 let x = Tensor.randn([2, 2, 5, 5], generator: RandomGenerator(seed: 6), requiresGrad: true)
@@ -208,7 +171,7 @@ final class ConvTests: XCTestCase {
                 layer(x).backward(g)
                 let (dx1, dw1, db1) = (x.grad!.scalars, layer.weight.grad!.scalars, layer.bias!.grad!.scalars)
                 layer(x).backward(g)
-                let label = "\(strategy), dx by \(path), kernel \(kernel)"
+                let label = "\(strategy) kernel \(kernel)"
                 assertClose(x.grad!.scalars, dx1.map { 2 * $0 }, rtol: 1e-5, atol: 1e-5, label)
                 assertClose(layer.weight.grad!.scalars, dw1.map { 2 * $0 }, rtol: 1e-5, atol: 1e-5, label)
                 assertClose(layer.bias!.grad!.scalars, db1.map { 2 * $0 }, rtol: 1e-5, atol: 1e-5, label)

@@ -44,9 +44,6 @@ enum ConvTuning {
 ///     dcol[n][g] = W[g]^T * G[n][g]          then col2im adds dcol into x.grad
 ///     db[o]     += sum over n, pixels of G[n][o]
 ///
-/// or, for stride 1 (per-sample strategy), x.grad[n] += W' * im2col(G[n]),
-/// the convolution of G with the flipped kernel (`ConvBackwardData`).
-///
 /// Column matrices live in `Workspace` buffers borrowed per call (and per
 /// worker), so concurrent calls never share scratch memory.
 /// Sizes take an `Int`, a `Size2` or an `[Int]` (`Size2Convertible`).
@@ -197,10 +194,9 @@ struct ConvPlan: Sendable {
 
     // MARK: Backward
 
-    /// dW += G[n] col[n]^T and dx[n] += col2im(W^T G[n]) (or, for stride 1,
-    /// dx[n] += W' im2col(G[n]) with the flipped kernel W': see
-    /// `ConvBackwardData`), samples split over workers. With one worker dW
-    /// accumulates straight into weight.grad; with several, each worker sums into a private partial that is added
+    /// dW += G[n] col[n]^T and dx[n] += col2im(W^T G[n]), samples split over
+    /// workers. With one worker dW accumulates straight into weight.grad;
+    /// with several, each worker sums into a private partial that is added
     /// to weight.grad under a lock at the end.
     func backwardPerSample(
         x: UnsafePointer<Float>, w: UnsafePointer<Float>, gradOut: UnsafePointer<Float>,
@@ -208,54 +204,44 @@ struct ConvPlan: Sendable {
     ) {
         let lock = NSLock()
         let weightCount = outChannels * groupK
-        // Stride 1: dx as a convolution of G with the flipped kernel (no col2im).
-        let flipped = gx != nil && ConvTuning.backwardData(self) == .flipped ? flippedGeometry : nil
-        let columnCount = pointwise ? 0 : max(geometry.columnRows * plane, (flipped?.columnRows ?? 0) * geometry.inPlane)
-        Workspace.with(count: flipped == nil ? 0 : weightCount) { flippedWeight in
-            if flipped != nil { flipWeight(w, into: flippedWeight) }
-            Threading.parallelFor(batch) { range in
-                let direct = range.count == batch
-                Workspace.with(count: columnCount) { col in
-                    Workspace.with(count: (gw == nil || direct) ? 0 : weightCount, zeroed: true) { partial in
-                        let wAcc = direct ? gw : (gw == nil ? nil : partial)
-                        for s in range {
-                            let xs = x + s * inSample, gs = gradOut + s * outSample
-                            if let dW = wAcc {
-                                let column = columnMatrix(of: xs, scratch: col)
-                                for gi in 0..<groups {
-                                    BLAS.sgemm(
-                                        transA: .none, transB: .transpose, m: groupOut, n: groupK, k: plane, alpha: 1,
-                                        a: gs + gi * groupOut * plane, lda: plane,
-                                        b: column + gi * groupK * plane, ldb: plane,
-                                        beta: 1, c: dW + gi * groupOut * groupK, ldc: groupK)
-                                }
-                            }
-                            if let dx = gx, let fg = flipped {
-                                inputGradientFlipped(
-                                    gradOut: gs, flippedWeight: flippedWeight, flipped: fg, column: col, dx: dx + s * inSample,
-                                    fresh: freshGX)
-                            } else if let dx = gx {
-                                let dxs = dx + s * inSample
-                                // Pointwise: the column gradient is the input gradient itself.
-                                let dcol = pointwise ? dxs : col
-                                for gi in 0..<groups {
-                                    BLAS.sgemm(
-                                        transA: .transpose, transB: .none, m: groupK, n: plane, k: groupOut, alpha: 1,
-                                        a: w + gi * groupOut * groupK, lda: groupK,
-                                        b: gs + gi * groupOut * plane, ldb: plane,
-                                        beta: pointwise && !freshGX ? 1 : 0, c: dcol + gi * groupK * plane, ldc: plane)
-                                }
-                                if !pointwise {
-                                    if freshGX { dxs.update(repeating: 0, count: inSample) }
-                                    Im2Col.col2im(col, ldColumn: plane, geometry, inputGrad: dxs)
-                                }
+        Threading.parallelFor(batch) { range in
+            let direct = range.count == batch
+            Workspace.with(count: pointwise ? 0 : geometry.columnRows * plane) { col in
+                Workspace.with(count: (gw == nil || direct) ? 0 : weightCount, zeroed: true) { partial in
+                    let wAcc = direct ? gw : (gw == nil ? nil : partial)
+                    for s in range {
+                        let xs = x + s * inSample, gs = gradOut + s * outSample
+                        if let dW = wAcc {
+                            let column = columnMatrix(of: xs, scratch: col)
+                            for gi in 0..<groups {
+                                BLAS.sgemm(
+                                    transA: .none, transB: .transpose, m: groupOut, n: groupK, k: plane, alpha: 1,
+                                    a: gs + gi * groupOut * plane, lda: plane,
+                                    b: column + gi * groupK * plane, ldb: plane,
+                                    beta: 1, c: dW + gi * groupOut * groupK, ldc: groupK)
                             }
                         }
-                        if !direct, let dW = gw {
-                            lock.lock()
-                            for i in 0..<weightCount { dW[i] += partial[i] }
-                            lock.unlock()
+                        if let dx = gx {
+                            let dxs = dx + s * inSample
+                            // Pointwise: the column gradient is the input gradient itself.
+                            let dcol = pointwise ? dxs : col
+                            for gi in 0..<groups {
+                                BLAS.sgemm(
+                                    transA: .transpose, transB: .none, m: groupK, n: plane, k: groupOut, alpha: 1,
+                                    a: w + gi * groupOut * groupK, lda: groupK,
+                                    b: gs + gi * groupOut * plane, ldb: plane,
+                                    beta: pointwise && !freshGX ? 1 : 0, c: dcol + gi * groupK * plane, ldc: plane)
+                            }
+                            if !pointwise {
+                                if freshGX { dxs.update(repeating: 0, count: inSample) }
+                                Im2Col.col2im(col, ldColumn: plane, geometry, inputGrad: dxs)
+                            }
                         }
+                    }
+                    if !direct, let dW = gw {
+                        lock.lock()
+                        for i in 0..<weightCount { dW[i] += partial[i] }
+                        lock.unlock()
                     }
                 }
             }
