@@ -140,50 +140,53 @@ final class PoolingTests: XCTestCase {
     }
 }
 
-/// The C 2x2 / stride-2 max pooling (vectorised in release builds) against
-/// a plain loop, on even and odd row widths below and above the vector
-/// lengths, with ties and NaNs sprinkled in.
+/// The C 2x2 max pooling (vectorised in release builds) against a plain
+/// loop, at strides 1 and 2 in each direction, on even and odd row widths
+/// below and above the vector lengths, with ties and NaNs sprinkled in.
 final class MaxPoolVectorPathTests: XCTestCase {
     func testMatchesPlainLoopWithTiesAndNaNs() {
         let gen = RandomGenerator(seed: 77)
-        for width in [4, 6, 7, 8, 9, 14, 15, 16, 17, 28, 34] {
-            for height in [2, 5] {
-                let (n, c) = (2, 3)
-                var values = Tensor.randn([n, c, height, width], generator: gen).scalars
-                // Quantised values make ties common; a few NaNs.
-                for i in values.indices {
-                    values[i] = (values[i] * 2).rounded() / 2
-                    if gen.nextInt(below: 23) == 0 { values[i] = .nan }
-                }
-                let x = Tensor(shape: [n, c, height, width], values, requiresGrad: true)
-                let y = maxPool2d(x, kernelSize: 2)
-                let (oh, ow) = (height / 2, width / 2)
-                XCTAssertEqual(y.shape, [n, c, oh, ow])
-                var expected = [Float](), expectedArg = [Int]()
-                for p in 0..<(n * c) {
-                    for oy in 0..<oh {
-                        for ox in 0..<ow {
-                            var best = -Float.infinity, arg = -1
-                            for (dy, dx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
-                                let i = (2 * oy + dy) * width + 2 * ox + dx
-                                let v = values[p * height * width + i]
-                                if arg < 0 || v > best || v.isNaN { (best, arg) = (v, i) }
+        for (sh, sw) in [(2, 2), (1, 1), (1, 2), (2, 1)] {
+            for width in [4, 6, 7, 8, 9, 14, 15, 16, 17, 28, 34] {
+                for height in [2, 5] {
+                    let (n, c) = (2, 3)
+                    var values = Tensor.randn([n, c, height, width], generator: gen).scalars
+                    // Quantised values make ties common; a few NaNs.
+                    for i in values.indices {
+                        values[i] = (values[i] * 2).rounded() / 2
+                        if gen.nextInt(below: 23) == 0 { values[i] = .nan }
+                    }
+                    let x = Tensor(shape: [n, c, height, width], values, requiresGrad: true)
+                    let y = maxPool2d(x, kernelSize: 2, stride: Size2(sh, sw))
+                    let (oh, ow) = ((height - 2) / sh + 1, (width - 2) / sw + 1)
+                    let label = "stride \(sh)x\(sw) width \(width) height \(height)"
+                    XCTAssertEqual(y.shape, [n, c, oh, ow])
+                    var expected = [Float](), expectedArg = [Int]()
+                    for p in 0..<(n * c) {
+                        for oy in 0..<oh {
+                            for ox in 0..<ow {
+                                var best = -Float.infinity, arg = -1
+                                for (dy, dx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+                                    let i = (sh * oy + dy) * width + sw * ox + dx
+                                    let v = values[p * height * width + i]
+                                    if arg < 0 || v > best || v.isNaN { (best, arg) = (v, i) }
+                                }
+                                expected.append(best)
+                                expectedArg.append(p * height * width + arg)
                             }
-                            expected.append(best)
-                            expectedArg.append(p * height * width + arg)
                         }
                     }
+                    let got = y.scalars
+                    for i in got.indices {
+                        let same = got[i] == expected[i] || (got[i].isNaN && expected[i].isNaN)
+                        XCTAssertTrue(same, "\(label) output \(i): \(got[i]) vs \(expected[i])")
+                    }
+                    // The gradient lands on the argmax the plain loop chose.
+                    y.backward(Tensor.ones(y.shape))
+                    var expectedGrad = [Float](repeating: 0, count: values.count)
+                    for a in expectedArg { expectedGrad[a] += 1 }
+                    XCTAssertEqual(x.grad?.scalars ?? [], expectedGrad, "argmax, \(label)")
                 }
-                let got = y.scalars
-                for i in got.indices {
-                    let same = got[i] == expected[i] || (got[i].isNaN && expected[i].isNaN)
-                    XCTAssertTrue(same, "width \(width) height \(height) output \(i): \(got[i]) vs \(expected[i])")
-                }
-                // The gradient lands on the argmax the plain loop chose.
-                y.backward(Tensor.ones(y.shape))
-                var expectedGrad = [Float](repeating: 0, count: values.count)
-                for a in expectedArg { expectedGrad[a] += 1 }
-                XCTAssertEqual(x.grad?.scalars ?? [], expectedGrad, "argmax, width \(width) height \(height)")
             }
         }
     }

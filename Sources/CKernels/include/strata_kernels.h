@@ -6,14 +6,15 @@
 
 #include <stdint.h>
 
-/// 2x2 max pooling with stride 2 and no padding over `planes` consecutive
-/// planes of `height` x `width` floats (outH = height/2 and outW = width/2
-/// windows, each inside the plane). Writes each window's maximum to `out`
-/// and its flat index within the input plane to `argmax` (both
-/// [planes, outH, outW]). Candidates in row-major order; a candidate is
-/// taken when it is greater than the running maximum or NaN, so the first
-/// maximum wins ties and the last NaN of a window wins (PyTorch's CPU rules).
-void strata_maxpool2x2_stride2(const float *input, int64_t planes, int64_t height, int64_t width,
-                               int64_t outH, int64_t outW, float *out, int32_t *argmax);
+/// 2x2 max pooling without padding over `planes` consecutive planes of
+/// `height` x `width` floats, windows `strideH` rows and `strideW` columns
+/// apart, outH x outW of them, each inside the plane. Writes each window's
+/// maximum to `out` and its flat index within the input plane to `argmax`
+/// (both [planes, outH, outW]). Candidates in row-major order; a candidate
+/// is taken when it is greater than the running maximum or NaN, so the
+/// first maximum wins ties and the last NaN of a window wins (PyTorch's CPU
+/// rules).
+void strata_maxpool2x2(const float *input, int64_t planes, int64_t height, int64_t width, int64_t strideH,
+                       int64_t strideW, int64_t outH, int64_t outW, float *out, int32_t *argmax);
 
 #endif

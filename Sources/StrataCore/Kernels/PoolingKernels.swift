@@ -25,15 +25,19 @@ enum PoolingKernels {
     /// Ties: the first maximum in row-major window order wins (strict `>`),
     /// as PyTorch's CPU kernel. A NaN counts as the maximum (the last NaN of
     /// the window, as PyTorch). The general loop's selects may compile to
-    /// branches; the common 2x2 / stride-2 case runs in C
-    /// (`strata_maxpool2x2_stride2`), on vector selects.
+    /// branches; 2x2 windows without padding run in C
+    /// (`strata_maxpool2x2`), on vector selects.
     static func maxForward(
         _ input: UnsafePointer<Float>, _ g: PoolGeometry, planes: Range<Int>,
         out: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>
     ) {
         let windowsInside = (g.outH - 1) * g.strideH + g.kernelH <= g.height && (g.outW - 1) * g.strideW + g.kernelW <= g.width
         if g.padH == 0 && g.padW == 0 && g.kernelH == 2 && g.kernelW == 2 && g.dilationH == 1 && g.dilationW == 1 && windowsInside {
-            maxForward2x2(input, g, planes: planes, out: out, argmax: argmax)
+            // A C loop that clang vectorises (Swift's selects became branches).
+            strata_maxpool2x2(
+                input + planes.lowerBound * g.inPlane, Int64(planes.count), Int64(g.height), Int64(g.width),
+                Int64(g.strideH), Int64(g.strideW), Int64(g.outH), Int64(g.outW),
+                out + planes.lowerBound * g.outPlane, argmax + planes.lowerBound * g.outPlane)
             return
         }
         for p in planes {
@@ -72,45 +76,6 @@ enum PoolingKernels {
         let lo = start < 0 ? (-start + dilation - 1) / dilation : 0
         let hi = start < size ? min(kernel, (size - 1 - start) / dilation + 1) : 0
         return lo..<max(lo, hi)
-    }
-
-    /// `maxForward` for 2x2 windows without padding (every window lies
-    /// inside the input), unrolled; same tie and NaN rules.
-    static func maxForward2x2(
-        _ input: UnsafePointer<Float>, _ g: PoolGeometry, planes: Range<Int>,
-        out: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>
-    ) {
-        if g.strideH == 2 && g.strideW == 2 {
-            // The common MaxPool2d(2): a C loop that clang vectorises.
-            strata_maxpool2x2_stride2(
-                input + planes.lowerBound * g.inPlane, Int64(planes.count), Int64(g.height), Int64(g.width),
-                Int64(g.outH), Int64(g.outW), out + planes.lowerBound * g.outPlane, argmax + planes.lowerBound * g.outPlane)
-            return
-        }
-        let (w, sh, sw) = (g.width, g.strideH, g.strideW)
-        for p in planes {
-            let src = input + p * g.inPlane
-            let dst = out + p * g.outPlane, idx = argmax + p * g.outPlane
-            for oy in 0..<g.outH {
-                let top = oy * sh * w
-                for ox in 0..<g.outW {
-                    let i0 = top + ox * sw
-                    // Candidates in row-major order: (0,0), (0,1), (1,0), (1,1).
-                    var best = src[i0], bestIndex = i0
-                    @inline(__always) func consider(_ i: Int) {
-                        let v = src[i]
-                        let take = v > best || v != v
-                        best = take ? v : best
-                        bestIndex = take ? i : bestIndex
-                    }
-                    consider(i0 + 1)
-                    consider(i0 + w)
-                    consider(i0 + w + 1)
-                    dst[oy * g.outW + ox] = best
-                    idx[oy * g.outW + ox] = Int32(truncatingIfNeeded: bestIndex)
-                }
-            }
-        }
     }
 
     /// Routes each output gradient to its window's argmax (accumulating).
