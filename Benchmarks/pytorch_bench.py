@@ -532,6 +532,25 @@ def w_conv3x3(run, t):
                             note="forward + backward, input gradient included, no bias"))
 
 
+def w_bn_add_relu(run, t):
+    """relu(bn(x) + shortcut), train forward + backward on 128 x 16 x 32 x 32, eager ops."""
+    bn = nn.BatchNorm2d(16)
+    x = torch.randn(128, 16, 32, 32, requires_grad=True)
+    shortcut = torch.randn(128, 16, 32, 32, requires_grad=True)
+    g = torch.randn(128, 16, 32, 32)
+    size = x.numel() * 4.0
+
+    def body():
+        x.grad = None
+        shortcut.grad = None
+        bn.zero_grad()
+        F.relu(bn(x) + shortcut).backward(g)
+        return x.grad
+
+    run.add(make_record("bn-add-relu", t, "ms", run.timer.measure(body), nbytes=8 * size,
+                        note="BatchNorm2d, shortcut add and ReLU as eager ops, train forward + backward"))
+
+
 # name, ids, runs_first, function
 WORKLOADS = [
     ("gemm", ["gemm", "gemm:raw-sgemm", "gemm:ratio"], False, w_gemm),
@@ -546,6 +565,7 @@ WORKLOADS = [
     ("resnet20-step", ["resnet20-step"], False, w_resnet20_step),
     ("resnet20-eval", ["resnet20-eval", "resnet20-eval:folded"], False, w_resnet20_eval),
     ("conv3x3", ["conv3x3-16", "conv3x3-64"], False, w_conv3x3),
+    ("bn-add-relu", ["bn-add-relu"], False, w_bn_add_relu),
 ]
 
 

@@ -45,9 +45,11 @@ struct Workload: Sendable {
 /// Every workload, in report order: the ones this branch's library
 /// supports, then those that need Conv2d, BatchNorm and pooling
 /// (`NetworkWorkloads.swift`), then ResNet-20 and its convolutions
-/// (`ResNetWorkloads.swift`), then data loading (`DataWorkloads.swift`).
+/// (`ResNetWorkloads.swift`), the fused block tail (`FusionWorkloads.swift`),
+/// then data loading (`DataWorkloads.swift`).
 func allWorkloads() -> [Workload] {
-    [limitsWorkload, gemmWorkload, linearWorkload] + networkWorkloads + resnetWorkloads + [imageFolderLoadWorkload]
+    [limitsWorkload, gemmWorkload, linearWorkload] + networkWorkloads + resnetWorkloads + fusionWorkloads
+        + [imageFolderLoadWorkload]
 }
 
 /// Record ids that exist in WORKLOADS.md but have no Strata workload yet.

@@ -55,6 +55,8 @@ final class ChildProcessTests: XCTestCase {
         case "sequentialMilestones":
             let opt = SGD(parameters: [Tensor([1], requiresGrad: true)], learningRate: 0.1)
             _ = SequentialLR(opt, schedulers: [StepLR(opt, stepSize: 1), ExponentialLR(opt, gamma: 0.5)], milestones: [])
+        case "fusedResidualShape":
+            _ = fusedBatchNorm(BatchNorm2d(2), Tensor(zeros: [1, 2, 3, 3]), adding: Tensor(zeros: [1, 2, 3, 4]), relu: ReLU())
         case "saveLoop":
             // Saves forever, alternating two checkpoints, until killed.
             let path = env["STRATA_CHILD_ARG"] ?? ""
@@ -74,6 +76,7 @@ final class ChildProcessTests: XCTestCase {
             ("paramGroupsChange", "Strata: SGD.paramGroups: group 0's parameters cannot change (build a new optimiser)"),
             ("duplicateParameter", "Strata: Adam: parameter group 0 lists a parameter twice (at 0 and 1)"),
             ("sequentialMilestones", "Strata: SequentialLR: needs 1 milestones for 2 schedulers, got 0"),
+            ("fusedResidualShape", "Strata: BatchNorm2d(2): residual of shape [1, 2, 3, 4] does not match the input's [1, 2, 3, 3]"),
         ]
         for (task, message) in cases {
             let (failed, stderr) = try runChild(task)

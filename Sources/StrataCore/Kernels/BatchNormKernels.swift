@@ -199,9 +199,11 @@ enum BatchNormKernels {
     /// returns (a, b) and the output is y = (x - mean) * a + b (a constant
     /// channel gives exactly b). `coefficients` runs once per channel, on
     /// the worker that owns the channel. `y` may be nil (statistics only).
+    /// `epilogue` (residual add, ReLU) is applied as y is written.
     static func trainForward(
         x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>?, geometry g: ChannelGeometry, eps: Float,
         mean: UnsafeMutablePointer<Float>, variance: UnsafeMutablePointer<Float>, invStd: UnsafeMutablePointer<Float>,
+        epilogue e: NormEpiloguePointers = .none,
         coefficients: (Int, Float, Float, Float) -> (Float, Float)
     ) {
         let m = Double(g.perChannel)
@@ -229,6 +231,7 @@ enum BatchNormKernels {
                     b[c - range.lowerBound] = bc
                 }
                 rowAffine(x: x, y: y, geometry: g, channels: range, mean: mean + range.lowerBound, a: a, b: b)
+                rowEpilogue(y, geometry: g, channels: range, e)
             }
             return
         }
@@ -270,7 +273,14 @@ enum BatchNormKernels {
                 for n in 0..<g.outer {
                     let off = n * stride + c0 * S
                     for j in 0..<w {
-                        normaliseRun(x + off + j * S, y + off + j * S, S, mean: mean[c0 + j], a: ab[2 * j], b: ab[2 * j + 1])
+                        let o = off + j * S
+                        if e.isActive {
+                            normaliseEpilogueRun(
+                                x + o, y + o, S, mean: mean[c0 + j], a: ab[2 * j], b: ab[2 * j + 1],
+                                residual: e.residual.map { $0 + o }, relu: e.relu)
+                        } else {
+                            normaliseRun(x + o, y + o, S, mean: mean[c0 + j], a: ab[2 * j], b: ab[2 * j + 1])
+                        }
                     }
                 }
             }
@@ -280,14 +290,15 @@ enum BatchNormKernels {
     // MARK: Eval forward
 
     /// One pass: y = x * scale[c] + shift[c] (running statistics folded into
-    /// per-channel scale and shift by the caller).
+    /// per-channel scale and shift by the caller), then `epilogue`.
     static func affine(
         x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, geometry g: ChannelGeometry,
-        scale: UnsafePointer<Float>, shift: UnsafePointer<Float>
+        scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, epilogue e: NormEpiloguePointers = .none
     ) {
         if g.inner == 1 {
             Threading.parallelFor(g.channels, minChunk: max(16, minChunk(g) * 16)) { range in
                 rowAffine(x: x, y: y, geometry: g, channels: range, mean: nil, a: scale + range.lowerBound, b: shift + range.lowerBound)
+                rowEpilogue(y, geometry: g, channels: range, e)
             }
             return
         }
@@ -296,9 +307,27 @@ enum BatchNormKernels {
             for n in 0..<g.outer {
                 for c in range {
                     let off = n * stride + c * S
-                    affineRun(x + off, y + off, S, a: scale[c], b: shift[c])
+                    if e.isActive {
+                        // (x - 0) * scale + shift: the affine map with mean 0.
+                        normaliseEpilogueRun(
+                            x + off, y + off, S, mean: 0, a: scale[c], b: shift[c],
+                            residual: e.residual.map { $0 + off }, relu: e.relu)
+                    } else {
+                        affineRun(x + off, y + off, S, a: scale[c], b: shift[c])
+                    }
                 }
             }
+        }
+    }
+
+    /// The epilogue over channels `range` of (N, C) output already written.
+    static func rowEpilogue(
+        _ y: UnsafeMutablePointer<Float>, geometry g: ChannelGeometry, channels range: Range<Int>, _ e: NormEpiloguePointers
+    ) {
+        guard e.isActive else { return }
+        for n in 0..<g.outer {
+            let off = n * g.channels + range.lowerBound
+            epilogueInPlace(y + off, range.count, residual: e.residual.map { $0 + off }, relu: e.relu)
         }
     }
 
@@ -332,12 +361,20 @@ enum BatchNormKernels {
     /// Outputs per channel: sumDy = Sdy, sumDyXhat = Sdyxhat. `dx` may be
     /// nil (parameter gradients only); otherwise it is written, or added to
     /// when `accumulate`.
+    ///
+    /// Fused epilogue (NCHW only; (N, C) callers mask dy themselves): with
+    /// `mask` (the fused output act(y + residual)) the gradient of the
+    /// affine map is dz = dy where mask > 0, else 0; `dResidual` receives dz
+    /// (written, or added when `accumulateResidual`) in pass 1, before pass
+    /// 2 writes dx, so it may be x's own gradient buffer.
     static func backward(
         x: UnsafePointer<Float>, dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?, accumulate: Bool,
         geometry g: ChannelGeometry, mean: UnsafePointer<Float>, invStd: UnsafePointer<Float>,
         gEff: UnsafePointer<Float>, batchStatistics: Bool,
-        sumDy: UnsafeMutablePointer<Float>, sumDyXhat: UnsafeMutablePointer<Float>
+        sumDy: UnsafeMutablePointer<Float>, sumDyXhat: UnsafeMutablePointer<Float>,
+        mask: UnsafePointer<Float>? = nil, dResidual: UnsafeMutablePointer<Float>? = nil, accumulateResidual: Bool = false
     ) {
+        let fused = mask != nil || dResidual != nil
         let m = Float(g.perChannel)
         @inline(__always) func coefficients(_ c: Int) -> (Float, Float, Float) {
             let s = invStd[c], gs = gEff[c] * s
@@ -346,6 +383,7 @@ enum BatchNormKernels {
             return (gs, q, -gs * sumDy[c] / m - q * mean[c])
         }
         if g.inner == 1 {
+            strataCheck(!fused, "BatchNormKernels.backward: the fused epilogue takes NCHW input (inner > 1)")
             Threading.parallelFor(g.channels, minChunk: max(16, minChunk(g) * 16)) { range in
                 rowBackward(
                     x: x, dy: dy, dx: dx, accumulate: accumulate, geometry: g, channels: range,
@@ -364,7 +402,13 @@ enum BatchNormKernels {
                 for n in 0..<g.outer {
                     let off = n * stride + c0 * S
                     for j in 0..<w {
-                        let (t1, t2) = gradSums(dy + off + j * S, x + off + j * S, S, mean: mean[c0 + j])
+                        let o = off + j * S
+                        let (t1, t2) =
+                            fused
+                            ? epilogueGradSums(
+                                dy + o, mask.map { $0 + o }, x + o, S, mean: mean[c0 + j],
+                                dResidual: dResidual.map { $0 + o }, accumulateResidual: accumulateResidual)
+                            : gradSums(dy + o, x + o, S, mean: mean[c0 + j])
                         d[2 * j] += t1; d[2 * j + 1] += t2
                     }
                 }
@@ -380,9 +424,16 @@ enum BatchNormKernels {
                 for n in 0..<g.outer {
                     let off = n * stride + c0 * S
                     for j in 0..<w {
-                        gradInputRun(
-                            dy + off + j * S, x + off + j * S, dx + off + j * S, S,
-                            p: pqr[3 * j], q: pqr[3 * j + 1], r: pqr[3 * j + 2], accumulate: accumulate)
+                        let o = off + j * S
+                        if fused {
+                            epilogueGradInputRun(
+                                dy + o, mask.map { $0 + o }, x + o, dx + o, S,
+                                p: pqr[3 * j], q: pqr[3 * j + 1], r: pqr[3 * j + 2], accumulate: accumulate)
+                        } else {
+                            gradInputRun(
+                                dy + o, x + o, dx + o, S,
+                                p: pqr[3 * j], q: pqr[3 * j + 1], r: pqr[3 * j + 2], accumulate: accumulate)
+                        }
                     }
                 }
             }

@@ -19,17 +19,61 @@ package struct RenormCorrection {
     }
 }
 
+/// What follows a normalisation's affine map inside the same op:
+/// out = relu(norm(x) + residual), each part optional (see
+/// `NormEpiloguePointers`). `relu(bn(x) + shortcut)` then reads and writes
+/// the activation once; its backward masks the gradient with the saved
+/// output (zero where out <= 0, PyTorch's ReLU rule) and hands the residual
+/// the masked gradient.
+package struct NormEpilogue {
+    /// Added after the affine map; the shape of the input.
+    package var residual: Tensor?
+    /// max(., 0) last (NaN stays NaN).
+    package var relu: Bool
+
+    package init(residual: Tensor? = nil, relu: Bool = false) {
+        self.residual = residual
+        self.relu = relu
+    }
+
+    /// The plain normalisation.
+    package static var none: NormEpilogue { NormEpilogue() }
+    var isActive: Bool { residual != nil || relu }
+    var pointers: NormEpiloguePointers { NormEpiloguePointers(residual: residual.map { UnsafePointer($0.data) }, relu: relu) }
+
+    /// Stops with a message naming `op` when the residual's shape is not the input's.
+    func check(input shape: [Int], op: String) {
+        guard let r = residual else { return }
+        strataCheck(r.shape == shape, "\(op): residual of shape \(r.shape) does not match the input's \(shape)")
+    }
+
+    /// The op's inputs besides x and the affine parameters.
+    var inputs: [Tensor] { residual.map { [$0] } ?? [] }
+
+    /// The epilogue as separate ops on a finished output `y` of the input's
+    /// shape (for the paths that do not fuse it); `op` names the layer in a
+    /// shape error.
+    package func applied(to y: Tensor, op: String) -> Tensor {
+        check(input: y.shape, op: op)
+        var z = y
+        if let r = residual { z = z + r }
+        return relu ? z.relu() : z
+    }
+}
+
 /// Normalises `x` with its own batch statistics per geometry channel.
 ///
 /// - Geometry channel k uses affine index k % affineChannels (BatchNorm:
 ///   affineChannels == channels; InstanceNorm: channels = N*C, affine per C).
 /// - y = gEff * xhat + bEff with gEff = gamma (times r for renorm) and
 ///   bEff = beta (plus gamma*d for renorm).
+/// - `epilogue` (residual add, ReLU) is fused into the output pass.
 /// - Returns the output and each geometry channel's mean and biased variance.
 package func batchStatisticsNorm(
     _ x: Tensor, geometry g: ChannelGeometry, affineChannels: Int, weight: Tensor?, bias: Tensor?,
-    eps: Float, renorm: RenormCorrection?, op: String
+    eps: Float, renorm: RenormCorrection?, epilogue: NormEpilogue = .none, op: String
 ) -> (output: Tensor, mean: FloatBuffer, variance: FloatBuffer) {
+    epilogue.check(input: x.shape, op: op)
     let C = g.channels
     let out = Tensor(uninitialized: x.shape)
     let mean = FloatBuffer(C), variance = FloatBuffer(C), invStd = FloatBuffer(C), gEff = FloatBuffer(C)
@@ -37,7 +81,7 @@ package func batchStatisticsNorm(
     let w = weight?.data, b = bias?.data
     BatchNormKernels.trainForward(
         x: x.data, y: out.data, geometry: g, eps: eps,
-        mean: mean.pointer, variance: variance.pointer, invStd: invStd.pointer
+        mean: mean.pointer, variance: variance.pointer, invStd: invStd.pointer, epilogue: epilogue.pointers
     ) { c, mu, v, s in
         let k = c % affineChannels
         var scale = w?[k] ?? 1, shift = b?[k] ?? 0
@@ -52,10 +96,12 @@ package func batchStatisticsNorm(
         gEff[c] = scale
         return (scale * s, shift)
     }
-    let inputs = [x] + [weight, bias].compactMap { $0 }
+    let inputs = [x] + [weight, bias].compactMap { $0 } + epilogue.inputs
+    let mask = epilogue.relu ? out.detached() : nil, residual = epilogue.residual
     out.recordOp(op, inputs: inputs) { gy in
         let (sumDy, sumDyXhat) = channelNormBackward(
-            x, gy, geometry: g, mean: mean, invStd: invStd, gEff: gEff, batchStatistics: true)
+            x, gy, geometry: g, mean: mean, invStd: invStd, gEff: gEff, batchStatistics: true,
+            mask: mask, residual: residual)
         accumulateChannelSums(into: weight, channels: C, affineChannels: affineChannels) { c in
             renorm == nil ? sumDyXhat[c] : rBuf[c] * sumDyXhat[c] + dBuf[c] * sumDy[c]
         }
@@ -67,10 +113,12 @@ package func batchStatisticsNorm(
 /// Normalises `x` with fixed statistics (eval-mode BatchNorm): one pass of
 /// y = x * scale + shift with scale = gamma / sqrt(var + eps) and
 /// shift = beta - mean * scale. `mean` and `variance` have `channels` entries.
+/// `epilogue` (residual add, ReLU) is fused into the pass.
 package func fixedStatisticsNorm(
     _ x: Tensor, geometry g: ChannelGeometry, weight: Tensor?, bias: Tensor?,
-    mean: UnsafePointer<Float>, variance: UnsafePointer<Float>, eps: Float, op: String
+    mean: UnsafePointer<Float>, variance: UnsafePointer<Float>, eps: Float, epilogue: NormEpilogue = .none, op: String
 ) -> Tensor {
+    epilogue.check(input: x.shape, op: op)
     let C = g.channels
     let out = Tensor(uninitialized: x.shape)
     let meanCopy = FloatBuffer(C), invStd = FloatBuffer(C), scale = FloatBuffer(C), shift = FloatBuffer(C)
@@ -82,11 +130,14 @@ package func fixedStatisticsNorm(
         scale[c] = gamma[c] * invStd[c]
         shift[c] = (bias?.data[c] ?? 0) - mean[c] * scale[c]
     }
-    BatchNormKernels.affine(x: x.data, y: out.data, geometry: g, scale: scale.pointer, shift: shift.pointer)
-    let inputs = [x] + [weight, bias].compactMap { $0 }
+    BatchNormKernels.affine(
+        x: x.data, y: out.data, geometry: g, scale: scale.pointer, shift: shift.pointer, epilogue: epilogue.pointers)
+    let inputs = [x] + [weight, bias].compactMap { $0 } + epilogue.inputs
+    let mask = epilogue.relu ? out.detached() : nil, residual = epilogue.residual
     out.recordOp(op, inputs: inputs) { gy in
         let (sumDy, sumDyXhat) = channelNormBackward(
-            x, gy, geometry: g, mean: meanCopy, invStd: invStd, gEff: gamma, batchStatistics: false)
+            x, gy, geometry: g, mean: meanCopy, invStd: invStd, gEff: gamma, batchStatistics: false,
+            mask: mask, residual: residual)
         accumulateChannelSums(into: weight, channels: C, affineChannels: C) { sumDyXhat[$0] }
         accumulateChannelSums(into: bias, channels: C, affineChannels: C) { sumDy[$0] }
     }
@@ -96,16 +147,43 @@ package func fixedStatisticsNorm(
 /// Runs the fused per-channel backward: writes (or adds) d(loss)/dx into
 /// `x.grad` when x needs it, and returns each geometry channel's sum(dy) and
 /// sum(dy * xhat) for the affine gradients.
+///
+/// With a fused epilogue, `mask` is the op's saved output (ReLU: the
+/// gradient passes where it is positive) and `residual` receives the
+/// masked gradient. The residual's gradient buffer is settled before x's,
+/// so `relu(bn(x) + x)` accumulates both terms into the one buffer.
 func channelNormBackward(
     _ x: Tensor, _ gy: Tensor, geometry g: ChannelGeometry, mean: FloatBuffer, invStd: FloatBuffer,
-    gEff: FloatBuffer, batchStatistics: Bool
+    gEff: FloatBuffer, batchStatistics: Bool, mask: Tensor? = nil, residual: Tensor? = nil
 ) -> (sumDy: FloatBuffer, sumDyXhat: FloatBuffer) {
     let sumDy = FloatBuffer(g.channels), sumDyXhat = FloatBuffer(g.channels)
+    var dy = gy
+    var maskPointer = mask.map { UnsafePointer($0.data) }
+    var dResidual: UnsafeMutablePointer<Float>?, accumulateResidual = false
+    if g.inner == 1 && (mask != nil || residual != nil) {
+        // The (N, C) kernels take a plain dy: mask it here, hand it to the residual.
+        if let m = mask {
+            let dz = Tensor(uninitialized: gy.shape)
+            let pm = m.data, pg = gy.data, pd = dz.data
+            Threading.parallelFor(gy.count, minChunk: 1 << 16) { r in reluBackwardKernel(pm, pg, pd, r) }
+            dy = dz
+        }
+        residual?.accumulateGrad(dy)
+        maskPointer = nil
+    } else if let r = residual, r.requiresGrad {
+        let (d, acc, fresh) = gradientTarget(r)
+        dResidual = d
+        accumulateResidual = acc
+        if let t = fresh { r.grad = t }
+    }
     let (dx, accumulate, fresh) = gradientTarget(x)
-    BatchNormKernels.backward(
-        x: x.data, dy: gy.data, dx: dx, accumulate: accumulate, geometry: g,
-        mean: mean.pointer, invStd: invStd.pointer, gEff: gEff.pointer, batchStatistics: batchStatistics,
-        sumDy: sumDy.pointer, sumDyXhat: sumDyXhat.pointer)
+    withExtendedLifetime((dy, mask)) {
+        BatchNormKernels.backward(
+            x: x.data, dy: dy.data, dx: dx, accumulate: accumulate, geometry: g,
+            mean: mean.pointer, invStd: invStd.pointer, gEff: gEff.pointer, batchStatistics: batchStatistics,
+            sumDy: sumDy.pointer, sumDyXhat: sumDyXhat.pointer,
+            mask: maskPointer, dResidual: dResidual, accumulateResidual: accumulateResidual)
+    }
     if let t = fresh { x.grad = t }
     return (sumDy, sumDyXhat)
 }

@@ -151,7 +151,11 @@ public class BatchNormBase: Module, ListsOwnState {
     func renormCorrection() -> RenormCorrection? { nil }
 
     /// Input [N, C] or [N, C, L] (1d), [N, C, H, W] (2d); output the same shape.
-    public func forward(_ x: Tensor) -> Tensor {
+    public func forward(_ x: Tensor) -> Tensor { forward(x, epilogue: .none) }
+
+    /// The forward with `epilogue` (residual add, ReLU) fused into the
+    /// output pass; SyncBatchNorm and an empty batch apply it as separate ops.
+    func forward(_ x: Tensor, epilogue: NormEpilogue) -> Tensor {
         strataTry { try validate(inputShape: x.shape) }
         let g = geometry(x.shape)
         let name = layerName
@@ -163,7 +167,7 @@ public class BatchNormBase: Module, ListsOwnState {
             return withExtendedLifetime((zero, one)) {
                 fixedStatisticsNorm(
                     x, geometry: g, weight: weight, bias: bias,
-                    mean: zero.data, variance: one.data, eps: eps, op: name)
+                    mean: zero.data, variance: one.data, eps: eps, epilogue: epilogue, op: name)
             }
         }
         if usesBatchStatistics {
@@ -178,11 +182,11 @@ public class BatchNormBase: Module, ListsOwnState {
                         runningMean: rm, runningVar: rv, numBatchesTracked: numBatchesTracked, momentum: momentum,
                         mean: mean, variance: variance, count: count, unbiased: unbiasedRunningVariance)
                 }
-                return y
+                return epilogue.applied(to: y, op: name)
             }
             let (y, mean, variance) = batchStatisticsNorm(
                 x, geometry: g, affineChannels: numFeatures, weight: weight, bias: bias,
-                eps: eps, renorm: renorm, op: name)
+                eps: eps, renorm: renorm, epilogue: epilogue, op: name)
             if update, let rm = runningMean, let rv = runningVar {
                 updateRunningStatistics(
                     runningMean: rm, runningVar: rv, numBatchesTracked: numBatchesTracked, momentum: momentum,
@@ -194,7 +198,7 @@ public class BatchNormBase: Module, ListsOwnState {
         guard let rm = runningMean, let rv = runningVar else { strataFatal("\(name): no running statistics") }
         return fixedStatisticsNorm(
             x, geometry: g, weight: weight, bias: bias,
-            mean: rm.data, variance: rv.data, eps: eps, op: name)
+            mean: rm.data, variance: rv.data, eps: eps, epilogue: epilogue, op: name)
     }
 }
 

@@ -76,7 +76,7 @@ public final class CIFARResNet: Module {
     }
 
     public func forward(_ x: Tensor) -> Tensor {
-        let h = layer3(layer2(layer1(relu(bn1(conv1(x))))))
+        let h = layer3(layer2(layer1(fusedBatchNorm(bn1, conv1(x), relu: relu))))
         return fc(avgpool(h).flattened())
     }
 }

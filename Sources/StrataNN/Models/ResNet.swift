@@ -35,9 +35,10 @@ public final class BasicBlock: Module {
     }
 
     public func forward(_ x: Tensor) -> Tensor {
+        // relu(bn2(conv2(relu(bn1(conv1(x))))) + identity), BatchNorm, add and ReLU fused.
         let identity = downsample.map { $0(x) } ?? x
-        let out = bn2(conv2(relu(bn1(conv1(x)))))
-        return relu(out + identity)
+        let h = fusedBatchNorm(bn1, conv1(x), relu: relu)
+        return fusedBatchNorm(bn2, conv2(h), adding: identity, relu: relu)
     }
 }
 
@@ -107,7 +108,7 @@ public final class ResNet: Module {
     }
 
     public func forward(_ x: Tensor) -> Tensor {
-        var h = maxpool(relu(bn1(conv1(x))))
+        var h = maxpool(fusedBatchNorm(bn1, conv1(x), relu: relu))
         h = layer4(layer3(layer2(layer1(h))))
         return fc(avgpool(h).flattened())
     }

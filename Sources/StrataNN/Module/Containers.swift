@@ -15,9 +15,20 @@ public final class Sequential: Module, ListsOwnState {
     /// Appends a layer.
     public func append(_ layer: any Module) { layers.append(layer) }
 
+    /// Calls the layers in order. A BatchNorm directly followed by a ReLU
+    /// runs as one fused op (`fusedBatchNorm`): same result, one pass fewer.
     public func forward(_ input: Tensor) -> Tensor {
         var x = input
-        for layer in layers { x = layer(x) }
+        var i = 0
+        while i < layers.count {
+            if let bn = layers[i] as? BatchNormBase, i + 1 < layers.count, let relu = layers[i + 1] as? ReLU {
+                x = fusedBatchNorm(bn, x, relu: relu)
+                i += 2
+            } else {
+                x = layers[i](x)
+                i += 1
+            }
+        }
         return x
     }
 }
