@@ -95,6 +95,7 @@ private struct NaiveConv {
 final class ConvTests: XCTestCase {
     override func tearDown() {
         ConvTuning.forced = nil
+        ConvTuning.forcedTransposedWeightGradient = nil
         Threading.count = ProcessInfo.processInfo.activeProcessorCount
         super.tearDown()
     }
@@ -152,18 +153,26 @@ final class ConvTests: XCTestCase {
             Threading.count = threads
             for strategy in [ConvStrategy.perSample, .batched] {
                 ConvTuning.forced = strategy
-                for (i, cs) in Self.cases.enumerated() { check(cs, seed: UInt64(100 + i), "\(strategy), \(threads) threads") }
+                // Per sample, the weight gradient in both orientations (G col^T and col G^T).
+                for transposed in strategy == .perSample ? [false, true] : [false] {
+                    ConvTuning.forcedTransposedWeightGradient = transposed
+                    for (i, cs) in Self.cases.enumerated() {
+                        check(cs, seed: UInt64(100 + i), "\(strategy), dW transposed \(transposed), \(threads) threads")
+                    }
+                }
             }
         }
         ConvTuning.forced = nil
+        ConvTuning.forcedTransposedWeightGradient = nil
         for (i, cs) in Self.cases.enumerated() { check(cs, seed: UInt64(200 + i), "automatic strategy") }
     }
 
     func testGradientsAccumulateAcrossCalls() {
         // Two backward passes add up, for the input and the parameters, on
         // the im2col path and the pointwise path, with both strategies.
-        for strategy in [ConvStrategy.perSample, .batched] {
+        for (strategy, transposed) in [(ConvStrategy.perSample, false), (.perSample, true), (.batched, false)] {
             ConvTuning.forced = strategy
+            ConvTuning.forcedTransposedWeightGradient = transposed
             for kernel in [Size2(3), Size2(1)] {
                 let layer = Conv2d(2, 3, kernelSize: kernel, padding: kernel == 3 ? 1 : 0, generator: RandomGenerator(seed: 5))
                 let x = Tensor.randn([2, 2, 5, 5], generator: RandomGenerator(seed: 6), requiresGrad: true)
@@ -171,7 +180,7 @@ final class ConvTests: XCTestCase {
                 layer(x).backward(g)
                 let (dx1, dw1, db1) = (x.grad!.scalars, layer.weight.grad!.scalars, layer.bias!.grad!.scalars)
                 layer(x).backward(g)
-                let label = "\(strategy) kernel \(kernel)"
+                let label = "\(strategy) dW transposed \(transposed) kernel \(kernel)"
                 assertClose(x.grad!.scalars, dx1.map { 2 * $0 }, rtol: 1e-5, atol: 1e-5, label)
                 assertClose(layer.weight.grad!.scalars, dw1.map { 2 * $0 }, rtol: 1e-5, atol: 1e-5, label)
                 assertClose(layer.bias!.grad!.scalars, db1.map { 2 * $0 }, rtol: 1e-5, atol: 1e-5, label)
