@@ -137,16 +137,32 @@ enum BatchNormKernels {
         return (s1, s2)
     }
 
-    /// y = (x - mean) * a + b over a run.
+    /// y = act((x - mean) * a + b + residual) over a run: the residual term
+    /// only with `residual` (the run's own start), act = max(., 0) (NaN stays
+    /// NaN) with `relu` (the fused epilogue, `NormEpiloguePointers`). The
+    /// plain callers pass neither; the function is always inlined, so their
+    /// loop carries no test of either.
     @inline(__always)
     static func normaliseRun(
         _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ count: Int,
-        mean: Float, a: Float, b: Float
+        mean: Float, a: Float, b: Float, residual: UnsafePointer<Float>? = nil, relu: Bool = false
     ) {
         let mv = V16(repeating: mean), av = V16(repeating: a), bv = V16(repeating: b)
         var i = 0
-        while i + 16 <= count { store16(y + i, (load16(x + i) - mv) * av + bv); i += 16 }
-        while i < count { y[i] = (x[i] - mean) * a + b; i += 1 }
+        while i + 16 <= count {
+            var v = (load16(x + i) - mv) * av + bv
+            if let r = residual { v += load16(r + i) }
+            if relu { v = v.replacing(with: 0, where: v .< 0) }
+            store16(y + i, v)
+            i += 16
+        }
+        while i < count {
+            var v = (x[i] - mean) * a + b
+            if let r = residual { v += r[i] }
+            if relu && v < 0 { v = 0 }
+            y[i] = v
+            i += 1
+        }
     }
 
     /// y = x * a + b over a run.
@@ -158,35 +174,52 @@ enum BatchNormKernels {
         while i < count { y[i] = x[i] * a + b; i += 1 }
     }
 
-    /// (sum dy, sum dy*(x-mean)) over a run.
+    /// (sum dz, sum dz*(x-mean)) over a run, dz = dy, or with `mask` (the
+    /// fused epilogue's saved output) dy where mask > 0, else 0; with
+    /// `dResidual` dz is also written there (added when `accumulateResidual`).
     @inline(__always)
-    static func gradSums(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ count: Int, mean: Float) -> (Double, Double) {
+    static func gradSums(
+        _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ count: Int, mean: Float,
+        mask: UnsafePointer<Float>? = nil, dResidual: UnsafeMutablePointer<Float>? = nil, accumulateResidual: Bool = false
+    ) -> (Double, Double) {
         let mv = V16(repeating: mean)
         var a1 = V16(), a2 = V16(), i = 0
         while i + 16 <= count {
-            let g = load16(dy + i)
+            let g = maskedGradient(dy, mask, i)
+            if let d = dResidual { store16(d + i, accumulateResidual ? load16(d + i) + g : g) }
             a1 += g; a2 += g * (load16(x + i) - mv)
             i += 16
         }
         var s1 = Double(a1.sum()), s2 = Double(a2.sum())
-        while i < count { s1 += Double(dy[i]); s2 += Double(dy[i] * (x[i] - mean)); i += 1 }
+        while i < count {
+            let g = maskedGradient(dy, mask, scalar: i)
+            if let d = dResidual { d[i] = accumulateResidual ? d[i] + g : g }
+            s1 += Double(g); s2 += Double(g * (x[i] - mean))
+            i += 1
+        }
         return (s1, s2)
     }
 
-    /// dx (+)= p*dy + q*x + r over a run.
+    /// dx (+)= p*dz + q*x + r over a run, dz as in `gradSums`.
     @inline(__always)
     static func gradInputRun(
         _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
-        _ count: Int, p: Float, q: Float, r: Float, accumulate: Bool
+        _ count: Int, p: Float, q: Float, r: Float, accumulate: Bool, mask: UnsafePointer<Float>? = nil
     ) {
         let pv = V16(repeating: p), qv = V16(repeating: q), rv = V16(repeating: r)
         var i = 0
         if accumulate {
-            while i + 16 <= count { store16(dx + i, load16(dx + i) + (load16(dy + i) * pv + (load16(x + i) * qv + rv))); i += 16 }
-            while i < count { dx[i] += dy[i] * p + (x[i] * q + r); i += 1 }
+            while i + 16 <= count {
+                store16(dx + i, load16(dx + i) + (maskedGradient(dy, mask, i) * pv + (load16(x + i) * qv + rv)))
+                i += 16
+            }
+            while i < count { dx[i] += maskedGradient(dy, mask, scalar: i) * p + (x[i] * q + r); i += 1 }
         } else {
-            while i + 16 <= count { store16(dx + i, load16(dy + i) * pv + (load16(x + i) * qv + rv)); i += 16 }
-            while i < count { dx[i] = dy[i] * p + (x[i] * q + r); i += 1 }
+            while i + 16 <= count {
+                store16(dx + i, maskedGradient(dy, mask, i) * pv + (load16(x + i) * qv + rv))
+                i += 16
+            }
+            while i < count { dx[i] = maskedGradient(dy, mask, scalar: i) * p + (x[i] * q + r); i += 1 }
         }
     }
 
@@ -274,8 +307,9 @@ enum BatchNormKernels {
                     let off = n * stride + c0 * S
                     for j in 0..<w {
                         let o = off + j * S
+                        // Two calls, so that the plain one is inlined without the epilogue's tests.
                         if e.isActive {
-                            normaliseEpilogueRun(
+                            normaliseRun(
                                 x + o, y + o, S, mean: mean[c0 + j], a: ab[2 * j], b: ab[2 * j + 1],
                                 residual: e.residual.map { $0 + o }, relu: e.relu)
                         } else {
@@ -309,7 +343,7 @@ enum BatchNormKernels {
                     let off = n * stride + c * S
                     if e.isActive {
                         // (x - 0) * scale + shift: the affine map with mean 0.
-                        normaliseEpilogueRun(
+                        normaliseRun(
                             x + off, y + off, S, mean: 0, a: scale[c], b: shift[c],
                             residual: e.residual.map { $0 + off }, relu: e.relu)
                     } else {
@@ -405,8 +439,8 @@ enum BatchNormKernels {
                         let o = off + j * S
                         let (t1, t2) =
                             fused
-                            ? epilogueGradSums(
-                                dy + o, mask.map { $0 + o }, x + o, S, mean: mean[c0 + j],
+                            ? gradSums(
+                                dy + o, x + o, S, mean: mean[c0 + j], mask: mask.map { $0 + o },
                                 dResidual: dResidual.map { $0 + o }, accumulateResidual: accumulateResidual)
                             : gradSums(dy + o, x + o, S, mean: mean[c0 + j])
                         d[2 * j] += t1; d[2 * j + 1] += t2
@@ -426,9 +460,9 @@ enum BatchNormKernels {
                     for j in 0..<w {
                         let o = off + j * S
                         if fused {
-                            epilogueGradInputRun(
-                                dy + o, mask.map { $0 + o }, x + o, dx + o, S,
-                                p: pqr[3 * j], q: pqr[3 * j + 1], r: pqr[3 * j + 2], accumulate: accumulate)
+                            gradInputRun(
+                                dy + o, x + o, dx + o, S, p: pqr[3 * j], q: pqr[3 * j + 1], r: pqr[3 * j + 2],
+                                accumulate: accumulate, mask: mask.map { $0 + o })
                         } else {
                             gradInputRun(
                                 dy + o, x + o, dx + o, S,

@@ -229,19 +229,13 @@ struct ConvPlan: Sendable {
                         if let dW = wAcc {
                             let column = columnMatrix(of: xs, scratch: col)
                             for gi in 0..<groups {
+                                // dW[g] (O/G x K) += G[n][g] col[n][g]^T, or transposed
+                                // dW[g]^T (K x O/G) += col[n][g] G[n][g]^T: the operands swap.
                                 let g = gs + gi * groupOut * plane, c = column + gi * groupK * plane
-                                if transposed {
-                                    // dW[g]^T (K x O/G) += col[n][g] * G[n][g]^T
-                                    BLAS.sgemm(
-                                        transA: .none, transB: .transpose, m: groupK, n: groupOut, k: plane, alpha: 1,
-                                        a: c, lda: plane, b: g, ldb: plane,
-                                        beta: 1, c: dW + gi * groupOut * groupK, ldc: groupOut)
-                                } else {
-                                    BLAS.sgemm(
-                                        transA: .none, transB: .transpose, m: groupOut, n: groupK, k: plane, alpha: 1,
-                                        a: g, lda: plane, b: c, ldb: plane,
-                                        beta: 1, c: dW + gi * groupOut * groupK, ldc: groupK)
-                                }
+                                let (a, b, m, n) = transposed ? (c, g, groupK, groupOut) : (g, c, groupOut, groupK)
+                                BLAS.sgemm(
+                                    transA: .none, transB: .transpose, m: m, n: n, k: plane, alpha: 1,
+                                    a: a, lda: plane, b: b, ldb: plane, beta: 1, c: dW + gi * groupOut * groupK, ldc: n)
                             }
                         }
                         if let dx = gx {

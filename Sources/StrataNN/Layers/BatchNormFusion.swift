@@ -17,11 +17,12 @@ import StrataCore
 /// every module as before. `relu` is the model's own `ReLU` child, passed so
 /// that its hooks are honoured; it holds no state.
 public func fusedBatchNorm(_ bn: BatchNormBase, _ x: Tensor, adding residual: Tensor? = nil, relu: ReLU?) -> Tensor {
-    if let r = residual {
-        // Checked here too: the unfused path's `+` would broadcast.
-        strataCheck(r.shape == x.shape, "\(bn.layerName): residual of shape \(r.shape) does not match the input's \(x.shape)")
-    }
     guard canFuse(bn) && (relu.map(canFuse) ?? true) else {
+        // The fused op checks the residual's shape itself; `+` would broadcast.
+        if let r = residual {
+            strataCheck(
+                r.shape == x.shape, "\(bn.layerName): residual of shape \(r.shape) does not match the input's \(x.shape)")
+        }
         var y = bn(x)
         if let r = residual { y = y + r }
         return relu.map { $0(y) } ?? y
