@@ -8,7 +8,7 @@ import XCTest
 @testable import StrataTraining
 
 /// One convolution configuration for the naive-vs-fast comparison.
-private struct ConvCase: CustomStringConvertible {
+struct ConvCase: CustomStringConvertible {
     var n = 2, c = 3, h = 7, w = 6, o = 4
     var kernel: Size2 = 3, stride: Size2 = 1, padding: ConvPadding = 0, dilation: Size2 = 1
     var groups = 1, bias = true
@@ -18,7 +18,7 @@ private struct ConvCase: CustomStringConvertible {
 }
 
 /// Direct convolution in Double, written plainly (the oracle for the im2col path).
-private struct NaiveConv {
+struct NaiveConv {
     let cs: ConvCase
     let top: Int, left: Int, outH: Int, outW: Int
 

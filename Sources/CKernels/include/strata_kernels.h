@@ -1,6 +1,7 @@
 // Small C kernels of StrataCore: loops that Swift compiles poorly (data-
-// dependent selects that must not become branches). Plain C, vectorised by
-// clang; no allocation, no global state.
+// dependent selects that must not become branches, register-blocked vector
+// products built for several instruction sets with a runtime choice). Plain
+// C with clang's vector extensions; no allocation, no global state.
 #ifndef STRATA_KERNELS_H
 #define STRATA_KERNELS_H
 
@@ -16,5 +17,31 @@
 /// rules).
 void strata_maxpool2x2(const float *input, int64_t planes, int64_t height, int64_t width, int64_t strideH,
                        int64_t strideW, int64_t outH, int64_t outW, float *out, int32_t *argmax);
+
+/// Winograd F(2x2, 3x3): the convolution of [N, K, H, W] inputs with 3x3
+/// kernels, stride 1, padding 1, into [N, O, H, W] outputs.
+///
+/// The transformed kernels U [16][mPad][K] (mPad: the output channels
+/// rounded up to a multiple of 4, extra rows zero). With `inputGradient`
+/// 0, U[p][o][c] transforms w[o][c] (w is [O][C][3][3]): the forward
+/// convolution, K = C. With 1, U[p][c][o] transforms w[o][c] turned by 180
+/// degrees: the convolution that maps the output gradient [N, O, H, W] to
+/// the input gradient [N, C, H, W], K = O.
+void strata_winograd_weights(const float *w, int64_t O, int64_t C, int inputGradient, float *U, int64_t mPad);
+
+/// The vector width the running CPU supports: 16 (AVX-512), 8 (AVX2 and
+/// FMA) or 4 (baseline); pass it to strata_winograd_conv3x3.
+int strata_winograd_isa(void);
+
+/// Convolves `samples` consecutive inputs x [samples, K, H, W] with U
+/// (from strata_winograd_weights, output channels O <= mPad) into
+/// out [samples, O, H, W], overwriting it or, with `accumulate`, adding
+/// to it. Scratch, with th = (H+1)/2, tw = (W+1)/2, T = th*tw and
+/// nPad = samples*T rounded up to a multiple of 64:
+/// V: 16*K*nPad floats, M: 16*mPad*nPad floats,
+/// scratch: (2*th+2)*(2*tw+2) floats.
+void strata_winograd_conv3x3(const float *x, int64_t samples, int64_t K, int64_t H, int64_t W, const float *U,
+                             int64_t mPad, int64_t O, float *out, int accumulate, float *V, float *M, float *scratch,
+                             int isa);
 
 #endif

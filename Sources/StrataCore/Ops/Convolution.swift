@@ -27,6 +27,17 @@ enum ConvTuning {
         return .perSample
     }
 
+    /// Forces Winograd on (where `Winograd.supports` the call) or off
+    /// (benchmarks and tests); nil chooses.
+    nonisolated(unsafe) static var forcedWinograd: Bool?
+
+    /// Winograd for every call it supports unless forced off or another
+    /// strategy is forced.
+    static func winograd(_ plan: ConvPlan) -> Bool {
+        guard Winograd.supports(plan) else { return false }
+        return forcedWinograd ?? (forced == nil)
+    }
+
     /// Forces the per-sample weight gradient's orientation (tests); nil chooses.
     nonisolated(unsafe) static var forcedTransposedWeightGradient: Bool?
 
@@ -85,9 +96,14 @@ public func conv2d(
     }
     let plan = ConvPlan(geometry: g, batch: x.shape[0], outChannels: weight.shape[0], groups: groups)
     let out = Tensor(uninitialized: [plan.batch, plan.outChannels, g.outH, g.outW])
-    switch ConvTuning.strategy(g, batch: plan.batch, pointwise: plan.pointwise) {
-    case .perSample: plan.forwardPerSample(x: x.data, w: weight.data, bias: bias?.data, out: out.data)
-    case .batched: plan.forwardBatched(x: x.data, w: weight.data, bias: bias?.data, out: out.data)
+    let winograd = ConvTuning.winograd(plan)
+    if winograd {
+        plan.forwardWinograd(x: x.data, w: weight.data, bias: bias?.data, out: out.data)
+    } else {
+        switch ConvTuning.strategy(g, batch: plan.batch, pointwise: plan.pointwise) {
+        case .perSample: plan.forwardPerSample(x: x.data, w: weight.data, bias: bias?.data, out: out.data)
+        case .batched: plan.forwardBatched(x: x.data, w: weight.data, bias: bias?.data, out: out.data)
+        }
     }
     let inputs = [x, weight] + (bias.map { [$0] } ?? [])
     return out.recordOp("conv2d", inputs: inputs) { gradOut in
@@ -97,7 +113,9 @@ public func conv2d(
         if freshGX { x.grad = Tensor(uninitialized: x.shape) }
         let gx = x.requiresGrad ? x.gradBuffer().data : nil
         let gw = weight.requiresGrad ? weight.gradBuffer().data : nil
-        if gx != nil || gw != nil {
+        if winograd {
+            plan.backwardWinograd(x: x.data, w: weight.data, gradOut: gradOut.data, gx: gx, freshGX: freshGX, gw: gw)
+        } else if gx != nil || gw != nil {
             switch ConvTuning.strategy(g, batch: plan.batch, pointwise: plan.pointwise) {
             case .perSample:
                 plan.backwardPerSample(x: x.data, w: weight.data, gradOut: gradOut.data, gx: gx, freshGX: freshGX, gw: gw)

@@ -1,0 +1,92 @@
+// Winograd F(2x2, 3x3) convolution: 3x3 kernel, stride 1, padding 1.
+// Each 2x2 block of outputs ("tile") costs 16 multiplies per channel pair
+// instead of 36; the transforms are adds. The multiply stage is 16 small
+// matrix products, one per position of the 4x4 transformed tile.
+#include <string.h>
+
+#include "strata_kernels.h"
+
+#define WG_VW 4
+#define WG_NV 2
+#define WG(name) wg_##name##_base
+#include "winograd_impl.h"
+#undef WG
+#undef WG_NV
+#undef WG_VW
+
+#if defined(__x86_64__) && defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#define WG_VW 8
+#define WG_NV 2
+#define WG(name) wg_##name##_avx2
+#include "winograd_impl.h"
+#undef WG
+#undef WG_NV
+#undef WG_VW
+#pragma clang attribute pop
+
+#pragma clang attribute push(__attribute__((target("avx512f"))), apply_to = function)
+#define WG_VW 16
+#define WG_NV 4
+#define WG(name) wg_##name##_avx512
+#include "winograd_impl.h"
+#undef WG
+#undef WG_NV
+#undef WG_VW
+#pragma clang attribute pop
+#endif
+
+void strata_winograd_weights(const float *w, int64_t O, int64_t C, int inputGradient, float *U, int64_t mPad) {
+    const int64_t rows = inputGradient ? C : O, K = inputGradient ? O : C;
+    memset(U, 0, (size_t)(16 * mPad * K) * sizeof(float));
+    for (int64_t m = 0; m < rows; m++) {
+        for (int64_t k = 0; k < K; k++) {
+            // Forward: g = w[m][k]. Input gradient: g = w[k][m] turned by 180 degrees.
+            const float *src = inputGradient ? w + (k * C + m) * 9 : w + (m * C + k) * 9;
+            float g[3][3];
+            for (int i = 0; i < 9; i++) g[i / 3][i % 3] = inputGradient ? src[8 - i] : src[i];
+            // u = G g G^T, G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1].
+            float t[4][3];
+            for (int j = 0; j < 3; j++) {
+                t[0][j] = g[0][j];
+                t[1][j] = 0.5f * (g[0][j] + g[1][j] + g[2][j]);
+                t[2][j] = 0.5f * (g[0][j] - g[1][j] + g[2][j]);
+                t[3][j] = g[2][j];
+            }
+            for (int i = 0; i < 4; i++) {
+                float *u = U + m * K + k;
+                const int64_t ps = mPad * K;
+                u[(i * 4 + 0) * ps] = t[i][0];
+                u[(i * 4 + 1) * ps] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
+                u[(i * 4 + 2) * ps] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
+                u[(i * 4 + 3) * ps] = t[i][2];
+            }
+        }
+    }
+}
+
+int strata_winograd_isa(void) {
+#if defined(__x86_64__) && defined(__clang__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return 16;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 8;
+#endif
+    return 4;
+}
+
+void strata_winograd_conv3x3(const float *x, int64_t samples, int64_t K, int64_t H, int64_t W, const float *U,
+                             int64_t mPad, int64_t O, float *out, int accumulate, float *V, float *M, float *scratch,
+                             int isa) {
+#if defined(__x86_64__) && defined(__clang__)
+    if (isa == 16) {
+        wg_conv3x3_avx512(x, samples, K, H, W, U, mPad, O, out, accumulate, V, M, scratch);
+        return;
+    }
+    if (isa == 8) {
+        wg_conv3x3_avx2(x, samples, K, H, W, U, mPad, O, out, accumulate, V, M, scratch);
+        return;
+    }
+#endif
+    (void)isa;
+    wg_conv3x3_base(x, samples, K, H, W, U, mPad, O, out, accumulate, V, M, scratch);
+}

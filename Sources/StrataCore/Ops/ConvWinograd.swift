@@ -1,0 +1,136 @@
+import CKernels
+
+/// Winograd F(2x2, 3x3) for conv2d's most common case: a 3x3 kernel with
+/// stride 1, dilation 1, padding 1 and one group (every 3x3 convolution of
+/// a ResNet's stages but the strided ones).
+///
+/// Each 2x2 block of outputs ("tile") of one output channel takes 16
+/// multiplies per input channel instead of 36: with the 4x4 input patch d
+/// under the tile and the kernel g,
+///
+///     y = A^T [(G g G^T) ⊙ (B^T d B)] A
+///
+/// (Lavin & Gray 2016). The C kernels (CKernels, `strata_winograd_*`)
+/// transform the inputs of a chunk of samples into V [16][C][tiles], multiply
+/// V by the transformed kernels U [16][O][C] (16 products, one per position
+/// of the 4x4 transformed tile), and transform the products back. The input
+/// gradient is the same convolution of the output gradient with the kernels
+/// transposed and turned by 180 degrees. The weight gradient stays on the
+/// im2col path (`backwardPerSample` or `backwardBatched` without the input
+/// gradient).
+///
+/// Numerics: the transforms only add and halve, so the result differs from
+/// the direct sum by rounding alone (ConvTests checks 1e-4 against a Double
+/// reference).
+enum Winograd {
+    /// Vector width of the running CPU's kernel variant (16, 8 or 4 floats).
+    static let isa = strata_winograd_isa()
+
+    /// Runs a narrower variant than the CPU's (tests: each variant the CPU
+    /// can run); nil runs `isa`.
+    nonisolated(unsafe) static var forcedISA: Int32?
+
+    /// Whether `plan` is the case the kernels take.
+    static func supports(_ plan: ConvPlan) -> Bool {
+        let g = plan.geometry
+        return plan.groups == 1 && g.kernelH == 3 && g.kernelW == 3 && g.strideH == 1 && g.strideW == 1
+            && g.dilationH == 1 && g.dilationW == 1 && g.padTop == 1 && g.padLeft == 1
+            && g.outH == g.height && g.outW == g.width
+    }
+
+    /// Tiles of one H x W plane: ceil(H/2) * ceil(W/2).
+    static func tiles(height: Int, width: Int) -> Int { ((height + 1) / 2) * ((width + 1) / 2) }
+
+    /// Samples per kernel call: the multiply runs on blocks of 64 tiles, so
+    /// a chunk's tile count is rounded up to 64; take the number of samples
+    /// (up to 512 tiles' worth) that wastes the least of that.
+    static func chunk(tiles t: Int, batch: Int) -> Int {
+        var best = 1, bestWaste = Double.infinity
+        for k in 1...max(1, min(batch, 512 / t)) {
+            let used = k * t, padded = (used + 63) / 64 * 64
+            let waste = Double(padded - used) / Double(used)
+            if waste < bestWaste - 1e-9 { (best, bestWaste) = (k, waste) }
+        }
+        return best
+    }
+
+    /// out [N, M, H, W] (= or += when `accumulate`) the convolution of
+    /// x [N, K, H, W] with the transformed kernels `u` [16][mPad][K];
+    /// chunks of samples split over the workers, each with its own scratch.
+    static func convolve(
+        _ x: UnsafePointer<Float>, batch: Int, inChannels k: Int, height h: Int, width w: Int,
+        kernels u: UnsafePointer<Float>, mPad: Int, outChannels m: Int,
+        into out: UnsafeMutablePointer<Float>, accumulate: Bool
+    ) {
+        let t = tiles(height: h, width: w), per = chunk(tiles: t, batch: batch)
+        let chunks = (batch + per - 1) / per, nPad = (per * t + 63) / 64 * 64
+        let variant = forcedISA.map { min($0, isa) } ?? isa
+        let padCount = (2 * ((h + 1) / 2) + 2) * (2 * ((w + 1) / 2) + 2)
+        Threading.parallelFor(chunks) { range in
+            Workspace.with(count: 16 * k * nPad) { v in
+                Workspace.with(count: 16 * mPad * nPad) { products in
+                    Workspace.with(count: padCount) { scratch in
+                        for c in range {
+                            let first = c * per, samples = min(per, batch - first)
+                            strata_winograd_conv3x3(
+                                x + first * k * h * w, Int64(samples), Int64(k), Int64(h), Int64(w), u, Int64(mPad),
+                                Int64(m), out + first * m * h * w, accumulate ? 1 : 0, v, products, scratch, variant)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs `body` with the transformed kernels of w [O, C, 3, 3]: for the
+    /// forward convolution (rows O, mPad = O rounded up to 4) or, with
+    /// `inputGradient`, for the input gradient's (rows C).
+    static func withKernels<R>(
+        _ w: UnsafePointer<Float>, outChannels o: Int, inChannels c: Int, inputGradient: Bool,
+        _ body: (UnsafePointer<Float>, Int) -> R
+    ) -> R {
+        let rows = inputGradient ? c : o, k = inputGradient ? o : c
+        let mPad = (rows + 3) / 4 * 4
+        return Workspace.with(count: 16 * mPad * k) { u in
+            strata_winograd_weights(w, Int64(o), Int64(c), inputGradient ? 1 : 0, u, Int64(mPad))
+            return body(UnsafePointer(u), mPad)
+        }
+    }
+}
+
+extension ConvPlan {
+    /// out = conv(x, W) (+ bias) through Winograd.
+    func forwardWinograd(x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>) {
+        let g = geometry
+        if let b = bias {
+            for s in 0..<batch {
+                for o in 0..<outChannels { (out + s * outSample + o * plane).update(repeating: b[o], count: plane) }
+            }
+        }
+        Winograd.withKernels(w, outChannels: outChannels, inChannels: g.channels, inputGradient: false) { u, mPad in
+            Winograd.convolve(
+                x, batch: batch, inChannels: g.channels, height: g.height, width: g.width,
+                kernels: u, mPad: mPad, outChannels: outChannels, into: out, accumulate: bias != nil)
+        }
+    }
+
+    /// dx (= when `freshGX`, else +=) through Winograd; dW += on the im2col path.
+    func backwardWinograd(
+        x: UnsafePointer<Float>, w: UnsafePointer<Float>, gradOut: UnsafePointer<Float>,
+        gx: UnsafeMutablePointer<Float>?, freshGX: Bool, gw: UnsafeMutablePointer<Float>?
+    ) {
+        let g = geometry
+        if let dx = gx {
+            Winograd.withKernels(w, outChannels: outChannels, inChannels: g.channels, inputGradient: true) { u, mPad in
+                Winograd.convolve(
+                    gradOut, batch: batch, inChannels: outChannels, height: g.height, width: g.width,
+                    kernels: u, mPad: mPad, outChannels: g.channels, into: dx, accumulate: !freshGX)
+            }
+        }
+        guard gw != nil else { return }
+        switch ConvTuning.strategy(g, batch: batch, pointwise: pointwise) {
+        case .perSample: backwardPerSample(x: x, w: w, gradOut: gradOut, gx: nil, freshGX: false, gw: gw)
+        case .batched: backwardBatched(x: x, w: w, gradOut: gradOut, gx: nil, freshGX: false, gw: gw)
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import XCTest
+
+@testable import StrataCore
+@testable import StrataNN
+
+/// conv2d's Winograd F(2x2, 3x3) path against the plain Double convolution
+/// of ConvTests (`NaiveConv`) and against finite differences.
+final class WinogradTests: XCTestCase {
+    override func tearDown() {
+        ConvTuning.forcedWinograd = nil
+        Winograd.forcedISA = nil
+        Threading.count = ProcessInfo.processInfo.activeProcessorCount
+        super.tearDown()
+    }
+
+    /// Shape classes: odd and even planes (a last tile half outside), 1x1
+    /// and 1xW planes, batch 1, channel counts off the kernel's blocks of 4,
+    /// small planes whose samples share a chunk (batch not a multiple of
+    /// the chunk), a plane whose tiles fill several blocks of 64.
+    private static let cases: [ConvCase] = [
+        ConvCase(n: 2, c: 3, h: 7, w: 9, o: 5, padding: 1),
+        ConvCase(n: 1, c: 5, h: 8, w: 8, o: 7, padding: 1, bias: false),
+        ConvCase(n: 3, c: 2, h: 1, w: 1, o: 3, padding: 1),
+        ConvCase(n: 2, c: 4, h: 1, w: 6, o: 2, padding: 1, bias: false),
+        ConvCase(n: 2, c: 1, h: 5, w: 2, o: 1, padding: 1),
+        ConvCase(n: 7, c: 6, h: 4, w: 4, o: 9, padding: 1),  // 4 tiles a sample: chunks of 16 samples, one partial
+        ConvCase(n: 5, c: 8, h: 6, w: 5, o: 8, padding: 1, bias: false),
+        ConvCase(n: 2, c: 3, h: 18, w: 17, o: 4, padding: 1),  // 81 tiles a sample
+        ConvCase(n: 2, c: 2, h: 6, w: 6, o: 3, padding: .same),  // same as padding 1
+    ]
+
+    private func layerAndInput(_ cs: ConvCase, seed: UInt64) -> (Conv2d, Tensor, RandomGenerator) {
+        let gen = RandomGenerator(seed: seed)
+        let layer = Conv2d(
+            inputChannels: cs.c, outputChannels: cs.o, kernelSize: cs.kernel, stride: cs.stride,
+            padding: cs.padding, dilation: cs.dilation, groups: cs.groups, bias: cs.bias, generator: gen)
+        return (layer, Tensor.randn([cs.n, cs.c, cs.h, cs.w], generator: gen, requiresGrad: true), gen)
+    }
+
+    func testEveryShapeClassTakesWinogradAndMatchesTheNaiveConvolution() throws {
+        // Every variant this CPU runs: AVX-512, AVX2 and the baseline's 4-wide vectors.
+        let variants = [Int32(16), 8, 4].filter { $0 <= Winograd.isa }
+        for (threads, variant) in [1, 2].flatMap({ t in variants.map { (t, $0) } }) {
+            Threading.count = threads
+            Winograd.forcedISA = variant
+            for (i, cs) in Self.cases.enumerated() {
+                let (layer, x, gen) = layerAndInput(cs, seed: UInt64(300 + i))
+                let g = try convGeometry(
+                    op: "test", inputShape: x.shape, weightShape: layer.weight.shape,
+                    stride: cs.stride, padding: cs.padding, dilation: cs.dilation, groups: cs.groups)
+                XCTAssertTrue(ConvTuning.winograd(ConvPlan(geometry: g, batch: cs.n, outChannels: cs.o, groups: 1)), "\(cs)")
+                let naive = NaiveConv(cs)
+                let y = layer(x)
+                let label = "\(cs), \(threads) threads, vectors of \(variant)"
+                assertClose(
+                    y.scalars, naive.forward(x: x.scalars, w: layer.weight.scalars, b: layer.bias?.scalars),
+                    rtol: 1e-4, atol: 1e-4, "forward \(label)")
+                let gy = Tensor.randn(y.shape, generator: gen)
+                y.backward(gy)
+                let (dx, dw, db) = naive.backward(x: x.scalars, w: layer.weight.scalars, g: gy.scalars)
+                assertClose(x.grad?.scalars ?? [], dx, rtol: 1e-4, atol: 1e-4, "dx \(label)")
+                assertClose(layer.weight.grad?.scalars ?? [], dw, rtol: 1e-4, atol: 1e-4, "dweight \(label)")
+                if let b = layer.bias { assertClose(b.grad?.scalars ?? [], db, rtol: 1e-4, atol: 1e-4, "dbias \(label)") }
+            }
+        }
+    }
+
+    func testWinogradAndIm2colAgreeAndGradientsAccumulate() {
+        // The same call with Winograd on and off; then a second backward
+        // adds to x.grad instead of overwriting it.
+        let cs = ConvCase(n: 3, c: 5, h: 10, w: 9, o: 6, padding: 1)
+        var results: [[Float]] = []
+        for on in [true, false] {
+            ConvTuning.forcedWinograd = on
+            let (layer, x, gen) = layerAndInput(cs, seed: 41)
+            let y = layer(x)
+            let gy = Tensor.randn(y.shape, generator: gen)
+            y.backward(gy)
+            let dx1 = x.grad!.scalars
+            layer(x).backward(gy)
+            assertClose(x.grad!.scalars, dx1.map { 2 * $0 }, rtol: 1e-5, atol: 1e-5, "winograd \(on): dx accumulates")
+            results.append(y.scalars + dx1)
+        }
+        assertClose(results[0], results[1], rtol: 1e-5, atol: 1e-5, "winograd against im2col")
+    }
+
+    func testFiniteDifferences() {
+        ConvTuning.forcedWinograd = true
+        for (i, (c, o, shape)) in [(2, 3, [2, 2, 5, 4]), (3, 2, [1, 3, 4, 4])].enumerated() {
+            let layer = Conv2d(c, o, kernelSize: 3, padding: 1, generator: RandomGenerator(seed: UInt64(50 + i)))
+            assertGradCheck(gradCheck(layer, input: randomAwayFromZero(shape, seed: UInt64(60 + i))), "winograd \(shape)")
+        }
+    }
+}
