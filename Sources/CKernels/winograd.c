@@ -6,6 +6,10 @@
 
 #include "strata_kernels.h"
 
+typedef float wg_f8 __attribute__((ext_vector_type(8)));
+typedef float wg_f4 __attribute__((ext_vector_type(4)));
+typedef float wg_f2 __attribute__((ext_vector_type(2)));
+
 #define WG_VW 4
 #define WG_NV 2
 #define WG(name) wg_##name##_base
@@ -63,6 +67,47 @@ void strata_winograd_weights(const float *w, int64_t O, int64_t C, int inputGrad
             }
         }
     }
+}
+
+void strata_winograd_weight_grad_finish(const float *dU, int64_t O, int64_t C, int64_t mPad, int64_t kPad,
+                                        float *dw) {
+    const int64_t ps = mPad * kPad;
+    for (int64_t o = 0; o < O; o++) {
+        for (int64_t c = 0; c < C; c++) {
+            float u[4][4];
+            for (int p = 0; p < 16; p++) u[p / 4][p % 4] = dU[p * ps + o * kPad + c];
+            // dg = G^T dU G: rows t = G^T dU (3 x 4), then columns t G (3 x 3).
+            float t[3][4];
+            for (int j = 0; j < 4; j++) {
+                t[0][j] = u[0][j] + 0.5f * (u[1][j] + u[2][j]);
+                t[1][j] = 0.5f * (u[1][j] - u[2][j]);
+                t[2][j] = 0.5f * (u[1][j] + u[2][j]) + u[3][j];
+            }
+            float *g = dw + (o * C + c) * 9;
+            for (int i = 0; i < 3; i++) {
+                g[i * 3 + 0] += t[i][0] + 0.5f * (t[i][1] + t[i][2]);
+                g[i * 3 + 1] += 0.5f * (t[i][1] - t[i][2]);
+                g[i * 3 + 2] += 0.5f * (t[i][1] + t[i][2]) + t[i][3];
+            }
+        }
+    }
+}
+
+void strata_winograd_weight_grad(const float *x, const float *dy, int64_t samples, int64_t C, int64_t O, int64_t H,
+                                 int64_t W, float *dU, int64_t mPad, int64_t kPad, float *V, float *D, float *scratch,
+                                 int isa) {
+#if defined(__x86_64__) && defined(__clang__)
+    if (isa == 16) {
+        wg_weight_grad_avx512(x, dy, samples, C, O, H, W, dU, mPad, kPad, V, D, scratch);
+        return;
+    }
+    if (isa == 8) {
+        wg_weight_grad_avx2(x, dy, samples, C, O, H, W, dU, mPad, kPad, V, D, scratch);
+        return;
+    }
+#endif
+    (void)isa;
+    wg_weight_grad_base(x, dy, samples, C, O, H, W, dU, mPad, kPad, V, D, scratch);
 }
 
 int strata_winograd_isa(void) {

@@ -19,12 +19,13 @@ static inline WG_VEC WG(load)(const float *p) {
 
 static inline void WG(store)(float *p, WG_VEC v) { memcpy(p, &v, sizeof v); }
 
-// V[p][c][n0 + t] = (B^T d B)[p] for every tile t of one sample's C planes.
-// `pad` holds (2*th + 2) x (2*tw + 2) floats: the plane with a zero border.
-__attribute__((noinline)) static void WG(input)(const float *x, int64_t C, int64_t H, int64_t W, float *V, int64_t nPad, int64_t n0,
-                      float *pad) {
+// V[p][c][n0 + t] = (B^T d B)[p] for every tile t of one sample's C planes;
+// V holds `rows` >= C rows a position. `pad` holds (2*th + 2) x (2*tw + 2)
+// floats: the plane with a zero border.
+__attribute__((noinline)) static void WG(input)(const float *x, int64_t C, int64_t rows, int64_t H, int64_t W,
+                                                float *V, int64_t nPad, int64_t n0, float *pad) {
     const int64_t th = (H + 1) / 2, tw = (W + 1) / 2, pw = 2 * tw + 2, ph = 2 * th + 2;
-    const int64_t ps = C * nPad;  // distance between two positions of V
+    const int64_t ps = rows * nPad;  // distance between two positions of V
     memset(pad, 0, (size_t)(ph * pw) * sizeof(float));
     for (int64_t c = 0; c < C; c++) {
         const float *plane = x + c * H * W;
@@ -132,12 +133,105 @@ __attribute__((noinline)) static void WG(conv3x3)(const float *x, int64_t sample
                         int64_t mPad, int64_t O, float *out, int accumulate, float *V, float *M, float *scratch) {
     const int64_t th = (H + 1) / 2, tw = (W + 1) / 2, T = th * tw;
     const int64_t used = samples * T, nPad = (used + 63) / 64 * 64;
-    for (int64_t s = 0; s < samples; s++) WG(input)(x + s * K * H * W, K, H, W, V, nPad, s * T, scratch);
+    for (int64_t s = 0; s < samples; s++) WG(input)(x + s * K * H * W, K, K, H, W, V, nPad, s * T, scratch);
     if (used < nPad) {
         for (int64_t r = 0; r < 16 * K; r++) memset(V + r * nPad + used, 0, (size_t)(nPad - used) * sizeof(float));
     }
     WG(multiply)(U, V, M, mPad, K, nPad);
     for (int64_t s = 0; s < samples; s++) WG(output)(M, mPad, nPad, s * T, O, H, W, out + s * O * H * W, accumulate, scratch);
+}
+
+// D[p][o][n0 + t] = (A dY A^T)[p] for every 2x2 tile dY of one sample's O
+// output-gradient planes (outside the plane: zero); D holds `rows` >= O
+// rows a position. `pad` holds (2*th) x (2*tw) floats.
+__attribute__((noinline)) static void WG(gradient)(const float *dy, int64_t O, int64_t rows, int64_t H, int64_t W,
+                                                   float *D, int64_t nPad, int64_t n0, float *pad) {
+    const int64_t th = (H + 1) / 2, tw = (W + 1) / 2, pw = 2 * tw;
+    const int64_t ps = rows * nPad;
+    memset(pad, 0, (size_t)(2 * th * pw) * sizeof(float));
+    for (int64_t o = 0; o < O; o++) {
+        const float *plane = dy + o * H * W;
+        for (int64_t y = 0; y < H; y++) memcpy(pad + y * pw, plane + y * W, (size_t)W * sizeof(float));
+        for (int64_t ty = 0; ty < th; ty++) {
+            const float *restrict r0 = pad + 2 * ty * pw, *restrict r1 = r0 + pw;
+            float *restrict d = D + o * nPad + n0 + ty * tw;
+#pragma clang loop vectorize(assume_safety)
+            for (int64_t tx = 0; tx < tw; tx++) {
+                const float p = r0[2 * tx], q = r0[2 * tx + 1], r = r1[2 * tx], s = r1[2 * tx + 1];
+                // Rows: t = A dY (4 x 2), then columns: t A^T (4 x 4).
+                const float t[4][2] = {{p, q}, {p + r, q + s}, {p - r, q - s}, {-r, -s}};
+                for (int i = 0; i < 4; i++) {
+                    d[(i * 4 + 0) * ps + tx] = t[i][0];
+                    d[(i * 4 + 1) * ps + tx] = t[i][0] + t[i][1];
+                    d[(i * 4 + 2) * ps + tx] = t[i][0] - t[i][1];
+                    d[(i * 4 + 3) * ps + tx] = -t[i][1];
+                }
+            }
+        }
+    }
+}
+
+static inline float WG(sum)(WG_VEC v) {
+#if WG_VW == 16
+    const wg_f8 a = v.lo + v.hi;
+    const wg_f4 b = a.lo + a.hi;
+#elif WG_VW == 8
+    const wg_f4 b = v.lo + v.hi;
+#else
+    const wg_f4 b = v;
+#endif
+    const wg_f2 c = b.lo + b.hi;
+    return c.x + c.y;
+}
+
+// dU[p] (mPad x kPad) += D[p] (mPad x nPad) * V[p]^T (nPad x kPad): sums
+// over the tiles, in blocks of 4 x 4 sums kept as vectors until the end.
+__attribute__((noinline)) static void WG(multiply_nt)(const float *D, const float *V, float *dU, int64_t mPad,
+                                                      int64_t kPad, int64_t nPad) {
+    for (int p = 0; p < 16; p++) {
+        const float *d = D + p * mPad * nPad, *v = V + p * kPad * nPad;
+        float *u = dU + p * mPad * kPad;
+        for (int64_t o = 0; o < mPad; o += 4) {
+            for (int64_t c = 0; c < kPad; c += 4) {
+                WG_VEC acc[4][4];
+                for (int r = 0; r < 4; r++)
+                    for (int j = 0; j < 4; j++) acc[r][j] = (WG_VEC)0;
+                for (int64_t n = 0; n < nPad; n += WG_VW) {
+                    WG_VEC a[4], b[4];
+                    for (int r = 0; r < 4; r++) a[r] = WG(load)(d + (o + r) * nPad + n);
+                    for (int j = 0; j < 4; j++) b[j] = WG(load)(v + (c + j) * nPad + n);
+                    for (int r = 0; r < 4; r++)
+                        for (int j = 0; j < 4; j++) acc[r][j] += a[r] * b[j];
+                }
+                for (int r = 0; r < 4; r++)
+                    for (int j = 0; j < 4; j++) u[(o + r) * kPad + c + j] += WG(sum)(acc[r][j]);
+            }
+        }
+    }
+}
+
+static void WG(weight_grad)(const float *x, const float *dy, int64_t samples, int64_t C, int64_t O, int64_t H,
+                            int64_t W, float *dU, int64_t mPad, int64_t kPad, float *V, float *D, float *scratch) {
+    const int64_t th = (H + 1) / 2, tw = (W + 1) / 2, T = th * tw;
+    const int64_t used = samples * T, nPad = (used + 63) / 64 * 64;
+    for (int64_t s = 0; s < samples; s++) {
+        WG(input)(x + s * C * H * W, C, kPad, H, W, V, nPad, s * T, scratch);
+        WG(gradient)(dy + s * O * H * W, O, mPad, H, W, D, nPad, s * T, scratch);
+    }
+    // Columns past the tiles, and rows past C and O: zero.
+    for (int p = 0; p < 16; p++) {
+        for (int64_t r = 0; r < kPad; r++) {
+            float *row = V + (p * kPad + r) * nPad;
+            if (r >= C) memset(row, 0, (size_t)nPad * sizeof(float));
+            else if (used < nPad) memset(row + used, 0, (size_t)(nPad - used) * sizeof(float));
+        }
+        for (int64_t r = 0; r < mPad; r++) {
+            float *row = D + (p * mPad + r) * nPad;
+            if (r >= O) memset(row, 0, (size_t)nPad * sizeof(float));
+            else if (used < nPad) memset(row + used, 0, (size_t)(nPad - used) * sizeof(float));
+        }
+    }
+    WG(multiply_nt)(D, V, dU, mPad, kPad, nPad);
 }
 
 #undef WG_VEC

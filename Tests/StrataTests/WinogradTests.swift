@@ -17,16 +17,18 @@ final class WinogradTests: XCTestCase {
     /// Shape classes: odd and even planes (a last tile half outside), 1x1
     /// and 1xW planes, batch 1, channel counts off the kernel's blocks of 4,
     /// small planes whose samples share a chunk (batch not a multiple of
-    /// the chunk), a plane whose tiles fill several blocks of 64.
+    /// the chunk), a plane whose tiles fill several blocks of 64, a batch
+    /// whose weight gradient takes several chunks (summed under the lock).
     private static let cases: [ConvCase] = [
         ConvCase(n: 2, c: 3, h: 7, w: 9, o: 5, padding: 1),
         ConvCase(n: 1, c: 5, h: 8, w: 8, o: 7, padding: 1, bias: false),
         ConvCase(n: 3, c: 2, h: 1, w: 1, o: 3, padding: 1),
         ConvCase(n: 2, c: 4, h: 1, w: 6, o: 2, padding: 1, bias: false),
         ConvCase(n: 2, c: 1, h: 5, w: 2, o: 1, padding: 1),
-        ConvCase(n: 7, c: 6, h: 4, w: 4, o: 9, padding: 1),  // 4 tiles a sample: chunks of 16 samples, one partial
+        ConvCase(n: 5, c: 6, h: 8, w: 8, o: 9, padding: 1),  // 16 tiles a sample: chunks of 4 samples, one partial
         ConvCase(n: 5, c: 8, h: 6, w: 5, o: 8, padding: 1, bias: false),
         ConvCase(n: 2, c: 3, h: 18, w: 17, o: 4, padding: 1),  // 81 tiles a sample
+        ConvCase(n: 9, c: 2, h: 16, w: 16, o: 3, padding: 1),  // weight gradient: chunks of 8 samples, one partial
         ConvCase(n: 2, c: 2, h: 6, w: 6, o: 3, padding: .same),  // same as padding 1
     ]
 
@@ -68,7 +70,7 @@ final class WinogradTests: XCTestCase {
 
     func testWinogradAndIm2colAgreeAndGradientsAccumulate() {
         // The same call with Winograd on and off; then a second backward
-        // adds to x.grad instead of overwriting it.
+        // adds to x.grad and weight.grad instead of overwriting them.
         let cs = ConvCase(n: 3, c: 5, h: 10, w: 9, o: 6, padding: 1)
         var results: [[Float]] = []
         for on in [true, false] {
@@ -77,10 +79,11 @@ final class WinogradTests: XCTestCase {
             let y = layer(x)
             let gy = Tensor.randn(y.shape, generator: gen)
             y.backward(gy)
-            let dx1 = x.grad!.scalars
+            let (dx1, dw1) = (x.grad!.scalars, layer.weight.grad!.scalars)
             layer(x).backward(gy)
             assertClose(x.grad!.scalars, dx1.map { 2 * $0 }, rtol: 1e-5, atol: 1e-5, "winograd \(on): dx accumulates")
-            results.append(y.scalars + dx1)
+            assertClose(layer.weight.grad!.scalars, dw1.map { 2 * $0 }, rtol: 1e-5, atol: 1e-5, "winograd \(on): dW accumulates")
+            results.append(y.scalars + dx1 + layer.weight.grad!.scalars.map { $0 / 2 })
         }
         assertClose(results[0], results[1], rtol: 1e-5, atol: 1e-5, "winograd against im2col")
     }

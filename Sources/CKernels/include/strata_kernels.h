@@ -44,4 +44,19 @@ void strata_winograd_conv3x3(const float *x, int64_t samples, int64_t K, int64_t
                              int64_t mPad, int64_t O, float *out, int accumulate, float *V, float *M, float *scratch,
                              int isa);
 
+/// The weight gradient of the same convolution, in two steps. First, for
+/// each chunk of `samples` inputs x [samples, C, H, W] and output gradients
+/// dy [samples, O, H, W], accumulates dU [16][mPad][kPad] += the
+/// transformed gradients times the transformed inputs, summed over the
+/// tiles (mPad, kPad: O and C rounded up to a multiple of 4; dU starts at
+/// zero). Scratch, with nPad as above: V: 16*kPad*nPad floats, D:
+/// 16*mPad*nPad floats, scratch: (2*th+2)*(2*tw+2) floats.
+void strata_winograd_weight_grad(const float *x, const float *dy, int64_t samples, int64_t C, int64_t O, int64_t H,
+                                 int64_t W, float *dU, int64_t mPad, int64_t kPad, float *V, float *D, float *scratch,
+                                 int isa);
+
+/// Then adds the kernel-space gradient of dU to dw [O][C][3][3].
+void strata_winograd_weight_grad_finish(const float *dU, int64_t O, int64_t C, int64_t mPad, int64_t kPad,
+                                        float *dw);
+
 #endif

@@ -1,4 +1,5 @@
 import CKernels
+import Foundation
 
 /// Winograd F(2x2, 3x3) for conv2d's most common case: a 3x3 kernel with
 /// stride 1, dilation 1, padding 1 and one group (every 3x3 convolution of
@@ -15,9 +16,11 @@ import CKernels
 /// V by the transformed kernels U [16][O][C] (16 products, one per position
 /// of the 4x4 transformed tile), and transform the products back. The input
 /// gradient is the same convolution of the output gradient with the kernels
-/// transposed and turned by 180 degrees. The weight gradient stays on the
-/// im2col path (`backwardPerSample` or `backwardBatched` without the input
-/// gradient).
+/// transposed and turned by 180 degrees. The weight gradient is
+/// G^T [sum over tiles (A dY A^T) ⊙ (B^T d B)] G: the output gradient's 2x2
+/// tiles transformed, multiplied by the transformed inputs and summed over
+/// the tiles (16 products of [O, tiles] by [tiles, C]), then taken back to
+/// the 3x3 kernel.
 ///
 /// Numerics: the transforms only add and halve, so the result differs from
 /// the direct sum by rounding alone (ConvTests checks 1e-4 against a Double
@@ -29,6 +32,9 @@ enum Winograd {
     /// Runs a narrower variant than the CPU's (tests: each variant the CPU
     /// can run); nil runs `isa`.
     nonisolated(unsafe) static var forcedISA: Int32?
+
+    /// The variant the kernels run: `isa`, or `forcedISA` if narrower.
+    static var variant: Int32 { forcedISA.map { min($0, isa) } ?? isa }
 
     /// Whether `plan` is the case the kernels take.
     static func supports(_ plan: ConvPlan) -> Bool {
@@ -64,7 +70,7 @@ enum Winograd {
     ) {
         let t = tiles(height: h, width: w), per = chunk(tiles: t, batch: batch)
         let chunks = (batch + per - 1) / per, nPad = (per * t + 63) / 64 * 64
-        let variant = forcedISA.map { min($0, isa) } ?? isa
+        let variant = Winograd.variant
         let padCount = (2 * ((h + 1) / 2) + 2) * (2 * ((w + 1) / 2) + 2)
         Threading.parallelFor(chunks) { range in
             Workspace.with(count: 16 * k * nPad) { v in
@@ -114,7 +120,7 @@ extension ConvPlan {
         }
     }
 
-    /// dx (= when `freshGX`, else +=) through Winograd; dW += on the im2col path.
+    /// dx (= when `freshGX`, else +=) and dW += through Winograd.
     func backwardWinograd(
         x: UnsafePointer<Float>, w: UnsafePointer<Float>, gradOut: UnsafePointer<Float>,
         gx: UnsafeMutablePointer<Float>?, freshGX: Bool, gw: UnsafeMutablePointer<Float>?
@@ -127,10 +133,38 @@ extension ConvPlan {
                     kernels: u, mPad: mPad, outChannels: g.channels, into: dx, accumulate: !freshGX)
             }
         }
-        guard gw != nil else { return }
-        switch ConvTuning.strategy(g, batch: batch, pointwise: pointwise) {
-        case .perSample: backwardPerSample(x: x, w: w, gradOut: gradOut, gx: nil, freshGX: false, gw: gw)
-        case .batched: backwardBatched(x: x, w: w, gradOut: gradOut, gx: nil, freshGX: false, gw: gw)
+        if let dW = gw { weightGradientWinograd(x: x, gradOut: gradOut, gw: dW) }
+    }
+
+    /// dW += G^T [sum over tiles (A dY A^T) ⊙ (B^T d B)] G: chunks of at
+    /// least 512 tiles split over the workers, each summing into a private
+    /// dU [16][O][C] that is transformed and added to dW under a lock.
+    func weightGradientWinograd(x: UnsafePointer<Float>, gradOut: UnsafePointer<Float>, gw: UnsafeMutablePointer<Float>) {
+        let g = geometry, c = g.channels, o = outChannels
+        let t = Winograd.tiles(height: g.height, width: g.width)
+        let per = min(batch, (512 + t - 1) / t), chunks = (batch + per - 1) / per
+        let nPad = (per * t + 63) / 64 * 64, mPad = (o + 3) / 4 * 4, kPad = (c + 3) / 4 * 4
+        let padCount = (2 * ((g.height + 1) / 2) + 2) * (2 * ((g.width + 1) / 2) + 2)
+        let variant = Winograd.variant
+        let lock = NSLock()
+        Threading.parallelFor(chunks) { range in
+            Workspace.with(count: 16 * kPad * nPad) { v in
+                Workspace.with(count: 16 * mPad * nPad) { d in
+                    Workspace.with(count: padCount) { scratch in
+                        Workspace.with(count: 16 * mPad * kPad, zeroed: true) { du in
+                            for ci in range {
+                                let first = ci * per, samples = min(per, batch - first)
+                                strata_winograd_weight_grad(
+                                    x + first * inSample, gradOut + first * outSample, Int64(samples), Int64(c), Int64(o),
+                                    Int64(g.height), Int64(g.width), du, Int64(mPad), Int64(kPad), v, d, scratch, variant)
+                            }
+                            lock.lock()
+                            strata_winograd_weight_grad_finish(du, Int64(o), Int64(c), Int64(mPad), Int64(kPad), gw)
+                            lock.unlock()
+                        }
+                    }
+                }
+            }
         }
     }
 }
