@@ -6,6 +6,12 @@
 
 #include "strata_kernels.h"
 
+// The 16 positions of V, M and D lie this many floats apart: one cache
+// line more than their rows need, so that the 16 streams a transform reads
+// or writes (positions of one tile) do not fall into the same L1 set, as
+// they would at a multiple of 4 KB.
+#define WG_STRIDE(n) ((n) + 16)
+
 typedef float wg_f8 __attribute__((ext_vector_type(8)));
 typedef float wg_f4 __attribute__((ext_vector_type(4)));
 typedef float wg_f2 __attribute__((ext_vector_type(2)));

@@ -4,7 +4,9 @@
 //   WG_NV      vectors per row of the multiply's register block,
 //   WG(name)   the variant's name for `name`.
 // Layouts (see strata_kernels.h): V [16][K][nPad], U [16][mPad][K],
-// M [16][mPad][nPad]; tile t of sample s of a chunk is column s*T + t.
+// M [16][mPad][nPad], D [16][mPad][nPad], positions of V, M and D
+// WG_STRIDE(rows * nPad) floats apart; tile t of sample s of a chunk is
+// column s*T + t.
 
 typedef float WG(vec) __attribute__((ext_vector_type(WG_VW)));
 #define WG_VEC WG(vec)
@@ -19,17 +21,23 @@ static inline WG_VEC WG(load)(const float *p) {
 
 static inline void WG(store)(float *p, WG_VEC v) { memcpy(p, &v, sizeof v); }
 
+// A short row copy, inline (a libc memcpy call per 8-32 floats costs more
+// than the copy).
+__attribute__((no_builtin("memcpy"))) static inline void WG(copy)(float *restrict dst, const float *restrict src, int64_t n) {
+    for (int64_t i = 0; i < n; i++) dst[i] = src[i];
+}
+
 // V[p][c][n0 + t] = (B^T d B)[p] for every tile t of one sample's C planes;
 // V holds `rows` >= C rows a position. `pad` holds (2*th + 2) x (2*tw + 2)
 // floats: the plane with a zero border.
-__attribute__((noinline)) static void WG(input)(const float *x, int64_t C, int64_t rows, int64_t H, int64_t W,
+__attribute__((noinline, no_builtin("memcpy"))) static void WG(input)(const float *x, int64_t C, int64_t rows, int64_t H, int64_t W,
                                                 float *V, int64_t nPad, int64_t n0, float *pad) {
     const int64_t th = (H + 1) / 2, tw = (W + 1) / 2, pw = 2 * tw + 2, ph = 2 * th + 2;
-    const int64_t ps = rows * nPad;  // distance between two positions of V
+    const int64_t ps = WG_STRIDE(rows * nPad);  // distance between two positions of V
     memset(pad, 0, (size_t)(ph * pw) * sizeof(float));
     for (int64_t c = 0; c < C; c++) {
         const float *plane = x + c * H * W;
-        for (int64_t y = 0; y < H; y++) memcpy(pad + (y + 1) * pw + 1, plane + y * W, (size_t)W * sizeof(float));
+        for (int64_t y = 0; y < H; y++) WG(copy)(pad + (y + 1) * pw + 1, plane + y * W, W);
         for (int64_t ty = 0; ty < th; ty++) {
             const float *restrict r0 = pad + 2 * ty * pw;
             const float *restrict r1 = r0 + pw, *restrict r2 = r1 + pw, *restrict r3 = r2 + pw;
@@ -67,8 +75,8 @@ __attribute__((noinline)) static void WG(input)(const float *x, int64_t C, int64
 // blocks inside, so one block of V stays in L1 while all rows pass over it.
 __attribute__((noinline)) static void WG(multiply)(const float *U, const float *V, float *M, int64_t mPad, int64_t K, int64_t nPad) {
     for (int p = 0; p < 16; p++) {
-        const float *u = U + p * mPad * K, *v = V + p * K * nPad;
-        float *m = M + p * mPad * nPad;
+        const float *u = U + p * mPad * K, *v = V + p * WG_STRIDE(K * nPad);
+        float *m = M + p * WG_STRIDE(mPad * nPad);
         for (int64_t n = 0; n < nPad; n += WG_BLOCK_N) {
             for (int64_t o = 0; o < mPad; o += WG_BLOCK_M) {
                 WG_VEC acc[WG_BLOCK_M][WG_NV];
@@ -92,10 +100,10 @@ __attribute__((noinline)) static void WG(multiply)(const float *U, const float *
 
 // out[o] (=, or += when `accumulate`) A^T m A for every tile of one sample.
 // `rows` holds 4 * tw floats: a row of tiles' two output rows.
-__attribute__((noinline)) static void WG(output)(const float *M, int64_t mPad, int64_t nPad, int64_t n0, int64_t O, int64_t H, int64_t W,
+__attribute__((noinline, no_builtin("memcpy"))) static void WG(output)(const float *M, int64_t mPad, int64_t nPad, int64_t n0, int64_t O, int64_t H, int64_t W,
                        float *out, int accumulate, float *rows) {
     const int64_t th = (H + 1) / 2, tw = (W + 1) / 2;
-    const int64_t ps = mPad * nPad;
+    const int64_t ps = WG_STRIDE(mPad * nPad);
     float *restrict y0 = rows, *restrict y1 = rows + 2 * tw;
     for (int64_t o = 0; o < O; o++) {
         float *plane = out + o * H * W;
@@ -122,7 +130,7 @@ __attribute__((noinline)) static void WG(output)(const float *M, int64_t mPad, i
                 if (accumulate) {
                     for (int64_t i = 0; i < W; i++) dst[i] += src[i];
                 } else {
-                    memcpy(dst, src, (size_t)W * sizeof(float));
+                    WG(copy)(dst, src, W);
                 }
             }
         }
@@ -135,7 +143,9 @@ __attribute__((noinline)) static void WG(conv3x3)(const float *x, int64_t sample
     const int64_t used = samples * T, nPad = (used + 63) / 64 * 64;
     for (int64_t s = 0; s < samples; s++) WG(input)(x + s * K * H * W, K, K, H, W, V, nPad, s * T, scratch);
     if (used < nPad) {
-        for (int64_t r = 0; r < 16 * K; r++) memset(V + r * nPad + used, 0, (size_t)(nPad - used) * sizeof(float));
+        for (int p = 0; p < 16; p++)
+            for (int64_t r = 0; r < K; r++)
+                memset(V + p * WG_STRIDE(K * nPad) + r * nPad + used, 0, (size_t)(nPad - used) * sizeof(float));
     }
     WG(multiply)(U, V, M, mPad, K, nPad);
     for (int64_t s = 0; s < samples; s++) WG(output)(M, mPad, nPad, s * T, O, H, W, out + s * O * H * W, accumulate, scratch);
@@ -144,14 +154,14 @@ __attribute__((noinline)) static void WG(conv3x3)(const float *x, int64_t sample
 // D[p][o][n0 + t] = (A dY A^T)[p] for every 2x2 tile dY of one sample's O
 // output-gradient planes (outside the plane: zero); D holds `rows` >= O
 // rows a position. `pad` holds (2*th) x (2*tw) floats.
-__attribute__((noinline)) static void WG(gradient)(const float *dy, int64_t O, int64_t rows, int64_t H, int64_t W,
+__attribute__((noinline, no_builtin("memcpy"))) static void WG(gradient)(const float *dy, int64_t O, int64_t rows, int64_t H, int64_t W,
                                                    float *D, int64_t nPad, int64_t n0, float *pad) {
     const int64_t th = (H + 1) / 2, tw = (W + 1) / 2, pw = 2 * tw;
-    const int64_t ps = rows * nPad;
+    const int64_t ps = WG_STRIDE(rows * nPad);
     memset(pad, 0, (size_t)(2 * th * pw) * sizeof(float));
     for (int64_t o = 0; o < O; o++) {
         const float *plane = dy + o * H * W;
-        for (int64_t y = 0; y < H; y++) memcpy(pad + y * pw, plane + y * W, (size_t)W * sizeof(float));
+        for (int64_t y = 0; y < H; y++) WG(copy)(pad + y * pw, plane + y * W, W);
         for (int64_t ty = 0; ty < th; ty++) {
             const float *restrict r0 = pad + 2 * ty * pw, *restrict r1 = r0 + pw;
             float *restrict d = D + o * nPad + n0 + ty * tw;
@@ -189,7 +199,7 @@ static inline float WG(sum)(WG_VEC v) {
 __attribute__((noinline)) static void WG(multiply_nt)(const float *D, const float *V, float *dU, int64_t mPad,
                                                       int64_t kPad, int64_t nPad) {
     for (int p = 0; p < 16; p++) {
-        const float *d = D + p * mPad * nPad, *v = V + p * kPad * nPad;
+        const float *d = D + p * WG_STRIDE(mPad * nPad), *v = V + p * WG_STRIDE(kPad * nPad);
         float *u = dU + p * mPad * kPad;
         for (int64_t o = 0; o < mPad; o += 4) {
             for (int64_t c = 0; c < kPad; c += 4) {
@@ -221,12 +231,12 @@ static void WG(weight_grad)(const float *x, const float *dy, int64_t samples, in
     // Columns past the tiles, and rows past C and O: zero.
     for (int p = 0; p < 16; p++) {
         for (int64_t r = 0; r < kPad; r++) {
-            float *row = V + (p * kPad + r) * nPad;
+            float *row = V + p * WG_STRIDE(kPad * nPad) + r * nPad;
             if (r >= C) memset(row, 0, (size_t)nPad * sizeof(float));
             else if (used < nPad) memset(row + used, 0, (size_t)(nPad - used) * sizeof(float));
         }
         for (int64_t r = 0; r < mPad; r++) {
-            float *row = D + (p * mPad + r) * nPad;
+            float *row = D + p * WG_STRIDE(mPad * nPad) + r * nPad;
             if (r >= O) memset(row, 0, (size_t)nPad * sizeof(float));
             else if (used < nPad) memset(row + used, 0, (size_t)(nPad - used) * sizeof(float));
         }

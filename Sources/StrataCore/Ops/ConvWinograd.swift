@@ -73,8 +73,8 @@ enum Winograd {
         let variant = Winograd.variant
         let padCount = (2 * ((h + 1) / 2) + 2) * (2 * ((w + 1) / 2) + 2)
         Threading.parallelFor(chunks) { range in
-            Workspace.with(count: 16 * k * nPad) { v in
-                Workspace.with(count: 16 * mPad * nPad) { products in
+            Workspace.with(count: 16 * (k * nPad + 16)) { v in
+                Workspace.with(count: 16 * (mPad * nPad + 16)) { products in
                     Workspace.with(count: padCount) { scratch in
                         for c in range {
                             let first = c * per, samples = min(per, batch - first)
@@ -148,8 +148,8 @@ extension ConvPlan {
         let variant = Winograd.variant
         let lock = NSLock()
         Threading.parallelFor(chunks) { range in
-            Workspace.with(count: 16 * kPad * nPad) { v in
-                Workspace.with(count: 16 * mPad * nPad) { d in
+            Workspace.with(count: 16 * (kPad * nPad + 16)) { v in
+                Workspace.with(count: 16 * (mPad * nPad + 16)) { d in
                     Workspace.with(count: padCount) { scratch in
                         Workspace.with(count: 16 * mPad * kPad, zeroed: true) { du in
                             for ci in range {
