@@ -43,6 +43,7 @@ final class WinogradTests: XCTestCase {
     func testEveryShapeClassTakesWinogradAndMatchesTheNaiveConvolution() throws {
         // Every variant this CPU runs: AVX-512, AVX2 and the baseline's 4-wide vectors.
         let variants = [Int32(16), 8, 4].filter { $0 <= Winograd.isa }
+        ConvTuning.forcedWinograd = true  // also below the automatic choice's 8 channels
         for (threads, variant) in [1, 2].flatMap({ t in variants.map { (t, $0) } }) {
             Threading.count = threads
             Winograd.forcedISA = variant
@@ -86,6 +87,30 @@ final class WinogradTests: XCTestCase {
             results.append(y.scalars + dx1 + layer.weight.grad!.scalars.map { $0 / 2 })
         }
         assertClose(results[0], results[1], rtol: 1e-5, atol: 1e-5, "winograd against im2col")
+    }
+
+    func testAutomaticChoice() throws {
+        // On for 3x3 / stride 1 / padding 1 / one group from 8 channels on
+        // each side; off below, and for any other geometry.
+        func chosen(c: Int, o: Int, stride: Int = 1, padding: Int = 1, groups: Int = 1, dilation: Int = 1) throws -> Bool {
+            let g = try convGeometry(
+                op: "test", inputShape: [2, c, 9, 8], weightShape: [o, c / groups, 3, 3],
+                stride: Size2(stride), padding: .explicit(Size2(padding)), dilation: Size2(dilation), groups: groups)
+            return ConvTuning.winograd(ConvPlan(geometry: g, batch: 2, outChannels: o, groups: groups))
+        }
+        XCTAssertTrue(try chosen(c: 8, o: 8))
+        XCTAssertTrue(try chosen(c: 64, o: 16))
+        XCTAssertFalse(try chosen(c: 3, o: 16))
+        XCTAssertFalse(try chosen(c: 16, o: 4))
+        XCTAssertFalse(try chosen(c: 16, o: 16, stride: 2))
+        XCTAssertFalse(try chosen(c: 16, o: 16, padding: 0))
+        XCTAssertFalse(try chosen(c: 16, o: 16, padding: 2))
+        XCTAssertFalse(try chosen(c: 16, o: 16, padding: 2, dilation: 2))
+        XCTAssertFalse(try chosen(c: 16, o: 16, groups: 2))
+        ConvTuning.forcedWinograd = false
+        XCTAssertFalse(try chosen(c: 16, o: 16))
+        ConvTuning.forcedWinograd = true
+        XCTAssertTrue(try chosen(c: 1, o: 1))
     }
 
     func testFiniteDifferences() {
