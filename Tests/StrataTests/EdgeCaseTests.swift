@@ -8,17 +8,21 @@ import XCTest
 /// concurrent callers, and the buffer pool's limit under concurrent use.
 final class EdgeCaseTests: XCTestCase {
     /// PyTorch: Conv2d(3, 4, 3) on a [0, 3, 5, 5] batch gives [0, 4, 3, 3]
-    /// and zero weight and bias gradients (3x3 output: the batched strategy).
+    /// and zero weight and bias gradients (3x3 output: the batched strategy;
+    /// 10x10 the per-sample one; padding 1 with 8 channels: Winograd).
     func testConv2dOnAnEmptyBatch() {
-        for (size, outSize) in [(5, 3), (12, 10)] {
-            let conv = Conv2d(inputChannels: 3, outputChannels: 4, kernelSize: 3, generator: RandomGenerator(seed: 1))
-            let x = Tensor(zeros: [0, 3, size, size], requiresGrad: true)
+        for (channels, padding, size, outSize) in [(3, 0, 5, 3), (3, 0, 12, 10), (8, 1, 6, 6)] {
+            let conv = Conv2d(
+                inputChannels: channels, outputChannels: 4 * channels / 3, kernelSize: 3, padding: padding,
+                generator: RandomGenerator(seed: 1))
+            let out = 4 * channels / 3
+            let x = Tensor(zeros: [0, channels, size, size], requiresGrad: true)
             let y = conv(x)
-            XCTAssertEqual(y.shape, [0, 4, outSize, outSize])
+            XCTAssertEqual(y.shape, [0, out, outSize, outSize])
             y.sum().backward()
-            XCTAssertEqual(conv.weight.grad?.scalars, [Float](repeating: 0, count: 4 * 3 * 9))
-            XCTAssertEqual(conv.bias?.grad?.scalars, [0, 0, 0, 0])
-            XCTAssertEqual(x.grad?.shape, [0, 3, size, size])
+            XCTAssertEqual(conv.weight.grad?.scalars, [Float](repeating: 0, count: out * channels * 9))
+            XCTAssertEqual(conv.bias?.grad?.scalars, [Float](repeating: 0, count: out))
+            XCTAssertEqual(x.grad?.shape, [0, channels, size, size])
         }
     }
 

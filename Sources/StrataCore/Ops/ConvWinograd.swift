@@ -23,8 +23,8 @@ import Foundation
 /// the 3x3 kernel.
 ///
 /// Numerics: the transforms only add and halve, so the result differs from
-/// the direct sum by rounding alone (ConvTests checks 1e-4 against a Double
-/// reference).
+/// the direct sum by rounding alone (WinogradTests checks 1e-4 against a
+/// Double reference for every shape class).
 enum Winograd {
     /// Vector width of the running CPU's kernel variant (16, 8 or 4 floats).
     static let isa = strata_winograd_isa()
@@ -46,6 +46,10 @@ enum Winograd {
 
     /// Tiles of one H x W plane: ceil(H/2) * ceil(W/2).
     static func tiles(height: Int, width: Int) -> Int { ((height + 1) / 2) * ((width + 1) / 2) }
+
+    /// Floats of the kernels' per-call scratch for H x W planes: the plane
+    /// with a zero border, (2 ceil(H/2) + 2) x (2 ceil(W/2) + 2).
+    static func scratchCount(height: Int, width: Int) -> Int { (2 * ((height + 1) / 2) + 2) * (2 * ((width + 1) / 2) + 2) }
 
     /// Samples per kernel call: the multiply runs on blocks of 64 tiles, so
     /// a chunk's tile count is rounded up to 64; take the number of samples
@@ -70,8 +74,7 @@ enum Winograd {
     ) {
         let t = tiles(height: h, width: w), per = chunk(tiles: t, batch: batch)
         let chunks = (batch + per - 1) / per, nPad = (per * t + 63) / 64 * 64
-        let variant = Winograd.variant
-        let padCount = (2 * ((h + 1) / 2) + 2) * (2 * ((w + 1) / 2) + 2)
+        let variant = Winograd.variant, padCount = scratchCount(height: h, width: w)
         Threading.parallelFor(chunks) { range in
             Workspace.with(count: 16 * (k * nPad + 16)) { v in
                 Workspace.with(count: 16 * (mPad * nPad + 16)) { products in
@@ -142,10 +145,9 @@ extension ConvPlan {
     func weightGradientWinograd(x: UnsafePointer<Float>, gradOut: UnsafePointer<Float>, gw: UnsafeMutablePointer<Float>) {
         let g = geometry, c = g.channels, o = outChannels
         let t = Winograd.tiles(height: g.height, width: g.width)
-        let per = min(batch, (512 + t - 1) / t), chunks = (batch + per - 1) / per
+        let per = max(1, min(batch, (512 + t - 1) / t)), chunks = (batch + per - 1) / per
         let nPad = (per * t + 63) / 64 * 64, mPad = (o + 3) / 4 * 4, kPad = (c + 3) / 4 * 4
-        let padCount = (2 * ((g.height + 1) / 2) + 2) * (2 * ((g.width + 1) / 2) + 2)
-        let variant = Winograd.variant
+        let variant = Winograd.variant, padCount = Winograd.scratchCount(height: g.height, width: g.width)
         let lock = NSLock()
         Threading.parallelFor(chunks) { range in
             Workspace.with(count: 16 * (kPad * nPad + 16)) { v in
