@@ -147,6 +147,19 @@ final class TensorTests: XCTestCase {
         pool.limitBytes = old
     }
 
+    func testLargeBuffersStartOnAHugePageAndHoldTheirData() {
+        let count = BufferPool.hugePage / 4 + 1_000  // just over 2 MiB: one huge page and a bit
+        let t = Tensor(zeros: [count])
+        XCTAssertEqual(Int(bitPattern: t.data) % BufferPool.hugePage, 0, "a buffer of 2 MiB or more is huge-page aligned")
+        XCTAssertTrue(t.scalars.allSatisfy { $0 == 0 })
+        for i in stride(from: 0, to: count, by: 997) { t.data[i] = Float(i) }
+        t.data[count - 1] = -1
+        XCTAssertEqual(t.data[997 * 500], 498_500)
+        XCTAssertEqual(t.data[count - 1], -1)
+        let small = Tensor(zeros: [1_000])
+        XCTAssertEqual(Int(bitPattern: small.data) % 64, 0, "small buffers keep 64-byte alignment")
+    }
+
     func testParallelForCoversRangeOnce() {
         let old = Threading.count
         defer { Threading.count = old }

@@ -64,8 +64,35 @@ package final class BufferPool: @unchecked Sendable {
             return p
         }
         lock.unlock()
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: n * MemoryLayout<Float>.stride, alignment: 64)
+        let bytes = n * MemoryLayout<Float>.stride
+        if bytes >= BufferPool.hugePage, let p = BufferPool.allocateHuge(bytes) {
+            return p.bindMemory(to: Float.self, capacity: n)
+        }
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
         return raw.bindMemory(to: Float.self, capacity: n)
+    }
+
+    /// Buffers of at least this many bytes (2 MiB, an x86-64 huge page)
+    /// start on a huge-page boundary and ask the kernel for transparent
+    /// huge pages. An activation of 8 MB in 4 KB pages is 2,048 TLB
+    /// entries, and a 32x32 channel plane is exactly one page, so every
+    /// plane a kernel reads starts with a TLB miss and a cold hardware
+    /// prefetcher (neither crosses a 4 KB page); in 2 MB pages both go away.
+    /// Measured: resnet20-step 1-4% and conv3x3-16 4% faster on one thread
+    /// (Docs/Benchmarks.md). The cost is memory: a buffer's last huge page
+    /// is whole even when the buffer ends early in it.
+    package static let hugePage = 2 << 20
+
+    /// `bytes` aligned to `hugePage`, marked MADV_HUGEPAGE (a hint: where
+    /// transparent huge pages are off it is 4 KB pages as before); nil if
+    /// the allocation fails. Freed with `deallocate()` (free) as any other.
+    private static func allocateHuge(_ bytes: Int) -> UnsafeMutableRawPointer? {
+        var raw: UnsafeMutableRawPointer?
+        guard posix_memalign(&raw, hugePage, bytes) == 0, let p = raw else { return nil }
+        #if os(Linux)
+            _ = madvise(p, (bytes + 4095) / 4096 * 4096, MADV_HUGEPAGE)
+        #endif
+        return p
     }
 
     func give(_ p: UnsafeMutablePointer<Float>, count: Int) {
