@@ -116,6 +116,11 @@ void strata_winograd_weight_grad(const float *x, const float *dy, int64_t sample
     wg_weight_grad_base(x, dy, samples, C, O, H, W, dU, mPad, kPad, V, D, scratch);
 }
 
+int64_t strata_winograd_scratch(int64_t H, int64_t W) {
+    const int64_t th = (H + 1) / 2, tw = (W + 1) / 2;
+    return 8 * (th + 1) * tw;
+}
+
 int strata_winograd_isa(void) {
 #if defined(__x86_64__) && defined(__clang__)
     __builtin_cpu_init();

@@ -33,13 +33,18 @@ void strata_winograd_weights(const float *w, int64_t O, int64_t C, int inputGrad
 /// FMA) or 4 (baseline); pass it to strata_winograd_conv3x3.
 int strata_winograd_isa(void);
 
+/// Floats of the per-call scratch of the two calls below for H x W planes:
+/// the plane split by row and column parity, 8*(th+1)*tw (th = (H+1)/2,
+/// tw = (W+1)/2).
+int64_t strata_winograd_scratch(int64_t H, int64_t W);
+
 /// Convolves `samples` consecutive inputs x [samples, K, H, W] with U
 /// (from strata_winograd_weights, output channels O <= mPad) into
 /// out [samples, O, H, W], overwriting it or, with `accumulate`, adding
 /// to it. Scratch, with th = (H+1)/2, tw = (W+1)/2, T = th*tw and
 /// nPad = samples*T rounded up to a multiple of 64:
 /// V: 16*(K*nPad + 16) floats, M: 16*(mPad*nPad + 16) floats,
-/// scratch: (2*th+2)*(2*tw+2) floats. (Each of the 16 positions takes one
+/// scratch: strata_winograd_scratch(H, W) floats. (Each of the 16 positions takes one
 /// cache line more than its rows, so that positions never lie a multiple
 /// of 4 KB apart.)
 void strata_winograd_conv3x3(const float *x, int64_t samples, int64_t K, int64_t H, int64_t W, const float *U,
@@ -52,7 +57,7 @@ void strata_winograd_conv3x3(const float *x, int64_t samples, int64_t K, int64_t
 /// transformed gradients times the transformed inputs, summed over the
 /// tiles (mPad, kPad: O and C rounded up to a multiple of 4; dU starts at
 /// zero). Scratch, with nPad as above: V: 16*(kPad*nPad + 16) floats, D:
-/// 16*(mPad*nPad + 16) floats, scratch: (2*th+2)*(2*tw+2) floats.
+/// 16*(mPad*nPad + 16) floats, scratch: strata_winograd_scratch(H, W) floats.
 void strata_winograd_weight_grad(const float *x, const float *dy, int64_t samples, int64_t C, int64_t O, int64_t H,
                                  int64_t W, float *dU, int64_t mPad, int64_t kPad, float *V, float *D, float *scratch,
                                  int isa);

@@ -47,9 +47,9 @@ enum Winograd {
     /// Tiles of one H x W plane: ceil(H/2) * ceil(W/2).
     static func tiles(height: Int, width: Int) -> Int { ((height + 1) / 2) * ((width + 1) / 2) }
 
-    /// Floats of the kernels' per-call scratch for H x W planes: the plane
-    /// with a zero border, (2 ceil(H/2) + 2) x (2 ceil(W/2) + 2).
-    static func scratchCount(height: Int, width: Int) -> Int { (2 * ((height + 1) / 2) + 2) * (2 * ((width + 1) / 2) + 2) }
+    /// Floats of the kernels' per-call scratch for H x W planes (the plane
+    /// split by row and column parity, and one padded row).
+    static func scratchCount(height: Int, width: Int) -> Int { Int(strata_winograd_scratch(Int64(height), Int64(width))) }
 
     /// Samples per kernel call: the multiply runs on blocks of 64 tiles, so
     /// a chunk's tile count is rounded up to 64; take the number of samples
