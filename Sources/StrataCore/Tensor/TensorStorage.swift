@@ -90,7 +90,7 @@ package final class BufferPool: @unchecked Sendable {
         var raw: UnsafeMutableRawPointer?
         guard posix_memalign(&raw, hugePage, bytes) == 0, let p = raw else { return nil }
         #if os(Linux)
-            _ = madvise(p, (bytes + 4095) / 4096 * 4096, MADV_HUGEPAGE)
+        _ = madvise(p, (bytes + 4095) / 4096 * 4096, MADV_HUGEPAGE)
         #endif
         return p
     }
