@@ -1,3 +1,5 @@
+#include <string.h>
+
 #include "strata_kernels.h"
 
 // Compare-and-take as selects: clang vectorises the row loop (strided
@@ -34,9 +36,88 @@ static inline void maxpool2x2_plane(const float *src, int64_t width, int64_t sh,
     }
 }
 
+typedef float mp_f8 __attribute__((ext_vector_type(8)));
+typedef int32_t mp_i8 __attribute__((ext_vector_type(8)));
+typedef float mp_f4 __attribute__((ext_vector_type(4)));
+typedef int32_t mp_i4 __attribute__((ext_vector_type(4)));
+
+// STRATA_TAKE on vectors: compares and bit selects.
+#define MP_TAKE(fv, iv, v, i)                                         \
+    do {                                                              \
+        const iv take = ((v) > best) | ((v) != (v));                  \
+        best = (fv)(((iv)(v) & take) | ((iv)best & ~take));           \
+        index = ((i) & take) | (index & ~take);                       \
+    } while (0)
+
+// VW windows of one row pair starting at window ox: two rows of 2*VW
+// floats split into even and odd columns by shuffles.
+#define MP_WINDOWS(fv, iv, VW, EVEN, ODD, LANES)                                     \
+    do {                                                                             \
+        fv a0, a1, b0, b1;                                                           \
+        memcpy(&a0, r0 + 2 * ox, sizeof a0);                                         \
+        memcpy(&a1, r0 + 2 * ox + VW, sizeof a1);                                    \
+        memcpy(&b0, r1 + 2 * ox, sizeof b0);                                         \
+        memcpy(&b1, r1 + 2 * ox + VW, sizeof b1);                                    \
+        const fv ae = __builtin_shufflevector(a0, a1, EVEN), ao = __builtin_shufflevector(a0, a1, ODD); \
+        const fv be = __builtin_shufflevector(b0, b1, EVEN), bo = __builtin_shufflevector(b0, b1, ODD); \
+        const iv i0 = (iv)(top + (int32_t)(2 * ox)) + (iv){LANES};                   \
+        fv best = ae;                                                                \
+        iv index = i0;                                                               \
+        MP_TAKE(fv, iv, ao, i0 + 1);                                                 \
+        MP_TAKE(fv, iv, be, i0 + w);                                                 \
+        MP_TAKE(fv, iv, bo, i0 + w + 1);                                             \
+        memcpy(d + ox, &best, sizeof best);                                          \
+        memcpy(ix + ox, &index, sizeof index);                                       \
+    } while (0)
+
+#define MP_E8 0, 2, 4, 6, 8, 10, 12, 14
+#define MP_O8 1, 3, 5, 7, 9, 11, 13, 15
+#define MP_L8 0, 2, 4, 6, 8, 10, 12, 14
+#define MP_E4 0, 2, 4, 6
+#define MP_O4 1, 3, 5, 7
+#define MP_L4 0, 2, 4, 6
+
+#if defined(__x86_64__) && defined(__clang__)
+// MaxPool2d(2) with strides 2 (at least 4 windows a row) on AVX2: 8
+// windows at a time, or 4 in rows of fewer than 8; a row's last partial
+// vector is taken again over the row's last 8 (or 4) windows, so nothing
+// is scalar (a window computed twice gets the same result).
+__attribute__((target("avx2"))) static void maxpool2x2_stride2_avx2(const float *src, int64_t planes,
+                                                                    int64_t height, int64_t width, int64_t outH,
+                                                                    int64_t outW, float *out, int32_t *argmax) {
+    const int32_t w = (int32_t)width;
+    for (int64_t p = 0; p < planes; p++) {
+        const float *plane = src + p * height * width;
+        for (int64_t oy = 0; oy < outH; oy++) {
+            const float *r0 = plane + oy * 2 * width, *r1 = r0 + width;
+            float *d = out + (p * outH + oy) * outW;
+            int32_t *ix = argmax + (p * outH + oy) * outW;
+            const int32_t top = (int32_t)(oy * 2 * width);
+            if (outW >= 8) {
+                for (int64_t start = 0; start < outW; start += 8) {
+                    const int64_t ox = start + 8 <= outW ? start : outW - 8;
+                    MP_WINDOWS(mp_f8, mp_i8, 8, MP_E8, MP_O8, MP_L8);
+                }
+            } else {
+                for (int64_t start = 0; start < outW; start += 4) {
+                    const int64_t ox = start + 4 <= outW ? start : outW - 4;
+                    MP_WINDOWS(mp_f4, mp_i4, 4, MP_E4, MP_O4, MP_L4);
+                }
+            }
+        }
+    }
+}
+#endif
+
 void strata_maxpool2x2(const float *input, int64_t planes, int64_t height, int64_t width, int64_t strideH,
                        int64_t strideW, int64_t outH, int64_t outW, float *out, int32_t *argmax) {
     const int64_t inPlane = height * width, outPlane = outH * outW;
+#if defined(__x86_64__) && defined(__clang__)
+    if (strideH == 2 && strideW == 2 && outW >= 4 && strata_winograd_isa() >= 8) {
+        maxpool2x2_stride2_avx2(input, planes, height, width, outH, outW, out, argmax);
+        return;
+    }
+#endif
     for (int64_t p = 0; p < planes; p++) {
         const float *src = input + p * inPlane;
         float *dst = out + p * outPlane;
