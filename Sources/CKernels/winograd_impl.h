@@ -27,16 +27,29 @@ __attribute__((no_builtin("memcpy"))) static inline void WG(copy)(float *restric
     for (int64_t i = 0; i < n; i++) dst[i] = src[i];
 }
 
-// The plane's rows with a zero border, split by parity: for padded row
-// y = 2i + a (0 <= y < 2*th + 2) and b = 0..3, S[a][b][i][j] = P[y][2j + b],
-// where P is the plane with one zero row and column before it and zeros
-// after it. Then the 4x4 patch of tile t = ty*tw + tx has d[a][b] =
-// S[a%2][b][t + (a/2)*tw], so each of the 16 inputs of all the plane's
-// tiles is one contiguous run: the transforms run over every tile of the
-// plane at full vector width (a plane of 8 x 8 is 16 tiles), not over one
-// row of tiles. S holds 8 * (th + 1) * tw floats. The rows are read
-// straight from the plane (a copy into a padded row first would make the
-// strided reads wait on the copy's stores).
+// even[j] = src[2j], odd[j] = src[2j + 1] for j < count: 4 pairs at a
+// time by shuffles, the last 4 taken again overlapping the previous ones
+// when count is not a multiple of 4 (no scalar tail from 4 pairs up).
+static inline void WG(pairs)(const float *restrict src, int64_t count, float *restrict even, float *restrict odd) {
+    if (count < 4) {
+        for (int64_t j = 0; j < count; j++) {
+            even[j] = src[2 * j];
+            odd[j] = src[2 * j + 1];
+        }
+        return;
+    }
+    for (int64_t start = 0; start < count; start += 4) {
+        const int64_t j = start + 4 <= count ? start : count - 4;
+        wg_f4 lo, hi;
+        memcpy(&lo, src + 2 * j, sizeof lo);
+        memcpy(&hi, src + 2 * j + 4, sizeof hi);
+        const wg_f4 e = __builtin_shufflevector(lo, hi, 0, 2, 4, 6);
+        const wg_f4 o = __builtin_shufflevector(lo, hi, 1, 3, 5, 7);
+        memcpy(even + j, &e, sizeof e);
+        memcpy(odd + j, &o, sizeof o);
+    }
+}
+
 // One row of a plane of width W (a multiple of 8) split by WG(split):
 // s1 = row[0::2], s2 = row[1::2], s0 = s2 moved right by one (a zero
 // first), s3 = s1 moved left by one (a zero last), in 4-float pieces
@@ -65,6 +78,16 @@ static inline void WG(split_row8)(const float *restrict row, int64_t W, float *r
     memcpy(s3 + 4 * (W / 8 - 1), &last, sizeof last);
 }
 
+// The plane's rows with a zero border, split by parity: for padded row
+// y = 2i + a (0 <= y < 2*th + 2) and b = 0..3, S[a][b][i][j] = P[y][2j + b],
+// where P is the plane with one zero row and column before it and zeros
+// after it. Then the 4x4 patch of tile t = ty*tw + tx has d[a][b] =
+// S[a%2][b][t + (a/2)*tw], so each of the 16 inputs of all the plane's
+// tiles is one contiguous run: the transforms run over every tile of the
+// plane at full vector width (a plane of 8 x 8 is 16 tiles), not over one
+// row of tiles. S holds 8 * (th + 1) * tw floats. The rows are read
+// straight from the plane (a copy into a padded row first would make the
+// strided reads wait on the copy's stores).
 static inline void WG(split)(const float *plane, int64_t H, int64_t W, float *S) {
     const int64_t th = (H + 1) / 2, tw = (W + 1) / 2, n = (th + 1) * tw, half = W / 2;
     for (int64_t y = 0; y < 2 * th + 2; y++) {
@@ -81,23 +104,14 @@ static inline void WG(split)(const float *plane, int64_t H, int64_t W, float *S)
             WG(split_row8)(row, W, s0, s1, s2, s3);
             continue;
         }
-        // Any width: two passes over pairs of neighbours (loops that use
-        // both of a pair vectorize with shuffles, one that takes every
-        // other element with a slow gather).
-#pragma clang loop vectorize(assume_safety)
-        for (int64_t j = 0; j < half; j++) {
-            s1[j] = row[2 * j];
-            s2[j] = row[2 * j + 1];
-        }
+        // Other widths: pairs of neighbours from the row's start (s1, s2),
+        // then from its second element (s0 moved by one, s3).
+        WG(pairs)(row, half, s1, s2);
         if (half < tw) {
             s1[tw - 1] = row[W - 1];
             s2[tw - 1] = 0;
         }
-#pragma clang loop vectorize(assume_safety)
-        for (int64_t j = 0; j + 1 < tw; j++) {
-            s0[j + 1] = row[2 * j + 1];
-            s3[j] = row[2 * j + 2];
-        }
+        WG(pairs)(row + 1, tw - 1, s0 + 1, s3);
         s0[0] = 0;
         s3[tw - 1] = 0;
     }
@@ -257,23 +271,7 @@ __attribute__((noinline)) static void WG(gradient)(const float *dy, int64_t O, i
                 continue;
             }
             const float *restrict row = plane + y * W;
-            if (W % 8 == 0) {
-                for (int64_t q = 0; q < W / 8; q++) {
-                    wg_f4 lo, hi;
-                    memcpy(&lo, row + 8 * q, sizeof lo);
-                    memcpy(&hi, row + 8 * q + 4, sizeof hi);
-                    const wg_f4 even = __builtin_shufflevector(lo, hi, 0, 2, 4, 6);
-                    const wg_f4 odd = __builtin_shufflevector(lo, hi, 1, 3, 5, 7);
-                    memcpy(ga + 4 * q, &even, sizeof even);
-                    memcpy(gb + 4 * q, &odd, sizeof odd);
-                }
-                continue;
-            }
-#pragma clang loop vectorize(assume_safety)
-            for (int64_t j = 0; j < half; j++) {
-                ga[j] = row[2 * j];
-                gb[j] = row[2 * j + 1];
-            }
+            WG(pairs)(row, half, ga, gb);
             if (half < tw) {
                 ga[tw - 1] = row[W - 1];
                 gb[tw - 1] = 0;
