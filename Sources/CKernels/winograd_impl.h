@@ -88,16 +88,23 @@ static inline void WG(split_row8)(const float *restrict row, int64_t W, float *r
 // row of tiles. S holds 8 * (th + 1) * tw floats. The rows are read
 // straight from the plane (a copy into a padded row first would make the
 // strided reads wait on the copy's stores).
+// The rows of S that come from P's zero border (y = 0 and y > H): the
+// same for every plane, so zeroed once per call, before WG(split).
+static inline void WG(split_border)(int64_t H, int64_t W, float *S) {
+    const int64_t th = (H + 1) / 2, tw = (W + 1) / 2, n = (th + 1) * tw;
+    for (int64_t y = 0; y < 2 * th + 2; y++) {
+        if (y >= 1 && y <= H) continue;
+        float *s0 = S + ((y & 1) * 4) * n + (y >> 1) * tw;
+        for (int b = 0; b < 4; b++) memset(s0 + b * n, 0, (size_t)tw * sizeof(float));
+    }
+}
+
 static inline void WG(split)(const float *plane, int64_t H, int64_t W, float *S) {
     const int64_t th = (H + 1) / 2, tw = (W + 1) / 2, n = (th + 1) * tw, half = W / 2;
-    for (int64_t y = 0; y < 2 * th + 2; y++) {
+    for (int64_t y = 1; y <= H; y++) {
         const int64_t a = y & 1, i = y >> 1;
         float *restrict s0 = S + (a * 4) * n + i * tw, *restrict s1 = s0 + n, *restrict s2 = s1 + n,
                         *restrict s3 = s2 + n;
-        if (y < 1 || y > H) {
-            for (int64_t j = 0; j < tw; j++) s0[j] = s1[j] = s2[j] = s3[j] = 0;
-            continue;
-        }
         // P[y][2j + b] = row[2j + b - 1].
         const float *restrict row = plane + (y - 1) * W;
         if (W % 8 == 0) {
@@ -124,6 +131,7 @@ __attribute__((noinline)) static void WG(input)(const float *x, int64_t C, int64
     const int64_t th = (H + 1) / 2, tw = (W + 1) / 2, T = th * tw, n = (th + 1) * tw;
     const int64_t ps = WG_STRIDE(rows * nPad);  // distance between two positions of V
     float *S = scratch;
+    WG(split_border)(H, W, S);
     for (int64_t c = 0; c < C; c++) {
         WG(split)(x + c * H * W, H, W, S);
         // Even rows of P in S[0], odd in S[1]; d row a = S[a % 2] + (a / 2) * tw.
