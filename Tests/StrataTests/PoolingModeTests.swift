@@ -63,6 +63,49 @@ final class PoolingModeTests: XCTestCase {
         }
     }
 
+    /// Windows that do not overlap write a first input gradient directly
+    /// (no zeroed buffer); with a gradient already there they add to it.
+    /// Both against a plain scatter to each window's argmax, including
+    /// rows and columns no window covers.
+    func testMaxPoolGradientThroughDisjointWindows() {
+        let gen = RandomGenerator(seed: 5)
+        let configs: [(Size2, Size2, Size2, Bool, [Int])] = [
+            (2, 2, 0, false, [2, 3, 6, 8]), (2, 2, 0, false, [1, 2, 7, 9]), (2, 2, 1, false, [1, 2, 7, 6]),
+            (3, 3, 1, true, [2, 1, 8, 7]), ([2, 3], [3, 3], 0, true, [1, 2, 8, 10]), (2, 3, 0, false, [1, 1, 9, 8]),
+        ]
+        for (k, s, p, ceil, shape) in configs {
+            let label = "k \(k) s \(s) p \(p) ceil \(ceil) x \(shape)"
+            let (h, w) = (shape[2], shape[3])
+            let values = Tensor.randn(shape, generator: gen).scalars
+            let layer = MaxPool2d(kernelSize: k, stride: s, padding: p, ceilMode: ceil)
+            let ref = naivePool(Tensor(shape: shape, values), max: true, kernel: k, stride: s, padding: p, ceil: ceil)
+            let (oh, ow) = (ref.shape[2], ref.shape[3])
+            let r = Tensor.randn(ref.shape, generator: gen)
+            var expected = [Float](repeating: 0, count: values.count)
+            for plane in 0..<(shape[0] * shape[1]) {
+                for oy in 0..<oh {
+                    for ox in 0..<ow {
+                        var best = -Float.infinity, arg = -1
+                        for dy in 0..<k.height {
+                            for dx in 0..<k.width {
+                                let (y, x) = (oy * s.height - p.height + dy, ox * s.width - p.width + dx)
+                                guard y >= 0, y < h, x >= 0, x < w else { continue }
+                                let i = plane * h * w + y * w + x
+                                if arg < 0 || values[i] > best { (best, arg) = (values[i], i) }
+                            }
+                        }
+                        expected[arg] += r.scalars[(plane * oh + oy) * ow + ox]
+                    }
+                }
+            }
+            let x = Tensor(shape: shape, values, requiresGrad: true)
+            layer(x).backward(r)
+            XCTAssertEqual(x.grad?.scalars ?? [], expected, "fresh gradient, \(label)")
+            layer(x).backward(r)
+            XCTAssertEqual(x.grad?.scalars ?? [], expected.map { 2 * $0 }, "accumulated gradient, \(label)")
+        }
+    }
+
     func testAvgPoolMatchesPlainReference() {
         let x = Tensor.randn([2, 2, 6, 7], generator: RandomGenerator(seed: 2))
         let configs: [(Size2, Size2, Size2)] = [(3, 2, 0), (3, 2, 1), (2, 2, 1), ([3, 2], [2, 3], [1, 1]), (2, 1, 0)]
