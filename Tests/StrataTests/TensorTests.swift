@@ -147,10 +147,15 @@ final class TensorTests: XCTestCase {
         pool.limitBytes = old
     }
 
-    func testLargeBuffersStartOnAHugePageAndHoldTheirData() {
+    func testLargeBuffersLieOnHugePagesAtStaggeredOffsetsAndHoldTheirData() {
         let count = BufferPool.hugePage / 4 + 1_000  // just over 2 MiB: one huge page and a bit
-        let t = Tensor(zeros: [count])
-        XCTAssertEqual(Int(bitPattern: t.data) % BufferPool.hugePage, 0, "a buffer of 2 MiB or more is huge-page aligned")
+        let t = Tensor(zeros: [count]), u = Tensor(zeros: [count])
+        let offsets = [t, u].map { Int(bitPattern: $0.data) % BufferPool.hugePage }
+        for o in offsets {
+            XCTAssertEqual(o % 64, 0, "cache-line aligned")
+            XCTAssertTrue(o > 0 && o < 4096, "within the first 4 KB of a huge page: \(o)")
+        }
+        XCTAssertNotEqual(offsets[0], offsets[1], "two large buffers start at different offsets of their pages")
         XCTAssertTrue(t.scalars.allSatisfy { $0 == 0 })
         for i in stride(from: 0, to: count, by: 997) { t.data[i] = Float(i) }
         t.data[count - 1] = -1
@@ -158,6 +163,13 @@ final class TensorTests: XCTestCase {
         XCTAssertEqual(t.data[count - 1], -1)
         let small = Tensor(zeros: [1_000])
         XCTAssertEqual(Int(bitPattern: small.data) % 64, 0, "small buffers keep 64-byte alignment")
+        // Returned to the system (not cached) and allocated again: no crash, and zeroed.
+        let pool = BufferPool.shared, old = pool.limitBytes
+        pool.limitBytes = 0
+        do { _ = Tensor(zeros: [count + 7]) }
+        XCTAssertEqual(pool.cached, 0)
+        pool.limitBytes = old
+        XCTAssertTrue(Tensor(zeros: [count + 7]).scalars.allSatisfy { $0 == 0 })
     }
 
     func testParallelForCoversRangeOnce() {

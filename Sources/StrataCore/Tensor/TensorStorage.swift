@@ -63,9 +63,16 @@ package final class BufferPool: @unchecked Sendable {
             lock.unlock()
             return p
         }
-        lock.unlock()
         let bytes = n * MemoryLayout<Float>.stride
-        if bytes >= BufferPool.hugePage, let p = BufferPool.allocateHuge(bytes) {
+        let color = hugeCount
+        if bytes >= BufferPool.hugePage { hugeCount += 1 }
+        lock.unlock()
+        if bytes >= BufferPool.hugePage {
+            // `release` reads the allocation's start from the header, so
+            // huge sizes never fall back to a plain allocation.
+            guard let p = BufferPool.allocateHuge(bytes, color: color) else {
+                strataFatal("BufferPool: out of memory allocating \(bytes) bytes")
+            }
             return p.bindMemory(to: Float.self, capacity: n)
         }
         let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
@@ -73,26 +80,50 @@ package final class BufferPool: @unchecked Sendable {
     }
 
     /// Buffers of at least this many bytes (2 MiB, an x86-64 huge page)
-    /// start on a huge-page boundary and ask the kernel for transparent
-    /// huge pages. An activation of 8 MB in 4 KB pages is 2,048 TLB
-    /// entries, and a 32x32 channel plane is exactly one page, so every
-    /// plane a kernel reads starts with a TLB miss and a cold hardware
+    /// lie on transparent huge pages. An activation of 8 MB in 4 KB pages is
+    /// 2,048 TLB entries, and a 32x32 channel plane is exactly one page, so
+    /// every plane a kernel reads starts with a TLB miss and a cold hardware
     /// prefetcher (neither crosses a 4 KB page); in 2 MB pages both go away.
     /// Measured: resnet20-step 1-4% and conv3x3-16 4% faster on one thread
     /// (Docs/Benchmarks.md). The cost is memory: a buffer's last huge page
     /// is whole even when the buffer ends early in it.
     package static let hugePage = 2 << 20
 
-    /// `bytes` aligned to `hugePage`, marked MADV_HUGEPAGE (a hint: where
-    /// transparent huge pages are off it is 4 KB pages as before); nil if
-    /// the allocation fails. Freed with `deallocate()` (free) as any other.
-    private static func allocateHuge(_ bytes: Int) -> UnsafeMutableRawPointer? {
+    /// Huge buffers allocated so far; picks each one's offset in its page.
+    private var hugeCount = 0
+
+    /// `bytes` on memory aligned to `hugePage` and marked MADV_HUGEPAGE (a
+    /// hint: where transparent huge pages are off it is 4 KB pages as
+    /// before), starting 64 to 4,032 bytes into it by `color`: buffers that
+    /// all began at the same offset of their pages would put the same
+    /// element of every operand (x, the residual, y of a fused BatchNorm) in
+    /// one cache set and alias in the 4 KB store-to-load check. (A
+    /// precaution: bn-add-relu on two threads measured 9-12% slower with
+    /// all huge buffers at offset 0 in two runs, but the machine's memory
+    /// bandwidth moves by more than that between runs.) The allocation's start is
+    /// stored just before the buffer, for `release`. Nil if it fails.
+    private static func allocateHuge(_ bytes: Int, color: Int) -> UnsafeMutableRawPointer? {
         var raw: UnsafeMutableRawPointer?
-        guard posix_memalign(&raw, hugePage, bytes) == 0, let p = raw else { return nil }
+        let extra = 4096
+        guard posix_memalign(&raw, hugePage, bytes + extra) == 0, let base = raw else { return nil }
         #if os(Linux)
-        _ = madvise(p, (bytes + 4095) / 4096 * 4096, MADV_HUGEPAGE)
+        _ = madvise(base, bytes + extra, MADV_HUGEPAGE)
         #endif
+        let offset = 64 * (1 + (color * 23) % 63)
+        let p = base + offset
+        (p - 8).storeBytes(of: base, as: UnsafeMutableRawPointer.self)
         return p
+    }
+
+    /// Returns a buffer to the system: for the sizes `take` puts on huge
+    /// pages, the allocation whose start `allocateHuge` stored before it.
+    private static func release(_ p: UnsafeMutablePointer<Float>, count n: Int) {
+        if n * MemoryLayout<Float>.stride >= hugePage {
+            let base = (UnsafeMutableRawPointer(p) - 8).load(as: UnsafeMutableRawPointer.self)
+            base.deallocate()
+        } else {
+            UnsafeMutableRawPointer(p).deallocate()
+        }
     }
 
     func give(_ p: UnsafeMutablePointer<Float>, count: Int) {
@@ -105,7 +136,7 @@ package final class BufferPool: @unchecked Sendable {
             return
         }
         lock.unlock()
-        UnsafeMutableRawPointer(p).deallocate()
+        BufferPool.release(p, count: n)
     }
 
     /// Releases cached buffers until at most `bytes` remain.
@@ -114,7 +145,7 @@ package final class BufferPool: @unchecked Sendable {
         for (n, list) in free {
             var rest = list
             while cachedBytes > bytes, let p = rest.popLast() {
-                UnsafeMutableRawPointer(p).deallocate()
+                BufferPool.release(p, count: n)
                 cachedBytes -= n * 4
             }
             free[n] = rest.isEmpty ? nil : rest
