@@ -46,10 +46,12 @@ typedef float wg_f2 __attribute__((ext_vector_type(2)));
 #pragma clang attribute pop
 #endif
 
-void strata_winograd_weights(const float *w, int64_t O, int64_t C, int inputGradient, float *U, int64_t mPad) {
+void strata_winograd_weights(const float *w, int64_t O, int64_t C, int inputGradient, float *U, int64_t mPad,
+                             int64_t rowStart, int64_t rowEnd) {
     const int64_t rows = inputGradient ? C : O, K = inputGradient ? O : C;
-    memset(U, 0, (size_t)(16 * mPad * K) * sizeof(float));
-    for (int64_t m = 0; m < rows; m++) {
+    for (int64_t m = rows > rowStart ? rows : rowStart; m < rowEnd; m++)
+        for (int p = 0; p < 16; p++) memset(U + (p * mPad + m) * K, 0, (size_t)K * sizeof(float));
+    for (int64_t m = rowStart; m < (rowEnd < rows ? rowEnd : rows); m++) {
         for (int64_t k = 0; k < K; k++) {
             // Forward: g = w[m][k]. Input gradient: g = w[k][m] turned by 180 degrees.
             const float *src = inputGradient ? w + (k * C + m) * 9 : w + (m * C + k) * 9;

@@ -32,6 +32,7 @@ final class WinogradTests: XCTestCase {
         ConvCase(n: 2, c: 3, h: 5, w: 24, o: 4, padding: 1),  // width a multiple of 8: rows split 8 floats at a time
         ConvCase(n: 2, c: 3, h: 5, w: 14, o: 4, padding: 1),  // 7 pairs a row: 4 at a time, the last 4 overlapping
         ConvCase(n: 2, c: 2, h: 7, w: 11, o: 3, padding: 1),  // odd width, 5 pairs a row
+        ConvCase(n: 1, c: 34, h: 4, w: 4, o: 33, padding: 1),  // kernel transforms split over two workers, zero rows past 33 and 34
         ConvCase(n: 2, c: 2, h: 6, w: 6, o: 3, padding: .same),  // same as padding 1
     ]
 

@@ -26,8 +26,11 @@ void strata_maxpool2x2(const float *input, int64_t planes, int64_t height, int64
 /// 0, U[p][o][c] transforms w[o][c] (w is [O][C][3][3]): the forward
 /// convolution, K = C. With 1, U[p][c][o] transforms w[o][c] turned by 180
 /// degrees: the convolution that maps the output gradient [N, O, H, W] to
-/// the input gradient [N, C, H, W], K = O.
-void strata_winograd_weights(const float *w, int64_t O, int64_t C, int inputGradient, float *U, int64_t mPad);
+/// the input gradient [N, C, H, W], K = O. Writes rows [rowStart, rowEnd)
+/// of every position (rows past O, or C, as zeros), so that calls on
+/// disjoint row ranges can run in parallel; [0, mPad) is all of U.
+void strata_winograd_weights(const float *w, int64_t O, int64_t C, int inputGradient, float *U, int64_t mPad,
+                             int64_t rowStart, int64_t rowEnd);
 
 /// The vector width the running CPU supports: 16 (AVX-512), 8 (AVX2 and
 /// FMA) or 4 (baseline); pass it to strata_winograd_conv3x3.
