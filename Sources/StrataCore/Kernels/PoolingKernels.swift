@@ -79,24 +79,29 @@ enum PoolingKernels {
     }
 
     /// Whether no input pixel lies in two windows (stride at least the
-    /// kernel, no dilation): then `maxBackwardFresh` can write the input
+    /// kernel, no dilation): then `maxBackward(fresh: true)` can write the input
     /// gradient without zeroing it first.
     static func windowsDisjoint(_ g: PoolGeometry) -> Bool {
         g.dilationH == 1 && g.dilationW == 1 && g.strideH >= g.kernelH && g.strideW >= g.kernelW
     }
 
-    /// `gradIn` = (not +=) the output gradients routed to their argmax,
-    /// zero elsewhere, for windows that do not overlap
-    /// (`windowsDisjoint`): the rows of each band of windows are zeroed just
-    /// before its gradients land there, while they are in cache, instead of
-    /// zeroing the whole buffer in a separate pass.
-    static func maxBackwardFresh(
+    /// Routes each output gradient to its window's argmax: added to
+    /// `gradIn`, or with `fresh` (windows that do not overlap,
+    /// `windowsDisjoint`) written into it, zero elsewhere: the rows of each
+    /// band of windows are zeroed just before its gradients land there,
+    /// while they are in cache, instead of zeroing the whole buffer in a
+    /// separate pass.
+    static func maxBackward(
         _ gradOut: UnsafePointer<Float>, argmax: UnsafePointer<Int32>, _ g: PoolGeometry, planes: Range<Int>,
-        gradIn: UnsafeMutablePointer<Float>
+        gradIn: UnsafeMutablePointer<Float>, fresh: Bool = false
     ) {
         for p in planes {
             let go = gradOut + p * g.outPlane, idx = argmax + p * g.outPlane
             let gi = gradIn + p * g.inPlane
+            guard fresh else {
+                for i in 0..<g.outPlane { gi[Int(idx[i])] += go[i] }
+                continue
+            }
             var zeroedRows = 0
             for oy in 0..<g.outH {
                 let bandEnd = min(max(oy * g.strideH - g.padH + g.kernelH, zeroedRows), g.height)
@@ -105,18 +110,6 @@ enum PoolingKernels {
                 for i in oy * g.outW..<(oy + 1) * g.outW { gi[Int(idx[i])] = go[i] }
             }
             (gi + zeroedRows * g.width).update(repeating: 0, count: (g.height - zeroedRows) * g.width)
-        }
-    }
-
-    /// Routes each output gradient to its window's argmax (accumulating).
-    static func maxBackward(
-        _ gradOut: UnsafePointer<Float>, argmax: UnsafePointer<Int32>, _ g: PoolGeometry, planes: Range<Int>,
-        gradIn: UnsafeMutablePointer<Float>
-    ) {
-        for p in planes {
-            let go = gradOut + p * g.outPlane, idx = argmax + p * g.outPlane
-            let gi = gradIn + p * g.inPlane
-            for i in 0..<g.outPlane { gi[Int(idx[i])] += go[i] }
         }
     }
 

@@ -84,11 +84,7 @@ public func maxPool2d(
         if fresh { x.grad = Tensor(uninitialized: x.shape) }
         let (gi, go) = (x.gradBuffer().data, gradOut.data)
         Threading.parallelFor(planes, minChunk: poolMinPlanes) { range in
-            if fresh {
-                PoolingKernels.maxBackwardFresh(go, argmax: argmax.pointer, g, planes: range, gradIn: gi)
-            } else {
-                PoolingKernels.maxBackward(go, argmax: argmax.pointer, g, planes: range, gradIn: gi)
-            }
+            PoolingKernels.maxBackward(go, argmax: argmax.pointer, g, planes: range, gradIn: gi, fresh: fresh)
         }
     }
 }
