@@ -21,12 +21,6 @@ static inline WG_VEC WG(load)(const float *p) {
 
 static inline void WG(store)(float *p, WG_VEC v) { memcpy(p, &v, sizeof v); }
 
-// A short row copy, inline (a libc memcpy call per 8-32 floats costs more
-// than the copy).
-__attribute__((no_builtin("memcpy"))) static inline void WG(copy)(float *restrict dst, const float *restrict src, int64_t n) {
-    for (int64_t i = 0; i < n; i++) dst[i] = src[i];
-}
-
 // even[j] = src[2j], odd[j] = src[2j + 1] for j < count: 4 pairs at a
 // time by shuffles, the last 4 taken again overlapping the previous ones
 // when count is not a multiple of 4 (no scalar tail from 4 pairs up).
@@ -196,7 +190,7 @@ __attribute__((noinline)) static void WG(multiply)(const float *U, const float *
 // out[o] (=, or += when `accumulate`) A^T m A for every tile of one sample:
 // the 2x2 outputs of all the plane's tiles into Y[r][c][t] (4 * T floats
 // of `scratch`), then interleaved into the plane's rows.
-__attribute__((noinline, no_builtin("memcpy"))) static void WG(output)(const float *M, int64_t mPad, int64_t nPad,
+__attribute__((noinline)) static void WG(output)(const float *M, int64_t mPad, int64_t nPad,
                                                                         int64_t n0, int64_t O, int64_t H, int64_t W,
                                                                         float *out, int accumulate, float *scratch) {
     const int64_t th = (H + 1) / 2, tw = (W + 1) / 2, T = th * tw;
