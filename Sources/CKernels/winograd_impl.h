@@ -264,14 +264,16 @@ __attribute__((noinline)) static void WG(gradient)(const float *dy, int64_t O, i
     float *restrict g00 = scratch, *restrict g01 = scratch + T, *restrict g10 = scratch + 2 * T,
                     *restrict g11 = scratch + 3 * T;
     const int64_t half = W / 2;
+    // An odd H leaves the last row of tiles half outside the plane: that
+    // row of G is zero for every plane, so it is written once.
+    if (H & 1) {
+        memset(g10 + (th - 1) * tw, 0, (size_t)tw * sizeof(float));
+        memset(g11 + (th - 1) * tw, 0, (size_t)tw * sizeof(float));
+    }
     for (int64_t o = 0; o < O; o++) {
         const float *plane = dy + o * H * W;
-        for (int64_t y = 0; y < 2 * th; y++) {
+        for (int64_t y = 0; y < H; y++) {
             float *restrict ga = ((y & 1) ? g10 : g00) + (y >> 1) * tw, *restrict gb = ((y & 1) ? g11 : g01) + (y >> 1) * tw;
-            if (y >= H) {
-                for (int64_t j = 0; j < tw; j++) ga[j] = gb[j] = 0;
-                continue;
-            }
             const float *restrict row = plane + y * W;
             WG(pairs)(row, half, ga, gb);
             if (half < tw) {
