@@ -113,7 +113,7 @@ void strata_maxpool2x2(const float *input, int64_t planes, int64_t height, int64
                        int64_t strideW, int64_t outH, int64_t outW, float *out, int32_t *argmax) {
     const int64_t inPlane = height * width, outPlane = outH * outW;
 #if defined(__x86_64__) && defined(__clang__)
-    if (strideH == 2 && strideW == 2 && outW >= 4 && strata_winograd_isa() >= 8) {
+    if (strideH == 2 && strideW == 2 && outW >= 4 && strata_vector_width() >= 8) {
         maxpool2x2_stride2_avx2(input, planes, height, width, outH, outW, out, argmax);
         return;
     }

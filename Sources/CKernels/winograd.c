@@ -123,15 +123,6 @@ int64_t strata_winograd_scratch(int64_t H, int64_t W) {
     return 8 * (th + 1) * tw;
 }
 
-int strata_winograd_isa(void) {
-#if defined(__x86_64__) && defined(__clang__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) return 16;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 8;
-#endif
-    return 4;
-}
-
 void strata_winograd_conv3x3(const float *x, int64_t samples, int64_t K, int64_t H, int64_t W, const float *U,
                              int64_t mPad, int64_t O, float *out, int accumulate, float *V, float *M, float *scratch,
                              int isa) {

@@ -7,6 +7,11 @@
 
 #include <stdint.h>
 
+/// The vector width the running CPU supports: 16 (AVX-512), 8 (AVX2 and
+/// FMA) or 4 (baseline). The multi-variant kernels below choose by it; pass
+/// it (or a smaller width) as `isa` to the Winograd calls.
+int strata_vector_width(void);
+
 /// 2x2 max pooling without padding over `planes` consecutive planes of
 /// `height` x `width` floats, windows `strideH` rows and `strideW` columns
 /// apart, outH x outW of them, each inside the plane. Writes each window's
@@ -31,10 +36,6 @@ void strata_maxpool2x2(const float *input, int64_t planes, int64_t height, int64
 /// disjoint row ranges can run in parallel; [0, mPad) is all of U.
 void strata_winograd_weights(const float *w, int64_t O, int64_t C, int inputGradient, float *U, int64_t mPad,
                              int64_t rowStart, int64_t rowEnd);
-
-/// The vector width the running CPU supports: 16 (AVX-512), 8 (AVX2 and
-/// FMA) or 4 (baseline); pass it to strata_winograd_conv3x3.
-int strata_winograd_isa(void);
 
 /// Floats of the per-call scratch of the two calls below for H x W planes:
 /// the plane split by row and column parity, 8*(th+1)*tw (th = (H+1)/2,

@@ -27,7 +27,7 @@ import Foundation
 /// Double reference for every shape class).
 enum Winograd {
     /// Vector width of the running CPU's kernel variant (16, 8 or 4 floats).
-    static let isa = strata_winograd_isa()
+    static let isa = strata_vector_width()
 
     /// Runs a narrower variant than the CPU's (tests: each variant the CPU
     /// can run); nil runs `isa`.

@@ -1,0 +1,12 @@
+#include "strata_kernels.h"
+
+// The widest vectors the running CPU takes, for the C kernels that exist
+// in several instruction-set variants (Winograd, max pooling).
+int strata_vector_width(void) {
+#if defined(__x86_64__) && defined(__clang__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return 16;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 8;
+#endif
+    return 4;
+}
