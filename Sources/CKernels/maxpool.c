@@ -50,8 +50,9 @@ typedef int32_t mp_i4 __attribute__((ext_vector_type(4)));
     } while (0)
 
 // VW windows of one row pair starting at window ox: two rows of 2*VW
-// floats split into even and odd columns by shuffles.
-#define MP_WINDOWS(fv, iv, VW, EVEN, ODD, LANES)                                     \
+// floats split into even and odd columns by shuffles. Window k's first
+// candidate is column 2k, so the even indices are also the lanes' offsets.
+#define MP_WINDOWS(fv, iv, VW, EVEN, ODD)                                     \
     do {                                                                             \
         fv a0, a1, b0, b1;                                                           \
         memcpy(&a0, r0 + 2 * ox, sizeof a0);                                         \
@@ -60,7 +61,7 @@ typedef int32_t mp_i4 __attribute__((ext_vector_type(4)));
         memcpy(&b1, r1 + 2 * ox + VW, sizeof b1);                                    \
         const fv ae = __builtin_shufflevector(a0, a1, EVEN), ao = __builtin_shufflevector(a0, a1, ODD); \
         const fv be = __builtin_shufflevector(b0, b1, EVEN), bo = __builtin_shufflevector(b0, b1, ODD); \
-        const iv i0 = (iv)(top + (int32_t)(2 * ox)) + (iv){LANES};                   \
+        const iv i0 = (iv)(top + (int32_t)(2 * ox)) + (iv){EVEN};                   \
         fv best = ae;                                                                \
         iv index = i0;                                                               \
         MP_TAKE(fv, iv, ao, i0 + 1);                                                 \
@@ -72,10 +73,8 @@ typedef int32_t mp_i4 __attribute__((ext_vector_type(4)));
 
 #define MP_E8 0, 2, 4, 6, 8, 10, 12, 14
 #define MP_O8 1, 3, 5, 7, 9, 11, 13, 15
-#define MP_L8 0, 2, 4, 6, 8, 10, 12, 14
 #define MP_E4 0, 2, 4, 6
 #define MP_O4 1, 3, 5, 7
-#define MP_L4 0, 2, 4, 6
 
 #if defined(__x86_64__) && defined(__clang__)
 // MaxPool2d(2) with strides 2 (at least 4 windows a row) on AVX2: 8
@@ -96,12 +95,12 @@ __attribute__((target("avx2"))) static void maxpool2x2_stride2_avx2(const float 
             if (outW >= 8) {
                 for (int64_t start = 0; start < outW; start += 8) {
                     const int64_t ox = start + 8 <= outW ? start : outW - 8;
-                    MP_WINDOWS(mp_f8, mp_i8, 8, MP_E8, MP_O8, MP_L8);
+                    MP_WINDOWS(mp_f8, mp_i8, 8, MP_E8, MP_O8);
                 }
             } else {
                 for (int64_t start = 0; start < outW; start += 4) {
                     const int64_t ox = start + 4 <= outW ? start : outW - 4;
-                    MP_WINDOWS(mp_f4, mp_i4, 4, MP_E4, MP_O4, MP_L4);
+                    MP_WINDOWS(mp_f4, mp_i4, 4, MP_E4, MP_O4);
                 }
             }
         }
