@@ -89,6 +89,17 @@ extension Tensor {
         return g
     }
 
+    /// The gradient buffer for a kernel that can either add to it or write
+    /// all of it: when absent it is created uninitialised and `fresh` is
+    /// true (the kernel must then write every element, which saves the pass
+    /// that zeroes it); otherwise the existing buffer, to add to.
+    func gradBufferForWriting() -> (buffer: Tensor, fresh: Bool) {
+        if let g = grad { return (g, false) }
+        let g = Tensor(uninitialized: shape)
+        grad = g
+        return (g, true)
+    }
+
     /// Checks that `backward(gradient)` can run from this tensor, without
     /// running it: the tensor requires grad, the gradient has its shape (or
     /// the tensor has one element), and no part of its graph was freed by

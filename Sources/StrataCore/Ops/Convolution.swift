@@ -113,9 +113,8 @@ public func conv2d(
     return out.recordOp("conv2d", inputs: inputs) { gradOut in
         // A new input gradient is left uninitialised: each sample's slice is
         // zeroed by the worker that fills it, while it is in cache.
-        let freshGX = x.requiresGrad && x.grad == nil
-        if freshGX { x.grad = Tensor(uninitialized: x.shape) }
-        let gx = x.requiresGrad ? x.gradBuffer().data : nil
+        let (gxBuffer, freshGX) = x.requiresGrad ? x.gradBufferForWriting() : (nil, false)
+        let gx = gxBuffer?.data
         let gw = weight.requiresGrad ? weight.gradBuffer().data : nil
         if winograd {
             plan.backwardWinograd(x: x.data, w: weight.data, gradOut: gradOut.data, gx: gx, freshGX: freshGX, gw: gw)

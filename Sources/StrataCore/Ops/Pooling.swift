@@ -80,9 +80,8 @@ public func maxPool2d(
     return out.recordOp("maxPool2d", inputs: [x]) { gradOut in
         // A first gradient for x through disjoint windows is written, not
         // accumulated into a zeroed buffer (one pass over dx fewer).
-        let fresh = x.grad == nil && PoolingKernels.windowsDisjoint(g)
-        if fresh { x.grad = Tensor(uninitialized: x.shape) }
-        let (gi, go) = (x.gradBuffer().data, gradOut.data)
+        let (buffer, fresh) = PoolingKernels.windowsDisjoint(g) ? x.gradBufferForWriting() : (x.gradBuffer(), false)
+        let (gi, go) = (buffer.data, gradOut.data)
         Threading.parallelFor(planes, minChunk: poolMinPlanes) { range in
             PoolingKernels.maxBackward(go, argmax: argmax.pointer, g, planes: range, gradIn: gi, fresh: fresh)
         }
