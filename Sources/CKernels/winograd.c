@@ -1,7 +1,8 @@
-// Winograd F(2x2, 3x3) convolution: 3x3 kernel, stride 1, padding 1.
-// Each 2x2 block of outputs ("tile") costs 16 multiplies per channel pair
-// instead of 36; the transforms are adds. The multiply stage is 16 small
-// matrix products, one per position of the 4x4 transformed tile.
+// Winograd convolution for a 3x3 kernel, stride 1, padding 1: F(2x2, 3x3)
+// or F(4x4, 3x3). Each 2x2 (4x4) block of outputs ("tile") costs 16 (36)
+// multiplies per channel pair instead of 36 (144); the transforms are adds
+// and multiplies by small constants. The multiply stage is 16 (36) small
+// matrix products, one per position of the transformed tile.
 #include <string.h>
 
 #include "strata_kernels.h"
@@ -46,96 +47,147 @@ typedef float wg_f2 __attribute__((ext_vector_type(2)));
 #pragma clang attribute pop
 #endif
 
-void strata_winograd_weights(const float *w, int64_t O, int64_t C, int inputGradient, float *U, int64_t mPad,
-                             int64_t rowStart, int64_t rowEnd) {
+// u = G g G^T for F(2x2): G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1].
+static void kernel2(const float g[3][3], float *u, int64_t ps) {
+    float t[4][3];
+    for (int j = 0; j < 3; j++) {
+        t[0][j] = g[0][j];
+        t[1][j] = 0.5f * (g[0][j] + g[1][j] + g[2][j]);
+        t[2][j] = 0.5f * (g[0][j] - g[1][j] + g[2][j]);
+        t[3][j] = g[2][j];
+    }
+    for (int i = 0; i < 4; i++) {
+        u[(i * 4 + 0) * ps] = t[i][0];
+        u[(i * 4 + 1) * ps] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
+        u[(i * 4 + 2) * ps] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
+        u[(i * 4 + 3) * ps] = t[i][2];
+    }
+}
+
+// G h for one column of 3, F(4x4): G = [1/4 0 0; -1/6 -1/6 -1/6;
+// -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1].
+static void g6(const float *h, float *e) {
+    e[0] = 0.25f * h[0];
+    e[1] = -(h[0] + h[1] + h[2]) / 6.0f;
+    e[2] = -(h[0] - h[1] + h[2]) / 6.0f;
+    e[3] = h[0] / 24.0f + h[1] / 12.0f + h[2] / 6.0f;
+    e[4] = h[0] / 24.0f - h[1] / 12.0f + h[2] / 6.0f;
+    e[5] = h[2];
+}
+
+// u = G g G^T for F(4x4).
+static void kernel4(const float g[3][3], float *u, int64_t ps) {
+    float t[3][6];  // t[j] = G (column j of g)
+    for (int j = 0; j < 3; j++) g6((const float[3]){g[0][j], g[1][j], g[2][j]}, t[j]);
+    for (int i = 0; i < 6; i++) {
+        float row[6];
+        g6((const float[3]){t[0][i], t[1][i], t[2][i]}, row);
+        for (int j = 0; j < 6; j++) u[(i * 6 + j) * ps] = row[j];
+    }
+}
+
+void strata_winograd_weights(int tile, const float *w, int64_t O, int64_t C, int inputGradient, float *U,
+                             int64_t mPad, int64_t rowStart, int64_t rowEnd) {
+    const int P = (tile + 2) * (tile + 2);
     const int64_t rows = inputGradient ? C : O, K = inputGradient ? O : C;
     for (int64_t m = rows > rowStart ? rows : rowStart; m < rowEnd; m++)
-        for (int p = 0; p < 16; p++) memset(U + (p * mPad + m) * K, 0, (size_t)K * sizeof(float));
+        for (int p = 0; p < P; p++) memset(U + (p * mPad + m) * K, 0, (size_t)K * sizeof(float));
     for (int64_t m = rowStart; m < (rowEnd < rows ? rowEnd : rows); m++) {
         for (int64_t k = 0; k < K; k++) {
             // Forward: g = w[m][k]. Input gradient: g = w[k][m] turned by 180 degrees.
             const float *src = inputGradient ? w + (k * C + m) * 9 : w + (m * C + k) * 9;
             float g[3][3];
             for (int i = 0; i < 9; i++) g[i / 3][i % 3] = inputGradient ? src[8 - i] : src[i];
-            // u = G g G^T, G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1].
-            float t[4][3];
-            for (int j = 0; j < 3; j++) {
-                t[0][j] = g[0][j];
-                t[1][j] = 0.5f * (g[0][j] + g[1][j] + g[2][j]);
-                t[2][j] = 0.5f * (g[0][j] - g[1][j] + g[2][j]);
-                t[3][j] = g[2][j];
-            }
-            for (int i = 0; i < 4; i++) {
-                float *u = U + m * K + k;
-                const int64_t ps = mPad * K;
-                u[(i * 4 + 0) * ps] = t[i][0];
-                u[(i * 4 + 1) * ps] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
-                u[(i * 4 + 2) * ps] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
-                u[(i * 4 + 3) * ps] = t[i][2];
-            }
+            if (tile == 4) kernel4(g, U + m * K + k, mPad * K);
+            else kernel2(g, U + m * K + k, mPad * K);
         }
     }
 }
 
-void strata_winograd_weight_grad_finish(const float *dU, int64_t O, int64_t C, int64_t mPad, int64_t kPad,
+// dg = G^T dU G for F(2x2): rows t = G^T dU (3 x 4), then columns t G (3 x 3).
+static void finish2(const float *du, int64_t ps, float *g) {
+    float u[4][4];
+    for (int p = 0; p < 16; p++) u[p / 4][p % 4] = du[p * ps];
+    float t[3][4];
+    for (int j = 0; j < 4; j++) {
+        t[0][j] = u[0][j] + 0.5f * (u[1][j] + u[2][j]);
+        t[1][j] = 0.5f * (u[1][j] - u[2][j]);
+        t[2][j] = 0.5f * (u[1][j] + u[2][j]) + u[3][j];
+    }
+    for (int i = 0; i < 3; i++) {
+        g[i * 3 + 0] += t[i][0] + 0.5f * (t[i][1] + t[i][2]);
+        g[i * 3 + 1] += 0.5f * (t[i][1] - t[i][2]);
+        g[i * 3 + 2] += 0.5f * (t[i][1] + t[i][2]) + t[i][3];
+    }
+}
+
+// G^T e for one column of 6, F(4x4).
+static void gt6(const float *e, float *h) {
+    h[0] = 0.25f * e[0] - (e[1] + e[2]) / 6.0f + (e[3] + e[4]) / 24.0f;
+    h[1] = (e[2] - e[1]) / 6.0f + (e[3] - e[4]) / 12.0f;
+    h[2] = (e[3] + e[4] - e[1] - e[2]) / 6.0f + e[5];
+}
+
+// dg = G^T dU G for F(4x4).
+static void finish4(const float *du, int64_t ps, float *g) {
+    float t[6][3];  // t[j] = G^T (column j of dU)
+    for (int j = 0; j < 6; j++) {
+        float col[6];
+        for (int i = 0; i < 6; i++) col[i] = du[(i * 6 + j) * ps];
+        gt6(col, t[j]);
+    }
+    for (int i = 0; i < 3; i++) {
+        float h[3];
+        gt6((const float[6]){t[0][i], t[1][i], t[2][i], t[3][i], t[4][i], t[5][i]}, h);
+        for (int j = 0; j < 3; j++) g[i * 3 + j] += h[j];
+    }
+}
+
+void strata_winograd_weight_grad_finish(int tile, const float *dU, int64_t O, int64_t C, int64_t mPad, int64_t kPad,
                                         float *dw) {
     const int64_t ps = mPad * kPad;
-    for (int64_t o = 0; o < O; o++) {
+    for (int64_t o = 0; o < O; o++)
         for (int64_t c = 0; c < C; c++) {
-            float u[4][4];
-            for (int p = 0; p < 16; p++) u[p / 4][p % 4] = dU[p * ps + o * kPad + c];
-            // dg = G^T dU G: rows t = G^T dU (3 x 4), then columns t G (3 x 3).
-            float t[3][4];
-            for (int j = 0; j < 4; j++) {
-                t[0][j] = u[0][j] + 0.5f * (u[1][j] + u[2][j]);
-                t[1][j] = 0.5f * (u[1][j] - u[2][j]);
-                t[2][j] = 0.5f * (u[1][j] + u[2][j]) + u[3][j];
-            }
-            float *g = dw + (o * C + c) * 9;
-            for (int i = 0; i < 3; i++) {
-                g[i * 3 + 0] += t[i][0] + 0.5f * (t[i][1] + t[i][2]);
-                g[i * 3 + 1] += 0.5f * (t[i][1] - t[i][2]);
-                g[i * 3 + 2] += 0.5f * (t[i][1] + t[i][2]) + t[i][3];
-            }
+            if (tile == 4) finish4(dU + o * kPad + c, ps, dw + (o * C + c) * 9);
+            else finish2(dU + o * kPad + c, ps, dw + (o * C + c) * 9);
         }
-    }
 }
 
-void strata_winograd_weight_grad(const float *x, const float *dy, int64_t samples, int64_t C, int64_t O, int64_t H,
-                                 int64_t W, float *dU, int64_t mPad, int64_t kPad, float *V, float *D, float *scratch,
-                                 int isa) {
+void strata_winograd_weight_grad(int tile, const float *x, const float *dy, int64_t samples, int64_t C, int64_t O,
+                                 int64_t H, int64_t W, float *dU, int64_t mPad, int64_t kPad, float *V, float *D,
+                                 float *scratch, int isa) {
 #if defined(__x86_64__) && defined(__clang__)
     if (isa == 16) {
-        wg_weight_grad_avx512(x, dy, samples, C, O, H, W, dU, mPad, kPad, V, D, scratch);
+        wg_weight_grad_avx512(tile, x, dy, samples, C, O, H, W, dU, mPad, kPad, V, D, scratch);
         return;
     }
     if (isa == 8) {
-        wg_weight_grad_avx2(x, dy, samples, C, O, H, W, dU, mPad, kPad, V, D, scratch);
+        wg_weight_grad_avx2(tile, x, dy, samples, C, O, H, W, dU, mPad, kPad, V, D, scratch);
         return;
     }
 #endif
     (void)isa;
-    wg_weight_grad_base(x, dy, samples, C, O, H, W, dU, mPad, kPad, V, D, scratch);
+    wg_weight_grad_base(tile, x, dy, samples, C, O, H, W, dU, mPad, kPad, V, D, scratch);
 }
 
-int64_t strata_winograd_scratch(int64_t H, int64_t W) {
-    const int64_t th = (H + 1) / 2, tw = (W + 1) / 2;
-    return 8 * (th + 1) * tw;
+int64_t strata_winograd_scratch(int tile, int64_t H, int64_t W) {
+    if (tile == 4) return 24 * ((H + 3) / 4 + 1) * ((W + 3) / 4);
+    return 8 * ((H + 1) / 2 + 1) * ((W + 1) / 2);
 }
 
-void strata_winograd_conv3x3(const float *x, int64_t samples, int64_t K, int64_t H, int64_t W, const float *U,
-                             int64_t mPad, int64_t O, float *out, int accumulate, float *V, float *M, float *scratch,
-                             int isa) {
+void strata_winograd_conv3x3(int tile, const float *x, int64_t samples, int64_t K, int64_t H, int64_t W,
+                             const float *U, int64_t mPad, int64_t O, float *out, int accumulate, float *V, float *M,
+                             float *scratch, int isa) {
 #if defined(__x86_64__) && defined(__clang__)
     if (isa == 16) {
-        wg_conv3x3_avx512(x, samples, K, H, W, U, mPad, O, out, accumulate, V, M, scratch);
+        wg_conv3x3_avx512(tile, x, samples, K, H, W, U, mPad, O, out, accumulate, V, M, scratch);
         return;
     }
     if (isa == 8) {
-        wg_conv3x3_avx2(x, samples, K, H, W, U, mPad, O, out, accumulate, V, M, scratch);
+        wg_conv3x3_avx2(tile, x, samples, K, H, W, U, mPad, O, out, accumulate, V, M, scratch);
         return;
     }
 #endif
     (void)isa;
-    wg_conv3x3_base(x, samples, K, H, W, U, mPad, O, out, accumulate, V, M, scratch);
+    wg_conv3x3_base(tile, x, samples, K, H, W, U, mPad, O, out, accumulate, V, M, scratch);
 }

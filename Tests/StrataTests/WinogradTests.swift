@@ -4,12 +4,13 @@ import XCTest
 @testable import StrataCore
 @testable import StrataNN
 
-/// conv2d's Winograd F(2x2, 3x3) path against the plain Double convolution
+/// conv2d's Winograd F(2x2, 3x3) and F(4x4, 3x3) paths against the plain Double convolution
 /// of ConvTests (`NaiveConv`) and against finite differences.
 final class WinogradTests: XCTestCase {
     override func tearDown() {
         ConvTuning.forcedWinograd = nil
         Winograd.forcedISA = nil
+        Winograd.forcedTile = nil
         Threading.count = ProcessInfo.processInfo.activeProcessorCount
         super.tearDown()
     }
@@ -19,6 +20,10 @@ final class WinogradTests: XCTestCase {
     /// small planes whose samples share a chunk (batch not a multiple of
     /// the chunk), a plane whose tiles fill several blocks of 64, a batch
     /// whose weight gradient takes several chunks (summed under the lock).
+    /// Each runs with both tile sizes: the comments give F(2x2)'s view;
+    /// F(4x4)'s rows are split 16 floats at a time (widths 16, 24, 32, 48)
+    /// with a tail one float at a time, and a plane not a multiple of 4
+    /// leaves a last row or column of tiles partly outside.
     private static let cases: [ConvCase] = [
         ConvCase(n: 2, c: 3, h: 7, w: 9, o: 5, padding: 1),
         ConvCase(n: 1, c: 5, h: 8, w: 8, o: 7, padding: 1, bias: false),
@@ -34,6 +39,8 @@ final class WinogradTests: XCTestCase {
         ConvCase(n: 2, c: 2, h: 7, w: 11, o: 3, padding: 1),  // odd width, 5 pairs a row
         ConvCase(n: 1, c: 34, h: 4, w: 4, o: 33, padding: 1),  // kernel transforms split over two workers, zero rows past 33 and 34
         ConvCase(n: 2, c: 2, h: 6, w: 6, o: 3, padding: .same),  // same as padding 1
+        ConvCase(n: 5, c: 3, h: 32, w: 32, o: 5, padding: 1),  // F(4x4): 64 tiles a sample, weight gradient in 2 chunks
+        ConvCase(n: 1, c: 2, h: 13, w: 48, o: 3, padding: 1, bias: false),  // F(4x4): 3 blocks of 16, 13 rows
     ]
 
     private func layerAndInput(_ cs: ConvCase, seed: UInt64) -> (Conv2d, Tensor, RandomGenerator) {
@@ -48,7 +55,9 @@ final class WinogradTests: XCTestCase {
         // Every variant this CPU runs: AVX-512, AVX2 and the baseline's 4-wide vectors.
         let variants = [Int32(16), 8, 4].filter { $0 <= Winograd.isa }
         ConvTuning.forcedWinograd = true  // also below the automatic choice's 8 channels
-        for (threads, variant) in [1, 2].flatMap({ t in variants.map { (t, $0) } }) {
+        let runs = [2, 4].flatMap { tile in [1, 2].flatMap { t in variants.map { (tile, t, $0) } } }
+        for (tile, threads, variant) in runs {
+            Winograd.forcedTile = tile
             Threading.count = threads
             Winograd.forcedISA = variant
             for (i, cs) in Self.cases.enumerated() {
@@ -59,16 +68,22 @@ final class WinogradTests: XCTestCase {
                 XCTAssertTrue(ConvTuning.winograd(ConvPlan(geometry: g, batch: cs.n, outChannels: cs.o, groups: 1)), "\(cs)")
                 let naive = NaiveConv(cs)
                 let y = layer(x)
-                let label = "\(cs), \(threads) threads, vectors of \(variant)"
-                assertClose(
-                    y.scalars, naive.forward(x: x.scalars, w: layer.weight.scalars, b: layer.bias?.scalars),
-                    rtol: 1e-4, atol: 1e-4, "forward \(label)")
+                let label = "\(cs), F(\(tile)x\(tile)), \(threads) threads, vectors of \(variant)"
+                // F(4x4) rounds about 20 times more than F(2x2): 3e-6 to 7e-6 of
+                // the tensor's largest magnitude (measured on 32x32 and 16x16
+                // planes, 3 to 64 channels), against F(2x2)'s 2e-7 to 4e-7.
+                func check(_ actual: [Float], _ expected: [Float], _ what: String) {
+                    let scale = expected.map { abs($0) }.max() ?? 0
+                    let atol = tile == 4 ? max(1e-4, 2e-5 * scale) : 1e-4
+                    assertClose(actual, expected, rtol: 1e-4, atol: atol, "\(what) \(label)")
+                }
+                check(y.scalars, naive.forward(x: x.scalars, w: layer.weight.scalars, b: layer.bias?.scalars), "forward")
                 let gy = Tensor.randn(y.shape, generator: gen)
                 y.backward(gy)
                 let (dx, dw, db) = naive.backward(x: x.scalars, w: layer.weight.scalars, g: gy.scalars)
-                assertClose(x.grad?.scalars ?? [], dx, rtol: 1e-4, atol: 1e-4, "dx \(label)")
-                assertClose(layer.weight.grad?.scalars ?? [], dw, rtol: 1e-4, atol: 1e-4, "dweight \(label)")
-                if let b = layer.bias { assertClose(b.grad?.scalars ?? [], db, rtol: 1e-4, atol: 1e-4, "dbias \(label)") }
+                check(x.grad?.scalars ?? [], dx, "dx")
+                check(layer.weight.grad?.scalars ?? [], dw, "dweight")
+                if let b = layer.bias { check(b.grad?.scalars ?? [], db, "dbias") }
             }
         }
     }
@@ -78,8 +93,9 @@ final class WinogradTests: XCTestCase {
         // adds to x.grad and weight.grad instead of overwriting them.
         let cs = ConvCase(n: 3, c: 5, h: 10, w: 9, o: 6, padding: 1)
         var results: [[Float]] = []
-        for on in [true, false] {
+        for (on, tile) in [(true, 2), (true, 4), (false, 2)] {
             ConvTuning.forcedWinograd = on
+            Winograd.forcedTile = tile
             let (layer, x, gen) = layerAndInput(cs, seed: 41)
             let y = layer(x)
             let gy = Tensor.randn(y.shape, generator: gen)
@@ -90,7 +106,8 @@ final class WinogradTests: XCTestCase {
             assertClose(layer.weight.grad!.scalars, dw1.map { 2 * $0 }, rtol: 1e-5, atol: 1e-5, "winograd \(on): dW accumulates")
             results.append(y.scalars + dx1 + layer.weight.grad!.scalars.map { $0 / 2 })
         }
-        assertClose(results[0], results[1], rtol: 1e-5, atol: 1e-5, "winograd against im2col")
+        assertClose(results[0], results[2], rtol: 1e-5, atol: 1e-5, "F(2x2) against im2col")
+        assertClose(results[1], results[2], rtol: 1e-4, atol: 1e-4, "F(4x4) against im2col")
     }
 
     func testAutomaticChoice() throws {
@@ -115,13 +132,24 @@ final class WinogradTests: XCTestCase {
         XCTAssertFalse(try chosen(c: 16, o: 16))
         ConvTuning.forcedWinograd = true
         XCTAssertTrue(try chosen(c: 1, o: 1))
+        // F(4x4) from 16 rows (a multiple of 4) and widths a multiple of 16.
+        XCTAssertEqual(Winograd.tile(height: 32, width: 32), 4)
+        XCTAssertEqual(Winograd.tile(height: 20, width: 16), 4)
+        XCTAssertEqual(Winograd.tile(height: 16, width: 20), 2)
+        XCTAssertEqual(Winograd.tile(height: 8, width: 8), 2)
+        XCTAssertEqual(Winograd.tile(height: 14, width: 14), 2)
+        XCTAssertEqual(Winograd.tile(height: 18, width: 32), 2)
     }
 
     func testFiniteDifferences() {
         ConvTuning.forcedWinograd = true
-        for (i, (c, o, shape)) in [(2, 3, [2, 2, 5, 4]), (3, 2, [1, 3, 4, 4])].enumerated() {
-            let layer = Conv2d(c, o, kernelSize: 3, padding: 1, generator: RandomGenerator(seed: UInt64(50 + i)))
-            assertGradCheck(gradCheck(layer, input: randomAwayFromZero(shape, seed: UInt64(60 + i))), "winograd \(shape)")
+        for tile in [2, 4] {
+            Winograd.forcedTile = tile
+            for (i, (c, o, shape)) in [(2, 3, [2, 2, 5, 4]), (3, 2, [1, 3, 4, 4])].enumerated() {
+                let layer = Conv2d(c, o, kernelSize: 3, padding: 1, generator: RandomGenerator(seed: UInt64(50 + i)))
+                assertGradCheck(
+                    gradCheck(layer, input: randomAwayFromZero(shape, seed: UInt64(60 + i))), "F(\(tile)x\(tile)) \(shape)")
+            }
         }
     }
 }

@@ -23,10 +23,13 @@ int strata_vector_width(void);
 void strata_maxpool2x2(const float *input, int64_t planes, int64_t height, int64_t width, int64_t strideH,
                        int64_t strideW, int64_t outH, int64_t outW, float *out, int32_t *argmax);
 
-/// Winograd F(2x2, 3x3): the convolution of [N, K, H, W] inputs with 3x3
-/// kernels, stride 1, padding 1, into [N, O, H, W] outputs.
+/// Winograd convolution of [N, K, H, W] inputs with 3x3 kernels, stride 1,
+/// padding 1, into [N, O, H, W] outputs. `tile` chooses F(2x2, 3x3)
+/// (tile 2: 2x2 output tiles, P = 16 positions) or F(4x4, 3x3) (tile 4:
+/// 4x4 output tiles, P = 36 positions). Below, th = ceil(H/tile),
+/// tw = ceil(W/tile), T = th*tw tiles a plane.
 ///
-/// The transformed kernels U [16][mPad][K] (mPad: the output channels
+/// The transformed kernels U [P][mPad][K] (mPad: the output channels
 /// rounded up to a multiple of 4, extra rows zero). With `inputGradient`
 /// 0, U[p][o][c] transforms w[o][c] (w is [O][C][3][3]): the forward
 /// convolution, K = C. With 1, U[p][c][o] transforms w[o][c] turned by 180
@@ -34,40 +37,40 @@ void strata_maxpool2x2(const float *input, int64_t planes, int64_t height, int64
 /// the input gradient [N, C, H, W], K = O. Writes rows [rowStart, rowEnd)
 /// of every position (rows past O, or C, as zeros), so that calls on
 /// disjoint row ranges can run in parallel; [0, mPad) is all of U.
-void strata_winograd_weights(const float *w, int64_t O, int64_t C, int inputGradient, float *U, int64_t mPad,
-                             int64_t rowStart, int64_t rowEnd);
+void strata_winograd_weights(int tile, const float *w, int64_t O, int64_t C, int inputGradient, float *U,
+                             int64_t mPad, int64_t rowStart, int64_t rowEnd);
 
 /// Floats of the per-call scratch of the two calls below for H x W planes:
-/// the plane split by row and column parity, 8*(th+1)*tw (th = (H+1)/2,
-/// tw = (W+1)/2).
-int64_t strata_winograd_scratch(int64_t H, int64_t W);
+/// the padded plane split by row and column offset, 8*(th+1)*tw for tile
+/// 2 and 24*(th+1)*tw for tile 4.
+int64_t strata_winograd_scratch(int tile, int64_t H, int64_t W);
 
 /// Convolves `samples` consecutive inputs x [samples, K, H, W] with U
-/// (from strata_winograd_weights, output channels O <= mPad) into
-/// out [samples, O, H, W], overwriting it or, with `accumulate`, adding
-/// to it. Scratch, with th = (H+1)/2, tw = (W+1)/2, T = th*tw and
-/// nPad = samples*T rounded up to a multiple of 64:
-/// V: 16*(K*nPad + 16) floats, M: 16*(mPad*nPad + 16) floats,
-/// scratch: strata_winograd_scratch(H, W) floats. (Each of the 16 positions takes one
-/// cache line more than its rows, so that positions never lie a multiple
-/// of 4 KB apart.)
-void strata_winograd_conv3x3(const float *x, int64_t samples, int64_t K, int64_t H, int64_t W, const float *U,
-                             int64_t mPad, int64_t O, float *out, int accumulate, float *V, float *M, float *scratch,
-                             int isa);
+/// (from strata_winograd_weights with the same tile, output channels
+/// O <= mPad) into out [samples, O, H, W], overwriting it or, with
+/// `accumulate`, adding to it. Scratch, with nPad = samples*T rounded up to
+/// a multiple of 64: V: P*(K*nPad + 16) floats, M: P*(mPad*nPad + 16)
+/// floats, scratch: strata_winograd_scratch(tile, H, W) floats. (Each of
+/// the P positions takes one cache line more than its rows, so that
+/// positions never lie a multiple of 4 KB apart.)
+void strata_winograd_conv3x3(int tile, const float *x, int64_t samples, int64_t K, int64_t H, int64_t W,
+                             const float *U, int64_t mPad, int64_t O, float *out, int accumulate, float *V, float *M,
+                             float *scratch, int isa);
 
 /// The weight gradient of the same convolution, in two steps. First, for
 /// each chunk of `samples` inputs x [samples, C, H, W] and output gradients
-/// dy [samples, O, H, W], accumulates dU [16][mPad][kPad] += the
+/// dy [samples, O, H, W], accumulates dU [P][mPad][kPad] += the
 /// transformed gradients times the transformed inputs, summed over the
 /// tiles (mPad, kPad: O and C rounded up to a multiple of 4; dU starts at
-/// zero). Scratch, with nPad as above: V: 16*(kPad*nPad + 16) floats, D:
-/// 16*(mPad*nPad + 16) floats, scratch: strata_winograd_scratch(H, W) floats.
-void strata_winograd_weight_grad(const float *x, const float *dy, int64_t samples, int64_t C, int64_t O, int64_t H,
-                                 int64_t W, float *dU, int64_t mPad, int64_t kPad, float *V, float *D, float *scratch,
-                                 int isa);
+/// zero). Scratch, with nPad as above: V: P*(kPad*nPad + 16) floats, D:
+/// P*(mPad*nPad + 16) floats, scratch: strata_winograd_scratch(tile, H, W)
+/// floats.
+void strata_winograd_weight_grad(int tile, const float *x, const float *dy, int64_t samples, int64_t C, int64_t O,
+                                 int64_t H, int64_t W, float *dU, int64_t mPad, int64_t kPad, float *V, float *D,
+                                 float *scratch, int isa);
 
 /// Then adds the kernel-space gradient of dU to dw [O][C][3][3].
-void strata_winograd_weight_grad_finish(const float *dU, int64_t O, int64_t C, int64_t mPad, int64_t kPad,
+void strata_winograd_weight_grad_finish(int tile, const float *dU, int64_t O, int64_t C, int64_t mPad, int64_t kPad,
                                         float *dw);
 
 #endif

@@ -1,30 +1,32 @@
 import CKernels
 import Foundation
 
-/// Winograd F(2x2, 3x3) for conv2d's most common case: a 3x3 kernel with
-/// stride 1, dilation 1, padding 1 and one group (every 3x3 convolution of
-/// a ResNet's stages but the strided ones).
+/// Winograd F(2x2, 3x3) and F(4x4, 3x3) for conv2d's most common case: a
+/// 3x3 kernel with stride 1, dilation 1, padding 1 and one group (every 3x3
+/// convolution of a ResNet's stages but the strided ones).
 ///
-/// Each 2x2 block of outputs ("tile") of one output channel takes 16
-/// multiplies per input channel instead of 36: with the 4x4 input patch d
-/// under the tile and the kernel g,
+/// Each m x m block of outputs ("tile", m = 2 or 4) of one output channel
+/// takes (m+2)^2 multiplies per input channel instead of 9 m^2 (16 instead
+/// of 36, or 36 instead of 144): with the (m+2) x (m+2) input patch d under
+/// the tile and the kernel g,
 ///
 ///     y = A^T [(G g G^T) ⊙ (B^T d B)] A
 ///
 /// (Lavin & Gray 2016). The C kernels (CKernels, `strata_winograd_*`)
-/// transform the inputs of a chunk of samples into V [16][C][tiles], multiply
-/// V by the transformed kernels U [16][O][C] (16 products, one per position
-/// of the 4x4 transformed tile), and transform the products back. The input
-/// gradient is the same convolution of the output gradient with the kernels
-/// transposed and turned by 180 degrees. The weight gradient is
-/// G^T [sum over tiles (A dY A^T) ⊙ (B^T d B)] G: the output gradient's 2x2
+/// transform the inputs of a chunk of samples into V [P][C][tiles], multiply
+/// V by the transformed kernels U [P][O][C] (P = (m+2)^2 products, one per
+/// position of the transformed tile), and transform the products back. The
+/// input gradient is the same convolution of the output gradient with the
+/// kernels transposed and turned by 180 degrees. The weight gradient is
+/// G^T [sum over tiles (A dY A^T) ⊙ (B^T d B)] G: the output gradient's
 /// tiles transformed, multiplied by the transformed inputs and summed over
-/// the tiles (16 products of [O, tiles] by [tiles, C]), then taken back to
+/// the tiles (P products of [O, tiles] by [tiles, C]), then taken back to
 /// the 3x3 kernel.
 ///
-/// Numerics: the transforms only add and halve, so the result differs from
-/// the direct sum by rounding alone (WinogradTests checks 1e-4 against a
-/// Double reference for every shape class).
+/// Numerics: F(2x2)'s transforms only add and halve, so its result differs
+/// from the direct sum by rounding alone. F(4x4)'s multiply by up to 8 and
+/// divide by 6 and 24, which loses about one more decimal digit (WinogradTests
+/// checks both against a Double reference for every shape class).
 enum Winograd {
     /// Vector width of the running CPU's kernel variant (16, 8 or 4 floats).
     static let isa = strata_vector_width()
@@ -36,6 +38,20 @@ enum Winograd {
     /// The variant the kernels run: `isa`, or `forcedISA` if narrower.
     static var variant: Int32 { forcedISA.map { min($0, isa) } ?? isa }
 
+    /// Forces the tile size, 2 or 4 (tests, benchmarks); nil chooses.
+    nonisolated(unsafe) static var forcedTile: Int?
+
+    /// F(4x4) for planes at least 16 high, a multiple of 4 high and a
+    /// multiple of 16 wide: its tiles cover the plane exactly and each row
+    /// splits in whole blocks of 16 floats. F(2x2) for the others: on 8x8
+    /// planes (4 tiles of F(4x4), 16 of F(2x2)) F(4x4) made conv3x3-64 13-25%
+    /// slower; on ResNet-20's 32x32 and 16x16 planes it made resnet20-step
+    /// 13-28% faster (2 threads, three interleaved runs).
+    static func tile(height h: Int, width w: Int) -> Int {
+        if let t = forcedTile { return t }
+        return h >= 16 && h % 4 == 0 && w % 16 == 0 ? 4 : 2
+    }
+
     /// Whether `plan` is the case the kernels take.
     static func supports(_ plan: ConvPlan) -> Bool {
         let g = plan.geometry
@@ -44,19 +60,28 @@ enum Winograd {
             && g.outH == g.height && g.outW == g.width
     }
 
-    /// Tiles of one H x W plane: ceil(H/2) * ceil(W/2).
-    static func tiles(height: Int, width: Int) -> Int { ((height + 1) / 2) * ((width + 1) / 2) }
+    /// Tiles of one H x W plane: ceil(H/m) * ceil(W/m).
+    static func tiles(height: Int, width: Int, tile m: Int) -> Int { ((height + m - 1) / m) * ((width + m - 1) / m) }
 
-    /// Floats of the kernels' per-call scratch for H x W planes (the plane
-    /// split by row and column parity, and one padded row).
-    static func scratchCount(height: Int, width: Int) -> Int { Int(strata_winograd_scratch(Int64(height), Int64(width))) }
+    /// Positions of a transformed tile: (m+2)^2.
+    static func positions(tile m: Int) -> Int { (m + 2) * (m + 2) }
+
+    /// Floats of the kernels' per-call scratch for H x W planes (the padded
+    /// plane split by row and column offset).
+    static func scratchCount(height: Int, width: Int, tile: Int) -> Int {
+        Int(strata_winograd_scratch(Int32(tile), Int64(height), Int64(width)))
+    }
+
+    /// Tiles per kernel call: about the same bytes of V and M for both tile
+    /// sizes (16 x 512 against 36 x 256 floats a channel).
+    static func chunkTiles(tile: Int) -> Int { tile == 4 ? 256 : 512 }
 
     /// Samples per kernel call: the multiply runs on blocks of 64 tiles, so
     /// a chunk's tile count is rounded up to 64; take the number of samples
-    /// (up to 512 tiles' worth) that wastes the least of that.
-    static func chunk(tiles t: Int, batch: Int) -> Int {
+    /// (up to `chunkTiles` tiles' worth) that wastes the least of that.
+    static func chunk(tiles t: Int, batch: Int, tile: Int) -> Int {
         var best = 1, bestWaste = Double.infinity
-        for k in 1...max(1, min(batch, 512 / t)) {
+        for k in 1...max(1, min(batch, chunkTiles(tile: tile) / t)) {
             let used = k * t, padded = (used + 63) / 64 * 64
             let waste = Double(padded - used) / Double(used)
             if waste < bestWaste - 1e-9 { (best, bestWaste) = (k, waste) }
@@ -65,24 +90,25 @@ enum Winograd {
     }
 
     /// out [N, M, H, W] (= or += when `accumulate`) the convolution of
-    /// x [N, K, H, W] with the transformed kernels `u` [16][mPad][K];
-    /// chunks of samples split over the workers, each with its own scratch.
+    /// x [N, K, H, W] with the transformed kernels `u` [P][mPad][K] of
+    /// `tile`; chunks of samples split over the workers, each with its own
+    /// scratch.
     static func convolve(
-        _ x: UnsafePointer<Float>, batch: Int, inChannels k: Int, height h: Int, width w: Int,
+        _ x: UnsafePointer<Float>, batch: Int, inChannels k: Int, height h: Int, width w: Int, tile: Int,
         kernels u: UnsafePointer<Float>, mPad: Int, outChannels m: Int,
         into out: UnsafeMutablePointer<Float>, accumulate: Bool
     ) {
-        let t = tiles(height: h, width: w), per = chunk(tiles: t, batch: batch)
-        let chunks = (batch + per - 1) / per, nPad = (per * t + 63) / 64 * 64
-        let variant = Winograd.variant, padCount = scratchCount(height: h, width: w)
+        let t = tiles(height: h, width: w, tile: tile), per = chunk(tiles: t, batch: batch, tile: tile)
+        let chunks = (batch + per - 1) / per, nPad = (per * t + 63) / 64 * 64, p = positions(tile: tile)
+        let variant = Winograd.variant, padCount = scratchCount(height: h, width: w, tile: tile)
         Threading.parallelFor(chunks) { range in
-            Workspace.with(count: 16 * (k * nPad + 16)) { v in
-                Workspace.with(count: 16 * (mPad * nPad + 16)) { products in
+            Workspace.with(count: p * (k * nPad + 16)) { v in
+                Workspace.with(count: p * (mPad * nPad + 16)) { products in
                     Workspace.with(count: padCount) { scratch in
                         for c in range {
                             let first = c * per, samples = min(per, batch - first)
                             strata_winograd_conv3x3(
-                                x + first * k * h * w, Int64(samples), Int64(k), Int64(h), Int64(w), u, Int64(mPad),
+                                Int32(tile), x + first * k * h * w, Int64(samples), Int64(k), Int64(h), Int64(w), u, Int64(mPad),
                                 Int64(m), out + first * m * h * w, accumulate ? 1 : 0, v, products, scratch, variant)
                         }
                     }
@@ -91,21 +117,21 @@ enum Winograd {
         }
     }
 
-    /// Runs `body` with the transformed kernels of w [O, C, 3, 3]: for the
-    /// forward convolution (rows O, mPad = O rounded up to 4) or, with
-    /// `inputGradient`, for the input gradient's (rows C).
+    /// Runs `body` with the transformed kernels of w [O, C, 3, 3] for
+    /// `tile`: for the forward convolution (rows O, mPad = O rounded up to
+    /// 4) or, with `inputGradient`, for the input gradient's (rows C).
     static func withKernels<R>(
-        _ w: UnsafePointer<Float>, outChannels o: Int, inChannels c: Int, inputGradient: Bool,
+        _ w: UnsafePointer<Float>, outChannels o: Int, inChannels c: Int, inputGradient: Bool, tile: Int,
         _ body: (UnsafePointer<Float>, Int) -> R
     ) -> R {
         let rows = inputGradient ? c : o, k = inputGradient ? o : c
         let mPad = (rows + 3) / 4 * 4
-        return Workspace.with(count: 16 * mPad * k) { u in
+        return Workspace.with(count: positions(tile: tile) * mPad * k) { u in
             // Rows split over the workers: serial, this was 2.5% of
             // conv3x3-64's CPU time with the other core idle.
             Threading.parallelFor(mPad, minChunk: 16) { range in
                 strata_winograd_weights(
-                    w, Int64(o), Int64(c), inputGradient ? 1 : 0, u, Int64(mPad), Int64(range.lowerBound),
+                    Int32(tile), w, Int64(o), Int64(c), inputGradient ? 1 : 0, u, Int64(mPad), Int64(range.lowerBound),
                     Int64(range.upperBound))
             }
             return body(UnsafePointer(u), mPad)
@@ -114,17 +140,20 @@ enum Winograd {
 }
 
 extension ConvPlan {
+    /// The Winograd tile size for this plan's planes (2 or 4).
+    var winogradTile: Int { Winograd.tile(height: geometry.height, width: geometry.width) }
+
     /// out = conv(x, W) (+ bias) through Winograd.
     func forwardWinograd(x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>) {
-        let g = geometry
+        let g = geometry, tile = winogradTile
         if let b = bias {
             for s in 0..<batch {
                 for o in 0..<outChannels { (out + s * outSample + o * plane).update(repeating: b[o], count: plane) }
             }
         }
-        Winograd.withKernels(w, outChannels: outChannels, inChannels: g.channels, inputGradient: false) { u, mPad in
+        Winograd.withKernels(w, outChannels: outChannels, inChannels: g.channels, inputGradient: false, tile: tile) { u, mPad in
             Winograd.convolve(
-                x, batch: batch, inChannels: g.channels, height: g.height, width: g.width,
+                x, batch: batch, inChannels: g.channels, height: g.height, width: g.width, tile: tile,
                 kernels: u, mPad: mPad, outChannels: outChannels, into: out, accumulate: bias != nil)
         }
     }
@@ -134,40 +163,42 @@ extension ConvPlan {
         x: UnsafePointer<Float>, w: UnsafePointer<Float>, gradOut: UnsafePointer<Float>,
         gx: UnsafeMutablePointer<Float>?, freshGX: Bool, gw: UnsafeMutablePointer<Float>?
     ) {
-        let g = geometry
+        let g = geometry, tile = winogradTile
         if let dx = gx {
-            Winograd.withKernels(w, outChannels: outChannels, inChannels: g.channels, inputGradient: true) { u, mPad in
+            Winograd.withKernels(w, outChannels: outChannels, inChannels: g.channels, inputGradient: true, tile: tile) { u, mPad in
                 Winograd.convolve(
-                    gradOut, batch: batch, inChannels: outChannels, height: g.height, width: g.width,
+                    gradOut, batch: batch, inChannels: outChannels, height: g.height, width: g.width, tile: tile,
                     kernels: u, mPad: mPad, outChannels: g.channels, into: dx, accumulate: !freshGX)
             }
         }
-        if let dW = gw { weightGradientWinograd(x: x, gradOut: gradOut, gw: dW) }
+        if let dW = gw { weightGradientWinograd(x: x, gradOut: gradOut, gw: dW, tile: tile) }
     }
 
     /// dW += G^T [sum over tiles (A dY A^T) ⊙ (B^T d B)] G: chunks of at
-    /// least 512 tiles split over the workers, each summing into a private
-    /// dU [16][O][C] that is transformed and added to dW under a lock.
-    func weightGradientWinograd(x: UnsafePointer<Float>, gradOut: UnsafePointer<Float>, gw: UnsafeMutablePointer<Float>) {
-        let g = geometry, c = g.channels, o = outChannels
-        let t = Winograd.tiles(height: g.height, width: g.width)
-        let per = max(1, min(batch, (512 + t - 1) / t)), chunks = (batch + per - 1) / per
+    /// least `Winograd.chunkTiles` tiles split over the workers, each summing
+    /// into a private dU [P][O][C] that is transformed and added to dW
+    /// under a lock.
+    func weightGradientWinograd(x: UnsafePointer<Float>, gradOut: UnsafePointer<Float>, gw: UnsafeMutablePointer<Float>, tile: Int) {
+        let g = geometry, c = g.channels, o = outChannels, p = Winograd.positions(tile: tile)
+        let t = Winograd.tiles(height: g.height, width: g.width, tile: tile), target = Winograd.chunkTiles(tile: tile)
+        let per = max(1, min(batch, (target + t - 1) / t)), chunks = (batch + per - 1) / per
         let nPad = (per * t + 63) / 64 * 64, mPad = (o + 3) / 4 * 4, kPad = (c + 3) / 4 * 4
-        let variant = Winograd.variant, padCount = Winograd.scratchCount(height: g.height, width: g.width)
+        let variant = Winograd.variant, padCount = Winograd.scratchCount(height: g.height, width: g.width, tile: tile)
         let lock = NSLock()
         Threading.parallelFor(chunks) { range in
-            Workspace.with(count: 16 * (kPad * nPad + 16)) { v in
-                Workspace.with(count: 16 * (mPad * nPad + 16)) { d in
+            Workspace.with(count: p * (kPad * nPad + 16)) { v in
+                Workspace.with(count: p * (mPad * nPad + 16)) { d in
                     Workspace.with(count: padCount) { scratch in
-                        Workspace.with(count: 16 * mPad * kPad, zeroed: true) { du in
+                        Workspace.with(count: p * mPad * kPad, zeroed: true) { du in
                             for ci in range {
                                 let first = ci * per, samples = min(per, batch - first)
                                 strata_winograd_weight_grad(
-                                    x + first * inSample, gradOut + first * outSample, Int64(samples), Int64(c), Int64(o),
-                                    Int64(g.height), Int64(g.width), du, Int64(mPad), Int64(kPad), v, d, scratch, variant)
+                                    Int32(tile), x + first * inSample, gradOut + first * outSample, Int64(samples),
+                                    Int64(c), Int64(o), Int64(g.height), Int64(g.width), du, Int64(mPad), Int64(kPad),
+                                    v, d, scratch, variant)
                             }
                             lock.lock()
-                            strata_winograd_weight_grad_finish(du, Int64(o), Int64(c), Int64(mPad), Int64(kPad), gw)
+                            strata_winograd_weight_grad_finish(Int32(tile), du, Int64(o), Int64(c), Int64(mPad), Int64(kPad), gw)
                             lock.unlock()
                         }
                     }

@@ -1,0 +1,110 @@
+// One instruction set's variant of the pieces both Winograd tile sizes share:
+// vector loads and stores, the row split into neighbour pairs, and the two
+// multiplies. Included by winograd_impl.h.
+
+
+typedef float WG(vec) __attribute__((ext_vector_type(WG_VW)));
+#define WG_VEC WG(vec)
+#define WG_BLOCK_M 4
+#define WG_BLOCK_N (WG_NV * WG_VW)
+
+static inline WG_VEC WG(load)(const float *p) {
+    WG_VEC v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void WG(store)(float *p, WG_VEC v) { memcpy(p, &v, sizeof v); }
+
+// even[j] = src[2j], odd[j] = src[2j + 1] for j < count: 4 pairs at a
+// time by shuffles, the last 4 taken again overlapping the previous ones
+// when count is not a multiple of 4 (no scalar tail from 4 pairs up).
+static inline void WG(pairs)(const float *restrict src, int64_t count, float *restrict even, float *restrict odd) {
+    if (count < 4) {
+        for (int64_t j = 0; j < count; j++) {
+            even[j] = src[2 * j];
+            odd[j] = src[2 * j + 1];
+        }
+        return;
+    }
+    for (int64_t start = 0; start < count; start += 4) {
+        const int64_t j = start + 4 <= count ? start : count - 4;
+        wg_f4 lo, hi;
+        memcpy(&lo, src + 2 * j, sizeof lo);
+        memcpy(&hi, src + 2 * j + 4, sizeof hi);
+        const wg_f4 e = __builtin_shufflevector(lo, hi, 0, 2, 4, 6);
+        const wg_f4 o = __builtin_shufflevector(lo, hi, 1, 3, 5, 7);
+        memcpy(even + j, &e, sizeof e);
+        memcpy(odd + j, &o, sizeof o);
+    }
+}
+
+// M[p] (mPad x nPad) = U[p] (mPad x K) * V[p] (K x nPad) for the P
+// positions (16 or 36); mPad a multiple of 4, nPad of 64. Column blocks outside, row
+// blocks inside, so one block of V stays in L1 while all rows pass over it.
+__attribute__((noinline)) static void WG(multiply)(int P, const float *U, const float *V, float *M, int64_t mPad, int64_t K,
+                                                   int64_t nPad) {
+    for (int p = 0; p < P; p++) {
+        const float *u = U + p * mPad * K, *v = V + p * WG_STRIDE(K * nPad);
+        float *m = M + p * WG_STRIDE(mPad * nPad);
+        for (int64_t n = 0; n < nPad; n += WG_BLOCK_N) {
+            for (int64_t o = 0; o < mPad; o += WG_BLOCK_M) {
+                WG_VEC acc[WG_BLOCK_M][WG_NV];
+                for (int r = 0; r < WG_BLOCK_M; r++)
+                    for (int j = 0; j < WG_NV; j++) acc[r][j] = (WG_VEC)0;
+                const float *a = u + o * K;
+                for (int64_t k = 0; k < K; k++) {
+                    WG_VEC b[WG_NV];
+                    for (int j = 0; j < WG_NV; j++) b[j] = WG(load)(v + k * nPad + n + j * WG_VW);
+                    for (int r = 0; r < WG_BLOCK_M; r++) {
+                        const WG_VEC s = (WG_VEC)a[r * K + k];
+                        for (int j = 0; j < WG_NV; j++) acc[r][j] += s * b[j];
+                    }
+                }
+                for (int r = 0; r < WG_BLOCK_M; r++)
+                    for (int j = 0; j < WG_NV; j++) WG(store)(m + (o + r) * nPad + n + j * WG_VW, acc[r][j]);
+            }
+        }
+    }
+}
+
+static inline float WG(sum)(WG_VEC v) {
+#if WG_VW == 16
+    const wg_f8 a = v.lo + v.hi;
+    const wg_f4 b = a.lo + a.hi;
+#elif WG_VW == 8
+    const wg_f4 b = v.lo + v.hi;
+#else
+    const wg_f4 b = v;
+#endif
+    const wg_f2 c = b.lo + b.hi;
+    return c.x + c.y;
+}
+
+// dU[p] (mPad x kPad) += D[p] (mPad x nPad) * V[p]^T (nPad x kPad) for the P
+// positions: sums
+// over the tiles, in blocks of 4 x 4 sums kept as vectors until the end.
+__attribute__((noinline)) static void WG(multiply_nt)(int P, const float *D, const float *V, float *dU, int64_t mPad,
+                                                      int64_t kPad, int64_t nPad) {
+    for (int p = 0; p < P; p++) {
+        const float *d = D + p * WG_STRIDE(mPad * nPad), *v = V + p * WG_STRIDE(kPad * nPad);
+        float *u = dU + p * mPad * kPad;
+        for (int64_t o = 0; o < mPad; o += 4) {
+            for (int64_t c = 0; c < kPad; c += 4) {
+                WG_VEC acc[4][4];
+                for (int r = 0; r < 4; r++)
+                    for (int j = 0; j < 4; j++) acc[r][j] = (WG_VEC)0;
+                for (int64_t n = 0; n < nPad; n += WG_VW) {
+                    WG_VEC a[4], b[4];
+                    for (int r = 0; r < 4; r++) a[r] = WG(load)(d + (o + r) * nPad + n);
+                    for (int j = 0; j < 4; j++) b[j] = WG(load)(v + (c + j) * nPad + n);
+                    for (int r = 0; r < 4; r++)
+                        for (int j = 0; j < 4; j++) acc[r][j] += a[r] * b[j];
+                }
+                for (int r = 0; r < 4; r++)
+                    for (int j = 0; j < 4; j++) u[(o + r) * kPad + c + j] += WG(sum)(acc[r][j]);
+            }
+        }
+    }
+}
+

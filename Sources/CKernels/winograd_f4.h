@@ -1,0 +1,284 @@
+// One instruction set's variant of the F(4x4, 3x3) transforms: 6x6 input
+// patches, 4x4 output tiles, 36 positions (Lavin & Gray 2016, interpolation
+// points 0, 1, -1, 2, -2 and infinity). Per output, 2.25 multiplies a
+// channel pair instead of F(2x2)'s 4, and V is 2.25 floats a channel
+// instead of 4. Included by winograd_impl.h.
+//
+// With P the plane padded by one zero row and column before it and zeros
+// after it, tile t = ty*tw + tx (th = ceil(H/4), tw = ceil(W/4)) reads the
+// patch d[a][b] = P[4ty + a][4tx + b], a, b < 6, and writes out[4ty + r]
+// [4tx + c], r, c < 4.
+
+// The transforms' loops over 4 and 6 run over all the plane's tiles at
+// once; unrolled in full, so that the loop over the tiles vectorises.
+#define WG4_UNROLL _Pragma("clang loop unroll(full)")
+
+// 4 vectors of 4 (rows) turned into their 4 columns, in place.
+static inline void WG(transpose4)(wg_f4 *a, wg_f4 *b, wg_f4 *c, wg_f4 *d) {
+    const wg_f4 t0 = __builtin_shufflevector(*a, *b, 0, 4, 1, 5), t1 = __builtin_shufflevector(*a, *b, 2, 6, 3, 7);
+    const wg_f4 t2 = __builtin_shufflevector(*c, *d, 0, 4, 1, 5), t3 = __builtin_shufflevector(*c, *d, 2, 6, 3, 7);
+    *a = __builtin_shufflevector(t0, t2, 0, 1, 4, 5);
+    *b = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
+    *c = __builtin_shufflevector(t1, t3, 0, 1, 4, 5);
+    *d = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
+}
+
+// A row's floats 4 apart: q_r[j] = row[4j + r] for r < 4 and j < ceil(W/4),
+// zero past the row's end. Whole blocks of 16 floats by a 4x4 transpose,
+// the rest one float at a time.
+static inline void WG(quads)(const float *restrict row, int64_t W, float *restrict q0, float *restrict q1,
+                             float *restrict q2, float *restrict q3) {
+    const int64_t blocks = W / 16, tw = (W + 3) / 4;
+    for (int64_t k = 0; k < blocks; k++) {
+        wg_f4 a, b, c, d;
+        memcpy(&a, row + 16 * k, sizeof a);
+        memcpy(&b, row + 16 * k + 4, sizeof b);
+        memcpy(&c, row + 16 * k + 8, sizeof c);
+        memcpy(&d, row + 16 * k + 12, sizeof d);
+        WG(transpose4)(&a, &b, &c, &d);
+        memcpy(q0 + 4 * k, &a, sizeof a);
+        memcpy(q1 + 4 * k, &b, sizeof b);
+        memcpy(q2 + 4 * k, &c, sizeof c);
+        memcpy(q3 + 4 * k, &d, sizeof d);
+    }
+    for (int64_t j = 4 * blocks; j < tw; j++) {
+        q0[j] = row[4 * j];
+        q1[j] = 4 * j + 1 < W ? row[4 * j + 1] : 0;
+        q2[j] = 4 * j + 2 < W ? row[4 * j + 2] : 0;
+        q3[j] = 4 * j + 3 < W ? row[4 * j + 3] : 0;
+    }
+}
+
+// The padded plane split by row modulo 4 and column offset: for padded row
+// y = 4i + r (r < 4, i <= th) and b < 6, S[r][b][i][j] = P[y][4j + b], so
+// d[a][b] of tile t is S[a%4][b][t + (a/4)*tw], one contiguous run over
+// all the plane's tiles. S holds 24 * (th + 1) * tw floats
+// (strata_winograd_scratch). The rows from P's zero border (y = 0 and
+// y > H) are the same for every plane: zeroed once per call, here.
+static inline void WG(split_border4)(int64_t H, int64_t W, float *S) {
+    const int64_t th = (H + 3) / 4, tw = (W + 3) / 4, n = (th + 1) * tw;
+    for (int64_t y = 0; y < 4 * th + 2; y++) {
+        if (y >= 1 && y <= H) continue;
+        float *s = S + (y & 3) * 6 * n + (y >> 2) * tw;
+        for (int b = 0; b < 6; b++) memset(s + b * n, 0, (size_t)tw * sizeof(float));
+    }
+}
+
+// One row of a plane of width W (a multiple of 16) split by WG(split4):
+// s1..s4 = the row's quads, s0 = quad 3 moved right by one (a zero first),
+// s5 = quad 0 moved left by one (a zero last), carried between blocks
+// of 16 floats instead of copied afterwards.
+static inline void WG(split_row16)(const float *restrict row, int64_t W, float *restrict s0, float *restrict s1,
+                                   float *restrict s2, float *restrict s3, float *restrict s4, float *restrict s5) {
+    wg_f4 prev0 = (wg_f4)0, prev3 = (wg_f4)0;
+    for (int64_t k = 0; k < W / 16; k++) {
+        wg_f4 a, b, c, d;
+        memcpy(&a, row + 16 * k, sizeof a);
+        memcpy(&b, row + 16 * k + 4, sizeof b);
+        memcpy(&c, row + 16 * k + 8, sizeof c);
+        memcpy(&d, row + 16 * k + 12, sizeof d);
+        WG(transpose4)(&a, &b, &c, &d);
+        const wg_f4 shifted3 = __builtin_shufflevector(prev3, d, 3, 4, 5, 6);
+        memcpy(s1 + 4 * k, &a, sizeof a);
+        memcpy(s2 + 4 * k, &b, sizeof b);
+        memcpy(s3 + 4 * k, &c, sizeof c);
+        memcpy(s4 + 4 * k, &d, sizeof d);
+        memcpy(s0 + 4 * k, &shifted3, sizeof shifted3);
+        if (k > 0) {
+            const wg_f4 shifted0 = __builtin_shufflevector(prev0, a, 1, 2, 3, 4);
+            memcpy(s5 + 4 * (k - 1), &shifted0, sizeof shifted0);
+        }
+        prev0 = a;
+        prev3 = d;
+    }
+    const wg_f4 last = __builtin_shufflevector(prev0, (wg_f4)0, 1, 2, 3, 4);
+    memcpy(s5 + 4 * (W / 16 - 1), &last, sizeof last);
+}
+
+static inline void WG(split4)(const float *plane, int64_t H, int64_t W, float *S) {
+    const int64_t th = (H + 3) / 4, tw = (W + 3) / 4, n = (th + 1) * tw;
+    for (int64_t y = 1; y <= H; y++) {
+        float *s = S + (y & 3) * 6 * n + (y >> 2) * tw;
+        float *restrict s0 = s, *restrict s1 = s + n, *restrict s4 = s + 4 * n, *restrict s5 = s + 5 * n;
+        const float *row = plane + (y - 1) * W;
+        if (W % 16 == 0) {
+            WG(split_row16)(row, W, s0, s1, s + 2 * n, s + 3 * n, s4, s5);
+            continue;
+        }
+        // P[y][4j + b] = row[4j + b - 1]: b = 1..4 are the row's quads;
+        // b = 0 is quad 3 moved right by one, b = 5 quad 0 moved left by one.
+        WG(quads)(row, W, s1, s + 2 * n, s + 3 * n, s4);
+        s0[0] = 0;
+        for (int64_t j = 1; j < tw; j++) s0[j] = s4[j - 1];
+        for (int64_t j = 0; j + 1 < tw; j++) s5[j] = s1[j + 1];
+        s5[tw - 1] = 0;
+    }
+}
+
+// r = B^T d for one column of 6, B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0;
+// 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1].
+static inline void WG(bt6)(const float *d, float *r) {
+    const float t0 = d[4] - 4 * d[2], t1 = d[3] - 4 * d[1], t2 = d[4] - d[2], t3 = 2 * (d[3] - d[1]);
+    r[0] = 4 * d[0] - 5 * d[2] + d[4];
+    r[1] = t0 + t1;
+    r[2] = t0 - t1;
+    r[3] = t2 + t3;
+    r[4] = t2 - t3;
+    r[5] = 4 * d[1] - 5 * d[3] + d[5];
+}
+
+// y = A^T m for one column of 6, A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0;
+// 0 1 1 4 4 0; 0 1 -1 8 -8 1].
+static inline void WG(at6)(const float *m, float *y) {
+    const float a = m[1] + m[2], b = m[1] - m[2], c = m[3] + m[4], d = m[3] - m[4];
+    y[0] = m[0] + a + c;
+    y[1] = b + 2 * d;
+    y[2] = a + 4 * c;
+    y[3] = b + 8 * d + m[5];
+}
+
+// e = A g for one column of 4 (A = (A^T)^T, 6 x 4).
+static inline void WG(a4)(const float *g, float *e) {
+    const float p = g[0] + g[2], q = g[1] + g[3], p2 = g[0] + 4 * g[2], q2 = 2 * g[1] + 8 * g[3];
+    e[0] = g[0];
+    e[1] = p + q;
+    e[2] = p - q;
+    e[3] = p2 + q2;
+    e[4] = p2 - q2;
+    e[5] = g[3];
+}
+
+// V[p][c][n0 + t] = (B^T d B)[p] for every tile t of one sample's C planes
+// (36 positions); V holds `rows` >= C rows a position.
+__attribute__((noinline)) static void WG(input4)(const float *x, int64_t C, int64_t rows, int64_t H, int64_t W,
+                                                 float *V, int64_t nPad, int64_t n0, float *scratch) {
+    const int64_t th = (H + 3) / 4, tw = (W + 3) / 4, T = th * tw, n = (th + 1) * tw;
+    const int64_t ps = WG_STRIDE(rows * nPad);
+    float *S = scratch;
+    WG(split_border4)(H, W, S);
+    for (int64_t c = 0; c < C; c++) {
+        WG(split4)(x + c * H * W, H, W, S);
+        float *restrict v = V + c * nPad + n0;
+        const float *restrict s = S;
+#pragma clang loop vectorize(assume_safety)
+        for (int64_t t = 0; t < T; t++) {
+            // Columns: bd[b] = B^T (column b of the patch), so bd[b][i] = (B^T d)[i][b].
+            float bd[6][6];
+            WG4_UNROLL for (int b = 0; b < 6; b++) {
+                float col[6];
+                WG4_UNROLL for (int a = 0; a < 6; a++) col[a] = s[((a & 3) * 6 + b) * n + (a >> 2) * tw + t];
+                WG(bt6)(col, bd[b]);
+            }
+            // Rows: v[i][.] = (B^T d)[i][.] B.
+            WG4_UNROLL for (int i = 0; i < 6; i++) {
+                const float row[6] = {bd[0][i], bd[1][i], bd[2][i], bd[3][i], bd[4][i], bd[5][i]};
+                float vi[6];
+                WG(bt6)(row, vi);
+                WG4_UNROLL for (int j = 0; j < 6; j++) v[(i * 6 + j) * ps + t] = vi[j];
+            }
+        }
+    }
+}
+
+// Y[r][c] (4 floats of `dst` a tile row) written or added into one plane
+// row: dst[4j + c] = y_c[j] for 4j + c < W.
+static inline void WG(unquads)(const float *restrict y0, const float *restrict y1, const float *restrict y2,
+                               const float *restrict y3, int64_t W, float *restrict dst, int accumulate) {
+    const int64_t blocks = W / 16, tw = (W + 3) / 4;
+    for (int64_t k = 0; k < blocks; k++) {
+        wg_f4 a, b, c, d;
+        memcpy(&a, y0 + 4 * k, sizeof a);
+        memcpy(&b, y1 + 4 * k, sizeof b);
+        memcpy(&c, y2 + 4 * k, sizeof c);
+        memcpy(&d, y3 + 4 * k, sizeof d);
+        WG(transpose4)(&a, &b, &c, &d);
+        const wg_f4 rows[4] = {a, b, c, d};
+        for (int i = 0; i < 4; i++) {
+            wg_f4 v = rows[i];
+            if (accumulate) {
+                wg_f4 old;
+                memcpy(&old, dst + 16 * k + 4 * i, sizeof old);
+                v += old;
+            }
+            memcpy(dst + 16 * k + 4 * i, &v, sizeof v);
+        }
+    }
+    for (int64_t j = 4 * blocks; j < tw; j++) {
+        const float y[4] = {y0[j], y1[j], y2[j], y3[j]};
+        for (int c = 0; c < 4 && 4 * j + c < W; c++) dst[4 * j + c] = accumulate ? dst[4 * j + c] + y[c] : y[c];
+    }
+}
+
+// out[o] (=, or += when `accumulate`) A^T m A for every tile of one sample:
+// the 4x4 outputs of all the plane's tiles into Y[r][c][t] (16 * T floats
+// of `scratch`), then interleaved into the plane's rows.
+__attribute__((noinline)) static void WG(output4)(const float *M, int64_t mPad, int64_t nPad, int64_t n0, int64_t O,
+                                                  int64_t H, int64_t W, float *out, int accumulate, float *scratch) {
+    const int64_t th = (H + 3) / 4, tw = (W + 3) / 4, T = th * tw;
+    const int64_t ps = WG_STRIDE(mPad * nPad);
+    float *restrict Y = scratch;
+    for (int64_t o = 0; o < O; o++) {
+        const float *restrict m = M + o * nPad + n0;
+#pragma clang loop vectorize(assume_safety)
+        for (int64_t t = 0; t < T; t++) {
+            // Columns: s = A^T m (4 x 6), then rows: y = s A (4 x 4).
+            float s[6][4];
+            WG4_UNROLL for (int k = 0; k < 6; k++) {
+                float col[6];
+                WG4_UNROLL for (int i = 0; i < 6; i++) col[i] = m[(i * 6 + k) * ps + t];
+                WG(at6)(col, s[k]);  // s[k][r] = (A^T m)[r][k]
+            }
+            WG4_UNROLL for (int r = 0; r < 4; r++) {
+                const float row[6] = {s[0][r], s[1][r], s[2][r], s[3][r], s[4][r], s[5][r]};
+                float y[4];
+                WG(at6)(row, y);
+                WG4_UNROLL for (int c = 0; c < 4; c++) Y[(r * 4 + c) * T + t] = y[c];
+            }
+        }
+        float *plane = out + o * H * W;
+        for (int64_t y = 0; y < H; y++) {
+            const float *yr = Y + (y & 3) * 4 * T + (y >> 2) * tw;
+            WG(unquads)(yr, yr + T, yr + 2 * T, yr + 3 * T, W, plane + y * W, accumulate);
+        }
+    }
+}
+
+// D[p][o][n0 + t] = (A dY A^T)[p] for every 4x4 tile dY of one sample's O
+// output-gradient planes (zero outside the plane); D holds `rows` >= O
+// rows a position. Each plane is first split into G[r][c][t] = dY[4ty + r]
+// [4tx + c] (16 * T floats of `scratch`).
+__attribute__((noinline)) static void WG(gradient4)(const float *dy, int64_t O, int64_t rows, int64_t H, int64_t W,
+                                                    float *D, int64_t nPad, int64_t n0, float *scratch) {
+    const int64_t th = (H + 3) / 4, tw = (W + 3) / 4, T = th * tw;
+    const int64_t ps = WG_STRIDE(rows * nPad);
+    float *restrict G = scratch;
+    // Rows of the last row of tiles below the plane: zero for every plane.
+    for (int64_t y = H; y < 4 * th; y++)
+        for (int c = 0; c < 4; c++) memset(G + ((y & 3) * 4 + c) * T + (th - 1) * tw, 0, (size_t)tw * sizeof(float));
+    for (int64_t o = 0; o < O; o++) {
+        const float *plane = dy + o * H * W;
+        for (int64_t y = 0; y < H; y++) {
+            float *g = G + (y & 3) * 4 * T + (y >> 2) * tw;
+            WG(quads)(plane + y * W, W, g, g + T, g + 2 * T, g + 3 * T);
+        }
+        float *restrict d = D + o * nPad + n0;
+        const float *restrict gs = G;
+#pragma clang loop vectorize(assume_safety)
+        for (int64_t t = 0; t < T; t++) {
+            // Columns: e = A dY (6 x 4), then rows: e A^T (6 x 6).
+            float e[4][6];
+            WG4_UNROLL for (int c = 0; c < 4; c++) {
+                const float col[4] = {gs[c * T + t], gs[(4 + c) * T + t], gs[(8 + c) * T + t], gs[(12 + c) * T + t]};
+                WG(a4)(col, e[c]);  // e[c][i] = (A dY)[i][c]
+            }
+            WG4_UNROLL for (int i = 0; i < 6; i++) {
+                const float row[4] = {e[0][i], e[1][i], e[2][i], e[3][i]};
+                float f[6];
+                WG(a4)(row, f);
+                WG4_UNROLL for (int j = 0; j < 6; j++) d[(i * 6 + j) * ps + t] = f[j];
+            }
+        }
+    }
+}
+
+#undef WG4_UNROLL
