@@ -66,12 +66,18 @@ static void kernel2(const float g[3][3], float *u, int64_t ps) {
 
 // G h for one column of 3, F(4x4): G = [1/4 0 0; -1/6 -1/6 -1/6;
 // -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1].
-static void g6(const float *h, float *e) {
+// Rounded reciprocals multiplied instead of dividing: the kernel transform
+// runs twice a step for every kernel (forward and input gradient).
+static const float wg_6th = 1.0f / 6.0f, wg_12th = 1.0f / 12.0f, wg_24th = 1.0f / 24.0f;
+
+static inline void g6(const float *h, float *e) {
+    const float even = wg_6th * (h[0] + h[2]), odd = wg_6th * h[1];
+    const float even2 = wg_24th * h[0] + wg_6th * h[2], odd2 = wg_12th * h[1];
     e[0] = 0.25f * h[0];
-    e[1] = -(h[0] + h[1] + h[2]) / 6.0f;
-    e[2] = -(h[0] - h[1] + h[2]) / 6.0f;
-    e[3] = h[0] / 24.0f + h[1] / 12.0f + h[2] / 6.0f;
-    e[4] = h[0] / 24.0f - h[1] / 12.0f + h[2] / 6.0f;
+    e[1] = -even - odd;
+    e[2] = -even + odd;
+    e[3] = even2 + odd2;
+    e[4] = even2 - odd2;
     e[5] = h[2];
 }
 
@@ -122,10 +128,11 @@ static void finish2(const float *du, int64_t ps, float *g) {
 }
 
 // G^T e for one column of 6, F(4x4).
-static void gt6(const float *e, float *h) {
-    h[0] = 0.25f * e[0] - (e[1] + e[2]) / 6.0f + (e[3] + e[4]) / 24.0f;
-    h[1] = (e[2] - e[1]) / 6.0f + (e[3] - e[4]) / 12.0f;
-    h[2] = (e[3] + e[4] - e[1] - e[2]) / 6.0f + e[5];
+static inline void gt6(const float *e, float *h) {
+    const float s12 = e[1] + e[2], s34 = e[3] + e[4];
+    h[0] = 0.25f * e[0] - wg_6th * s12 + wg_24th * s34;
+    h[1] = wg_6th * (e[2] - e[1]) + wg_12th * (e[3] - e[4]);
+    h[2] = wg_6th * (s34 - s12) + e[5];
 }
 
 // dg = G^T dU G for F(4x4).

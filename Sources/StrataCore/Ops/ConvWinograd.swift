@@ -45,7 +45,7 @@ enum Winograd {
     /// multiple of 16 wide: its tiles cover the plane exactly and each row
     /// splits in whole blocks of 16 floats. F(2x2) for the others: on 8x8
     /// planes (4 tiles of F(4x4), 16 of F(2x2)) F(4x4) made conv3x3-64 13-25%
-    /// slower; on ResNet-20's 32x32 and 16x16 planes it made resnet20-step
+    /// slower, and 0-10% slower with its transforms run 4 lanes wide; on ResNet-20's 32x32 and 16x16 planes it made resnet20-step
     /// 13-28% faster (2 threads, three interleaved runs).
     static func tile(height h: Int, width w: Int) -> Int {
         if let t = forcedTile { return t }
