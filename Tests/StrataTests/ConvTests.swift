@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import XCTest
 
@@ -114,6 +115,10 @@ final class ConvTests: XCTestCase {
         ConvCase(n: 3, c: 5, h: 4, w: 6, o: 7, kernel: 1),  // 1x1 pointwise
         ConvCase(n: 2, c: 4, h: 5, w: 5, o: 2, kernel: 1, groups: 2, bias: false),  // 1x1 grouped
         ConvCase(n: 2, c: 3, h: 7, w: 7, o: 2, kernel: 1, stride: 2),  // 1x1 strided (im2col)
+        // Stride 2 across rows long enough for the shuffled copies: 17
+        // columns out (blocks of 4 and a shifted last block), 8 (whole blocks).
+        ConvCase(n: 2, c: 2, h: 5, w: 33, o: 3, kernel: 3, stride: 2, padding: 1),
+        ConvCase(n: 2, c: 3, h: 4, w: 16, o: 2, kernel: 1, stride: 2, bias: false),
         ConvCase(n: 2, c: 2, h: 7, w: 6, o: 3, kernel: 3, padding: .same),  // same, odd kernel
         ConvCase(n: 2, c: 2, h: 6, w: 7, o: 3, kernel: [4, 2], padding: .same),  // same, even kernel
         ConvCase(n: 1, c: 2, h: 6, w: 8, o: 2, kernel: 2, padding: .same, dilation: [2, 3]),
@@ -165,6 +170,31 @@ final class ConvTests: XCTestCase {
         ConvTuning.forced = nil
         ConvTuning.forcedTransposedWeightGradient = nil
         for (i, cs) in Self.cases.enumerated() { check(cs, seed: UInt64(200 + i), "automatic strategy") }
+    }
+
+    func testEvenFloatCopiesMatchPlainLoops() {
+        // strata_gather_even / strata_scatter_add_even against the strided
+        // loops, on buffers exactly as long as the floats they may touch.
+        for count in 0...21 {
+            let span = max(0, 2 * count - 1)
+            let src = (0..<span).map { Float($0) * 0.5 - 3 }
+            var gathered = [Float](repeating: -9, count: count)
+            src.withUnsafeBufferPointer { s in
+                gathered.withUnsafeMutableBufferPointer { d in
+                    if count > 0 { strata_gather_even(s.baseAddress!, 0, d.baseAddress!, 0, 1, Int64(count)) }
+                }
+            }
+            XCTAssertEqual(gathered, (0..<count).map { src[2 * $0] }, "gather \(count)")
+            let add = (0..<count).map { Float($0) + 0.25 }
+            var dst = src, expected = src
+            for j in 0..<count { expected[2 * j] += add[j] }
+            add.withUnsafeBufferPointer { a in
+                dst.withUnsafeMutableBufferPointer { d in
+                    if count > 0 { strata_scatter_add_even(a.baseAddress!, 0, d.baseAddress!, 0, 1, Int64(count)) }
+                }
+            }
+            XCTAssertEqual(dst, expected, "scatter-add \(count)")
+        }
     }
 
     func testGradientsAccumulateAcrossCalls() {

@@ -23,6 +23,19 @@ int strata_vector_width(void);
 void strata_maxpool2x2(const float *input, int64_t planes, int64_t height, int64_t width, int64_t strideH,
                        int64_t strideW, int64_t outH, int64_t outW, float *out, int32_t *argmax);
 
+/// For each of `rows` rows r: d[j] = s[2j] for j < count, with
+/// s = src + r*srcStride, d = dst + r*dstStride. Reads nothing past
+/// s[2(count-1)].
+void strata_gather_even(const float *src, int64_t srcStride, float *dst, int64_t dstStride, int64_t rows,
+                        int64_t count);
+
+/// For each of `rows` rows r: d[2j] += s[j] for j < count, with
+/// s = src + r*srcStride, d = dst + r*dstStride (the odd floats between are
+/// loaded and stored back unchanged; nothing past d[2(count-1)] is touched,
+/// so rows may interleave with other rows' floats but must not overlap).
+void strata_scatter_add_even(const float *src, int64_t srcStride, float *dst, int64_t dstStride, int64_t rows,
+                             int64_t count);
+
 /// Winograd convolution of [N, K, H, W] inputs with 3x3 kernels, stride 1,
 /// padding 1, into [N, O, H, W] outputs. `tile` chooses F(2x2, 3x3)
 /// (tile 2: 2x2 output tiles, P = 16 positions) or F(4x4, 3x3) (tile 4:

@@ -1,3 +1,5 @@
+import CKernels
+
 /// Geometry of one 2-D convolution (or pooling window walk) on one sample.
 ///
 /// Input plane H x W per channel; kernel kh x kw with dilation (dh, dw),
@@ -78,6 +80,15 @@ enum Im2Col {
                         (dst + rows.lowerBound * ow).update(repeating: 0, count: rows.count * ow)
                         continue
                     }
+                    if g.strideW == 2, !rows.isEmpty {
+                        // Every other float of each row, in one C call (shuffles).
+                        for y in rows { zeroOutside(cols, of: dst + y * ow, width: ow) }
+                        let s = plane + (rows.lowerBound * g.strideH + offH) * w + offW + 2 * cols.lowerBound
+                        strata_gather_even(
+                            s, Int64(g.strideH * w), dst + rows.lowerBound * ow + cols.lowerBound, Int64(ow),
+                            Int64(rows.count), Int64(cols.count))
+                        continue
+                    }
                     for y in rows {
                         let d = dst + y * ow
                         let s = plane + (y * g.strideH + offH) * w + offW
@@ -122,6 +133,13 @@ enum Im2Col {
                     if cols.isEmpty || rows.isEmpty { continue }
                     if flat {
                         addShiftedRows(src, plane + offH * w + offW, width: ow, rows: rows, cols: cols)
+                        continue
+                    }
+                    if g.strideW == 2 {
+                        let d = plane + (rows.lowerBound * g.strideH + offH) * w + offW + 2 * cols.lowerBound
+                        strata_scatter_add_even(
+                            src + rows.lowerBound * ow + cols.lowerBound, Int64(ow), d, Int64(g.strideH * w),
+                            Int64(rows.count), Int64(cols.count))
                         continue
                     }
                     for y in rows {
