@@ -16,6 +16,29 @@ static inline WG_VEC WG(load)(const float *p) {
 
 static inline void WG(store)(float *p, WG_VEC v) { memcpy(p, &v, sizeof v); }
 
+// The two shifted copies a row split keeps, in 4-float pieces: for piece k
+// of `curR`, `right` gets the previous piece's last float and curR[0..2]
+// (the split row moved right by one, a zero first); for piece k of `curL`,
+// `left` gets the previous piece's floats 1..3 and curL[0] (moved left by
+// one), stored one piece behind; WG(shift_finish) then stores left's last
+// piece, with a zero last. prevR and prevL start at zero.
+static inline void WG(shift_pieces)(int64_t k, wg_f4 curR, wg_f4 *prevR, float *right, wg_f4 curL, wg_f4 *prevL,
+                                    float *left) {
+    const wg_f4 r = __builtin_shufflevector(*prevR, curR, 3, 4, 5, 6);
+    memcpy(right + 4 * k, &r, sizeof r);
+    if (k > 0) {
+        const wg_f4 l = __builtin_shufflevector(*prevL, curL, 1, 2, 3, 4);
+        memcpy(left + 4 * (k - 1), &l, sizeof l);
+    }
+    *prevR = curR;
+    *prevL = curL;
+}
+
+static inline void WG(shift_finish)(int64_t pieces, wg_f4 prevL, float *left) {
+    const wg_f4 l = __builtin_shufflevector(prevL, (wg_f4)0, 1, 2, 3, 4);
+    memcpy(left + 4 * (pieces - 1), &l, sizeof l);
+}
+
 // even[j] = src[2j], odd[j] = src[2j + 1] for j < count: 4 pairs at a
 // time by shuffles, the last 4 taken again overlapping the previous ones
 // when count is not a multiple of 4 (no scalar tail from 4 pairs up).

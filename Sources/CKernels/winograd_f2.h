@@ -14,19 +14,11 @@ static inline void WG(split_row8)(const float *restrict row, int64_t W, float *r
         memcpy(&hi, row + 8 * q + 4, sizeof hi);
         const wg_f4 even = __builtin_shufflevector(lo, hi, 0, 2, 4, 6);
         const wg_f4 odd = __builtin_shufflevector(lo, hi, 1, 3, 5, 7);
-        const wg_f4 s0q = __builtin_shufflevector(prevOdd, odd, 3, 4, 5, 6);
         memcpy(s1 + 4 * q, &even, sizeof even);
         memcpy(s2 + 4 * q, &odd, sizeof odd);
-        memcpy(s0 + 4 * q, &s0q, sizeof s0q);
-        if (q > 0) {
-            const wg_f4 s3p = __builtin_shufflevector(prevEven, even, 1, 2, 3, 4);
-            memcpy(s3 + 4 * (q - 1), &s3p, sizeof s3p);
-        }
-        prevOdd = odd;
-        prevEven = even;
+        WG(shift_pieces)(q, odd, &prevOdd, s0, even, &prevEven, s3);
     }
-    const wg_f4 last = __builtin_shufflevector(prevEven, (wg_f4)0, 1, 2, 3, 4);
-    memcpy(s3 + 4 * (W / 8 - 1), &last, sizeof last);
+    WG(shift_finish)(W / 8, prevEven, s3);
 }
 
 // The plane's rows with a zero border, split by parity: for padded row

@@ -78,21 +78,13 @@ static inline void WG(split_row16)(const float *restrict row, int64_t W, float *
         memcpy(&c, row + 16 * k + 8, sizeof c);
         memcpy(&d, row + 16 * k + 12, sizeof d);
         WG(transpose4)(&a, &b, &c, &d);
-        const wg_f4 shifted3 = __builtin_shufflevector(prev3, d, 3, 4, 5, 6);
         memcpy(s1 + 4 * k, &a, sizeof a);
         memcpy(s2 + 4 * k, &b, sizeof b);
         memcpy(s3 + 4 * k, &c, sizeof c);
         memcpy(s4 + 4 * k, &d, sizeof d);
-        memcpy(s0 + 4 * k, &shifted3, sizeof shifted3);
-        if (k > 0) {
-            const wg_f4 shifted0 = __builtin_shufflevector(prev0, a, 1, 2, 3, 4);
-            memcpy(s5 + 4 * (k - 1), &shifted0, sizeof shifted0);
-        }
-        prev0 = a;
-        prev3 = d;
+        WG(shift_pieces)(k, d, &prev3, s0, a, &prev0, s5);
     }
-    const wg_f4 last = __builtin_shufflevector(prev0, (wg_f4)0, 1, 2, 3, 4);
-    memcpy(s5 + 4 * (W / 16 - 1), &last, sizeof last);
+    WG(shift_finish)(W / 16, prev0, s5);
 }
 
 static inline void WG(split4)(const float *plane, int64_t H, int64_t W, float *S) {
