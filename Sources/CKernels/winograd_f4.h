@@ -23,6 +23,24 @@ static inline void WG(transpose4)(wg_f4 *a, wg_f4 *b, wg_f4 *c, wg_f4 *d) {
     *d = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
 }
 
+// One block of 16 floats split 4 apart: q_r[0..3] = block[r], block[4 + r],
+// block[8 + r], block[12 + r] by a 4x4 transpose; q0 and q3 also returned.
+static inline void WG(quad_block)(const float *restrict block, float *restrict q0, float *restrict q1,
+                                  float *restrict q2, float *restrict q3, wg_f4 *first, wg_f4 *last) {
+    wg_f4 a, b, c, d;
+    memcpy(&a, block, sizeof a);
+    memcpy(&b, block + 4, sizeof b);
+    memcpy(&c, block + 8, sizeof c);
+    memcpy(&d, block + 12, sizeof d);
+    WG(transpose4)(&a, &b, &c, &d);
+    memcpy(q0, &a, sizeof a);
+    memcpy(q1, &b, sizeof b);
+    memcpy(q2, &c, sizeof c);
+    memcpy(q3, &d, sizeof d);
+    *first = a;
+    *last = d;
+}
+
 // A row's floats 4 apart: q_r[j] = row[4j + r] for r < 4 and j < ceil(W/4),
 // zero past the row's end. Whole blocks of 16 floats by a 4x4 transpose,
 // the rest one float at a time.
@@ -30,16 +48,8 @@ static inline void WG(quads)(const float *restrict row, int64_t W, float *restri
                              float *restrict q2, float *restrict q3) {
     const int64_t blocks = W / 16, tw = (W + 3) / 4;
     for (int64_t k = 0; k < blocks; k++) {
-        wg_f4 a, b, c, d;
-        memcpy(&a, row + 16 * k, sizeof a);
-        memcpy(&b, row + 16 * k + 4, sizeof b);
-        memcpy(&c, row + 16 * k + 8, sizeof c);
-        memcpy(&d, row + 16 * k + 12, sizeof d);
-        WG(transpose4)(&a, &b, &c, &d);
-        memcpy(q0 + 4 * k, &a, sizeof a);
-        memcpy(q1 + 4 * k, &b, sizeof b);
-        memcpy(q2 + 4 * k, &c, sizeof c);
-        memcpy(q3 + 4 * k, &d, sizeof d);
+        wg_f4 first, last;
+        WG(quad_block)(row + 16 * k, q0 + 4 * k, q1 + 4 * k, q2 + 4 * k, q3 + 4 * k, &first, &last);
     }
     for (int64_t j = 4 * blocks; j < tw; j++) {
         q0[j] = row[4 * j];
@@ -72,17 +82,9 @@ static inline void WG(split_row16)(const float *restrict row, int64_t W, float *
                                    float *restrict s2, float *restrict s3, float *restrict s4, float *restrict s5) {
     wg_f4 prev0 = (wg_f4)0, prev3 = (wg_f4)0;
     for (int64_t k = 0; k < W / 16; k++) {
-        wg_f4 a, b, c, d;
-        memcpy(&a, row + 16 * k, sizeof a);
-        memcpy(&b, row + 16 * k + 4, sizeof b);
-        memcpy(&c, row + 16 * k + 8, sizeof c);
-        memcpy(&d, row + 16 * k + 12, sizeof d);
-        WG(transpose4)(&a, &b, &c, &d);
-        memcpy(s1 + 4 * k, &a, sizeof a);
-        memcpy(s2 + 4 * k, &b, sizeof b);
-        memcpy(s3 + 4 * k, &c, sizeof c);
-        memcpy(s4 + 4 * k, &d, sizeof d);
-        WG(shift_pieces)(k, d, &prev3, s0, a, &prev0, s5);
+        wg_f4 q0, q3;
+        WG(quad_block)(row + 16 * k, s1 + 4 * k, s2 + 4 * k, s3 + 4 * k, s4 + 4 * k, &q0, &q3);
+        WG(shift_pieces)(k, q3, &prev3, s0, q0, &prev0, s5);
     }
     WG(shift_finish)(W / 16, prev0, s5);
 }
