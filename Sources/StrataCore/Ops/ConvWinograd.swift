@@ -43,10 +43,11 @@ enum Winograd {
 
     /// F(4x4) for planes at least 16 high, a multiple of 4 high and a
     /// multiple of 16 wide: its tiles cover the plane exactly and each row
-    /// splits in whole blocks of 16 floats. F(2x2) for the others: on 8x8
-    /// planes (4 tiles of F(4x4), 16 of F(2x2)) F(4x4) made conv3x3-64 13-25%
-    /// slower, and 0-10% slower with its transforms run 4 lanes wide; on ResNet-20's 32x32 and 16x16 planes it made resnet20-step
-    /// 13-28% faster (2 threads, three interleaved runs).
+    /// splits in whole blocks of 16 floats. F(2x2) for the others. On 8x8
+    /// planes (4 tiles of F(4x4), 16 of F(2x2)) F(4x4) made conv3x3-64 6-24%
+    /// slower at 2 threads, and 4-17% slower with its transforms run 4 lanes
+    /// wide; on ResNet-20's 32x32 and 16x16 planes it made resnet20-step
+    /// 13-39% faster (2 threads; three paired runs each).
     static func tile(height h: Int, width w: Int) -> Int {
         if let t = forcedTile { return t }
         return h >= 16 && h % 4 == 0 && w % 16 == 0 ? 4 : 2
