@@ -47,30 +47,31 @@ typedef float wg_f2 __attribute__((ext_vector_type(2)));
 #pragma clang attribute pop
 #endif
 
-// u = G g G^T for F(2x2): G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1].
-static void kernel2(const float g[3][3], float *u, int64_t ps) {
-    float t[4][3];
-    for (int j = 0; j < 3; j++) {
-        t[0][j] = g[0][j];
-        t[1][j] = 0.5f * (g[0][j] + g[1][j] + g[2][j]);
-        t[2][j] = 0.5f * (g[0][j] - g[1][j] + g[2][j]);
-        t[3][j] = g[2][j];
-    }
-    for (int i = 0; i < 4; i++) {
-        u[(i * 4 + 0) * ps] = t[i][0];
-        u[(i * 4 + 1) * ps] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
-        u[(i * 4 + 2) * ps] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
-        u[(i * 4 + 3) * ps] = t[i][2];
-    }
+// The kernel transform u = G g G^T and its adjoint dg = G^T dU G are
+// separable: one 1-D map applied to the columns, then to the rows. G is
+// (tile+2) x 3; the maps below are G h (3 -> n) and G^T e (n -> 3).
+
+// F(2x2): G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1].
+static void g4(const float *h, float *e) {
+    e[0] = h[0];
+    e[1] = 0.5f * (h[0] + h[1] + h[2]);
+    e[2] = 0.5f * (h[0] - h[1] + h[2]);
+    e[3] = h[2];
 }
 
-// G h for one column of 3, F(4x4): G = [1/4 0 0; -1/6 -1/6 -1/6;
-// -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1].
-// Rounded reciprocals multiplied instead of dividing: the kernel transform
-// runs twice a step for every kernel (forward and input gradient).
+static void gt4(const float *e, float *h) {
+    h[0] = e[0] + 0.5f * (e[1] + e[2]);
+    h[1] = 0.5f * (e[1] - e[2]);
+    h[2] = 0.5f * (e[1] + e[2]) + e[3];
+}
+
+// F(4x4): G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6;
+// 1/24 -1/12 1/6; 0 0 1]. Rounded reciprocals multiplied instead of
+// dividing: the kernel transform runs twice a step for every kernel
+// (forward and input gradient).
 static const float wg_6th = 1.0f / 6.0f, wg_12th = 1.0f / 12.0f, wg_24th = 1.0f / 24.0f;
 
-static inline void g6(const float *h, float *e) {
+static void g6(const float *h, float *e) {
     const float even = wg_6th * (h[0] + h[2]), odd = wg_6th * h[1];
     const float even2 = wg_24th * h[0] + wg_6th * h[2], odd2 = wg_12th * h[1];
     e[0] = 0.25f * h[0];
@@ -81,83 +82,76 @@ static inline void g6(const float *h, float *e) {
     e[5] = h[2];
 }
 
-// u = G g G^T for F(4x4).
-static void kernel4(const float g[3][3], float *u, int64_t ps) {
-    float t[3][6];  // t[j] = G (column j of g)
-    for (int j = 0; j < 3; j++) g6((const float[3]){g[0][j], g[1][j], g[2][j]}, t[j]);
-    for (int i = 0; i < 6; i++) {
-        float row[6];
-        g6((const float[3]){t[0][i], t[1][i], t[2][i]}, row);
-        for (int j = 0; j < 6; j++) u[(i * 6 + j) * ps] = row[j];
-    }
-}
-
-void strata_winograd_weights(int tile, const float *w, int64_t O, int64_t C, int inputGradient, float *U,
-                             int64_t mPad, int64_t rowStart, int64_t rowEnd) {
-    const int P = (tile + 2) * (tile + 2);
-    const int64_t rows = inputGradient ? C : O, K = inputGradient ? O : C;
-    for (int64_t m = rows > rowStart ? rows : rowStart; m < rowEnd; m++)
-        for (int p = 0; p < P; p++) memset(U + (p * mPad + m) * K, 0, (size_t)K * sizeof(float));
-    for (int64_t m = rowStart; m < (rowEnd < rows ? rowEnd : rows); m++) {
-        for (int64_t k = 0; k < K; k++) {
-            // Forward: g = w[m][k]. Input gradient: g = w[k][m] turned by 180 degrees.
-            const float *src = inputGradient ? w + (k * C + m) * 9 : w + (m * C + k) * 9;
-            float g[3][3];
-            for (int i = 0; i < 9; i++) g[i / 3][i % 3] = inputGradient ? src[8 - i] : src[i];
-            if (tile == 4) kernel4(g, U + m * K + k, mPad * K);
-            else kernel2(g, U + m * K + k, mPad * K);
-        }
-    }
-}
-
-// dg = G^T dU G for F(2x2): rows t = G^T dU (3 x 4), then columns t G (3 x 3).
-static void finish2(const float *du, int64_t ps, float *g) {
-    float u[4][4];
-    for (int p = 0; p < 16; p++) u[p / 4][p % 4] = du[p * ps];
-    float t[3][4];
-    for (int j = 0; j < 4; j++) {
-        t[0][j] = u[0][j] + 0.5f * (u[1][j] + u[2][j]);
-        t[1][j] = 0.5f * (u[1][j] - u[2][j]);
-        t[2][j] = 0.5f * (u[1][j] + u[2][j]) + u[3][j];
-    }
-    for (int i = 0; i < 3; i++) {
-        g[i * 3 + 0] += t[i][0] + 0.5f * (t[i][1] + t[i][2]);
-        g[i * 3 + 1] += 0.5f * (t[i][1] - t[i][2]);
-        g[i * 3 + 2] += 0.5f * (t[i][1] + t[i][2]) + t[i][3];
-    }
-}
-
-// G^T e for one column of 6, F(4x4).
-static inline void gt6(const float *e, float *h) {
+static void gt6(const float *e, float *h) {
     const float s12 = e[1] + e[2], s34 = e[3] + e[4];
     h[0] = 0.25f * e[0] - wg_6th * s12 + wg_24th * s34;
     h[1] = wg_6th * (e[2] - e[1]) + wg_12th * (e[3] - e[4]);
     h[2] = wg_6th * (s34 - s12) + e[5];
 }
 
-// dg = G^T dU G for F(4x4).
-static void finish4(const float *du, int64_t ps, float *g) {
+// u[(i*n + j) * ps] = (G g G^T)[i][j], n = tile + 2.
+static inline void kernel_transform(const float g[3][3], float *u, int64_t ps, int n,
+                                    void (*gcol)(const float *, float *)) {
+    float t[3][6];  // t[j] = G (column j of g)
+    for (int j = 0; j < 3; j++) gcol((const float[3]){g[0][j], g[1][j], g[2][j]}, t[j]);
+    for (int i = 0; i < n; i++) {
+        float row[6];
+        gcol((const float[3]){t[0][i], t[1][i], t[2][i]}, row);
+        for (int j = 0; j < n; j++) u[(i * n + j) * ps] = row[j];
+    }
+}
+
+// Rows [rowStart, rowEnd) of U for one tile size (n, gcol constants after
+// inlining, so the 1-D maps inline too).
+static inline void weights_rows(const float *w, int64_t O, int64_t C, int inputGradient, float *U, int64_t mPad,
+                                int64_t rowStart, int64_t rowEnd, int n, void (*gcol)(const float *, float *)) {
+    const int64_t rows = inputGradient ? C : O, K = inputGradient ? O : C;
+    for (int64_t m = rows > rowStart ? rows : rowStart; m < rowEnd; m++)
+        for (int p = 0; p < n * n; p++) memset(U + (p * mPad + m) * K, 0, (size_t)K * sizeof(float));
+    for (int64_t m = rowStart; m < (rowEnd < rows ? rowEnd : rows); m++) {
+        for (int64_t k = 0; k < K; k++) {
+            // Forward: g = w[m][k]. Input gradient: g = w[k][m] turned by 180 degrees.
+            const float *src = inputGradient ? w + (k * C + m) * 9 : w + (m * C + k) * 9;
+            float g[3][3];
+            for (int i = 0; i < 9; i++) g[i / 3][i % 3] = inputGradient ? src[8 - i] : src[i];
+            kernel_transform(g, U + m * K + k, mPad * K, n, gcol);
+        }
+    }
+}
+
+void strata_winograd_weights(int tile, const float *w, int64_t O, int64_t C, int inputGradient, float *U,
+                             int64_t mPad, int64_t rowStart, int64_t rowEnd) {
+    if (tile == 4) weights_rows(w, O, C, inputGradient, U, mPad, rowStart, rowEnd, 6, g6);
+    else weights_rows(w, O, C, inputGradient, U, mPad, rowStart, rowEnd, 4, g4);
+}
+
+// g[i*3 + j] += (G^T dU G)[i][j], dU[(i*n + j) * ps], n = tile + 2.
+static inline void finish_transform(const float *du, int64_t ps, float *g, int n,
+                                    void (*gtcol)(const float *, float *)) {
     float t[6][3];  // t[j] = G^T (column j of dU)
-    for (int j = 0; j < 6; j++) {
+    for (int j = 0; j < n; j++) {
         float col[6];
-        for (int i = 0; i < 6; i++) col[i] = du[(i * 6 + j) * ps];
-        gt6(col, t[j]);
+        for (int i = 0; i < n; i++) col[i] = du[(i * n + j) * ps];
+        gtcol(col, t[j]);
     }
     for (int i = 0; i < 3; i++) {
-        float h[3];
-        gt6((const float[6]){t[0][i], t[1][i], t[2][i], t[3][i], t[4][i], t[5][i]}, h);
+        float row[6], h[3];
+        for (int j = 0; j < n; j++) row[j] = t[j][i];
+        gtcol(row, h);
         for (int j = 0; j < 3; j++) g[i * 3 + j] += h[j];
     }
 }
 
+static inline void finish_all(const float *dU, int64_t O, int64_t C, int64_t mPad, int64_t kPad, float *dw, int n,
+                              void (*gtcol)(const float *, float *)) {
+    for (int64_t o = 0; o < O; o++)
+        for (int64_t c = 0; c < C; c++) finish_transform(dU + o * kPad + c, mPad * kPad, dw + (o * C + c) * 9, n, gtcol);
+}
+
 void strata_winograd_weight_grad_finish(int tile, const float *dU, int64_t O, int64_t C, int64_t mPad, int64_t kPad,
                                         float *dw) {
-    const int64_t ps = mPad * kPad;
-    for (int64_t o = 0; o < O; o++)
-        for (int64_t c = 0; c < C; c++) {
-            if (tile == 4) finish4(dU + o * kPad + c, ps, dw + (o * C + c) * 9);
-            else finish2(dU + o * kPad + c, ps, dw + (o * C + c) * 9);
-        }
+    if (tile == 4) finish_all(dU, O, C, mPad, kPad, dw, 6, gt6);
+    else finish_all(dU, O, C, mPad, kPad, dw, 4, gt4);
 }
 
 void strata_winograd_weight_grad(int tile, const float *x, const float *dy, int64_t samples, int64_t C, int64_t O,
