@@ -41,16 +41,55 @@ static inline void WG(quad_block)(const float *restrict block, float *restrict q
     *last = d;
 }
 
+#if WG_VW == 16
+// AVX-512: 32 floats of a row split 4 apart by two two-register shuffles,
+// a = q0 | q1 and b = q2 | q3 (q_r[j] = block[4j + r], 8 floats each),
+// where the 4x4 transposes of quad_block take 12 four-float shuffles.
+static inline void WG(quads32)(const float *block, WG_VEC *a, WG_VEC *b, WG_VEC *lo, WG_VEC *hi) {
+    *lo = WG(load)(block);
+    *hi = WG(load)(block + 16);
+    *a = __builtin_shufflevector(*lo, *hi, 0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29);
+    *b = __builtin_shufflevector(*lo, *hi, 2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31);
+}
+
+// The same for 16 floats: q0 | q1 | q2 | q3, 4 floats each.
+static inline WG_VEC WG(quads16)(WG_VEC v) {
+    return __builtin_shufflevector(v, v, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+}
+
+static inline void WG(store8)(float *p, wg_f8 v) { memcpy(p, &v, sizeof v); }
+static inline void WG(store4)(float *p, wg_f4 v) { memcpy(p, &v, sizeof v); }
+#endif
+
 // A row's floats 4 apart: q_r[j] = row[4j + r] for r < 4 and j < ceil(W/4),
 // zero past the row's end. Whole blocks of 16 floats by a 4x4 transpose,
 // the rest one float at a time.
 static inline void WG(quads)(const float *restrict row, int64_t W, float *restrict q0, float *restrict q1,
                              float *restrict q2, float *restrict q3) {
     const int64_t blocks = W / 16, tw = (W + 3) / 4;
+#if WG_VW == 16
+    for (int64_t k = 0; k + 2 <= blocks; k += 2) {
+        WG_VEC a, b, lo, hi;
+        WG(quads32)(row + 16 * k, &a, &b, &lo, &hi);
+        WG(store8)(q0 + 4 * k, a.lo);
+        WG(store8)(q1 + 4 * k, a.hi);
+        WG(store8)(q2 + 4 * k, b.lo);
+        WG(store8)(q3 + 4 * k, b.hi);
+    }
+    if (blocks % 2) {
+        const int64_t k = blocks - 1;
+        const WG_VEC a = WG(quads16)(WG(load)(row + 16 * k));
+        WG(store4)(q0 + 4 * k, a.lo.lo);
+        WG(store4)(q1 + 4 * k, a.lo.hi);
+        WG(store4)(q2 + 4 * k, a.hi.lo);
+        WG(store4)(q3 + 4 * k, a.hi.hi);
+    }
+#else
     for (int64_t k = 0; k < blocks; k++) {
         wg_f4 first, last;
         WG(quad_block)(row + 16 * k, q0 + 4 * k, q1 + 4 * k, q2 + 4 * k, q3 + 4 * k, &first, &last);
     }
+#endif
     for (int64_t j = 4 * blocks; j < tw; j++) {
         q0[j] = row[4 * j];
         q1[j] = 4 * j + 1 < W ? row[4 * j + 1] : 0;
@@ -80,6 +119,38 @@ static inline void WG(split_border4)(int64_t H, int64_t W, float *S) {
 // of 16 floats instead of copied afterwards.
 static inline void WG(split_row16)(const float *restrict row, int64_t W, float *restrict s0, float *restrict s1,
                                    float *restrict s2, float *restrict s3, float *restrict s4, float *restrict s5) {
+#if WG_VW == 16
+    // s0 | s5 from the same two registers (their ends, which come from the
+    // neighbouring blocks or the zero border, set one float at a time).
+    int64_t k = 0;
+    for (; k + 32 <= W; k += 32) {
+        WG_VEC a, b, lo, hi;
+        WG(quads32)(row + k, &a, &b, &lo, &hi);
+        const WG_VEC c = __builtin_shufflevector(lo, hi, 3, 3, 7, 11, 15, 19, 23, 27, 4, 8, 12, 16, 20, 24, 28, 28);
+        const int64_t j = k / 4;
+        WG(store8)(s1 + j, a.lo);
+        WG(store8)(s2 + j, a.hi);
+        WG(store8)(s3 + j, b.lo);
+        WG(store8)(s4 + j, b.hi);
+        WG(store8)(s0 + j, c.lo);
+        WG(store8)(s5 + j, c.hi);
+        s0[j] = k > 0 ? row[k - 1] : 0;
+        s5[j + 7] = k + 32 < W ? row[k + 32] : 0;
+    }
+    if (k < W) {
+        const WG_VEC v = WG(load)(row + k), a = WG(quads16)(v);
+        const wg_f8 c = __builtin_shufflevector(v, v, 3, 3, 7, 11, 4, 8, 12, 12);
+        const int64_t j = k / 4;
+        WG(store4)(s1 + j, a.lo.lo);
+        WG(store4)(s2 + j, a.lo.hi);
+        WG(store4)(s3 + j, a.hi.lo);
+        WG(store4)(s4 + j, a.hi.hi);
+        WG(store4)(s0 + j, c.lo);
+        WG(store4)(s5 + j, c.hi);
+        s0[j] = k > 0 ? row[k - 1] : 0;
+        s5[j + 3] = 0;
+    }
+#else
     wg_f4 prev0 = (wg_f4)0, prev3 = (wg_f4)0;
     for (int64_t k = 0; k < W / 16; k++) {
         wg_f4 q0, q3;
@@ -87,6 +158,7 @@ static inline void WG(split_row16)(const float *restrict row, int64_t W, float *
         WG(shift_pieces)(k, q3, &prev3, s0, q0, &prev0, s5);
     }
     WG(shift_finish)(W / 16, prev0, s5);
+#endif
 }
 
 static inline void WG(split4)(const float *plane, int64_t H, int64_t W, float *S) {
