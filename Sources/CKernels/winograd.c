@@ -14,6 +14,10 @@
 #define WG_STRIDE(n) ((n) + 16)
 
 typedef float wg_f8 __attribute__((ext_vector_type(8)));
+
+// Samples whose planes the F(4x4) transforms take side by side (see
+// winograd_f4.h): 4 for planes 8 wide (4 tiles a plane), else 1.
+static inline int64_t wg_group(int tile, int64_t W) { return tile == 4 && W == 8 ? 4 : 1; }
 typedef float wg_f4 __attribute__((ext_vector_type(4)));
 typedef float wg_f2 __attribute__((ext_vector_type(2)));
 
@@ -172,7 +176,7 @@ void strata_winograd_weight_grad(int tile, const float *x, const float *dy, int6
 }
 
 int64_t strata_winograd_scratch(int tile, int64_t H, int64_t W) {
-    if (tile == 4) return 24 * ((H + 3) / 4 + 1) * ((W + 3) / 4);
+    if (tile == 4) return 24 * ((H + 3) / 4 + 1) * ((W + 3) / 4) * wg_group(tile, W);
     return 8 * ((H + 1) / 2 + 1) * ((W + 1) / 2);
 }
 

@@ -11,6 +11,13 @@
 
 // The transforms' loops over 4 and 6 run over all the plane's tiles at
 // once; unrolled in full, so that the loop over the tiles vectorises.
+//
+// Sample groups: an 8x8 plane has 4 tiles, a quarter of an AVX-512 vector,
+// so the transforms take `group` samples at once (wg_group: 4 for planes 8
+// wide, else 1), their planes side by side in one row of tiles each tile
+// row: the group's tile t = ty*(group*tw) + g*tw + tx (g the sample in the
+// group), and its columns of V, M and D are that order. Each sample keeps
+// its own zero border; no tile reads across two samples.
 #define WG4_UNROLL _Pragma("clang loop unroll(full)")
 
 // 4 vectors of 4 (rows) turned into their 4 columns, in place.
@@ -45,11 +52,18 @@ static inline void WG(quad_block)(const float *restrict block, float *restrict q
 // AVX-512: 32 floats of a row split 4 apart by two two-register shuffles,
 // a = q0 | q1 and b = q2 | q3 (q_r[j] = block[4j + r], 8 floats each),
 // where the 4x4 transposes of quad_block take 12 four-float shuffles.
-static inline void WG(quads32)(const float *block, WG_VEC *a, WG_VEC *b, WG_VEC *lo, WG_VEC *hi) {
-    *lo = WG(load)(block);
-    *hi = WG(load)(block + 16);
-    *a = __builtin_shufflevector(*lo, *hi, 0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29);
-    *b = __builtin_shufflevector(*lo, *hi, 2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31);
+static inline void WG(quads32)(WG_VEC lo, WG_VEC hi, WG_VEC *a, WG_VEC *b) {
+    *a = __builtin_shufflevector(lo, hi, 0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29);
+    *b = __builtin_shufflevector(lo, hi, 2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31);
+}
+
+// Rows of 8 floats of 4 samples, `stride` apart, side by side in one
+// vector pair (lo: samples 0 and 1, hi: samples 2 and 3).
+static inline void WG(rows8x4)(const float *row, int64_t stride, WG_VEC *lo, WG_VEC *hi) {
+    wg_f8 r[4];
+    for (int g = 0; g < 4; g++) memcpy(&r[g], row + g * stride, sizeof r[g]);
+    *lo = __builtin_shufflevector(r[0], r[1], 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    *hi = __builtin_shufflevector(r[2], r[3], 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
 }
 
 // The same for 16 floats: q0 | q1 | q2 | q3, 4 floats each.
@@ -69,8 +83,8 @@ static inline void WG(quads)(const float *restrict row, int64_t W, float *restri
     const int64_t blocks = W / 16, tw = (W + 3) / 4;
 #if WG_VW == 16
     for (int64_t k = 0; k + 2 <= blocks; k += 2) {
-        WG_VEC a, b, lo, hi;
-        WG(quads32)(row + 16 * k, &a, &b, &lo, &hi);
+        WG_VEC a, b;
+        WG(quads32)(WG(load)(row + 16 * k), WG(load)(row + 16 * k + 16), &a, &b);
         WG(store8)(q0 + 4 * k, a.lo);
         WG(store8)(q1 + 4 * k, a.hi);
         WG(store8)(q2 + 4 * k, b.lo);
@@ -104,14 +118,33 @@ static inline void WG(quads)(const float *restrict row, int64_t W, float *restri
 // all the plane's tiles. S holds 24 * (th + 1) * tw floats
 // (strata_winograd_scratch). The rows from P's zero border (y = 0 and
 // y > H) are the same for every plane: zeroed once per call, here.
-static inline void WG(split_border4)(int64_t H, int64_t W, float *S) {
-    const int64_t th = (H + 3) / 4, tw = (W + 3) / 4, n = (th + 1) * tw;
+static inline void WG(split_border4)(int64_t H, int64_t W, int64_t group, float *S) {
+    const int64_t th = (H + 3) / 4, L = group * ((W + 3) / 4), n = (th + 1) * L;
     for (int64_t y = 0; y < 4 * th + 2; y++) {
         if (y >= 1 && y <= H) continue;
-        float *s = S + (y & 3) * 6 * n + (y >> 2) * tw;
-        for (int b = 0; b < 6; b++) memset(s + b * n, 0, (size_t)tw * sizeof(float));
+        float *s = S + (y & 3) * 6 * n + (y >> 2) * L;
+        for (int b = 0; b < 6; b++) memset(s + b * n, 0, (size_t)L * sizeof(float));
     }
 }
+
+#if WG_VW == 16
+// One row of a group of 4 planes 8 wide (WG(split4)): the quads as for a
+// 32-float row; s0 and s5 take a zero at each sample's own border (s0 at
+// its first tile, s5 at its second).
+static inline void WG(split_row8x4)(const float *row, int64_t stride, float *s, int64_t n) {
+    WG_VEC lo, hi, a, b;
+    WG(rows8x4)(row, stride, &lo, &hi);
+    WG(quads32)(lo, hi, &a, &b);
+    const WG_VEC c = __builtin_shufflevector(lo, hi, 0, 3, 0, 11, 0, 19, 0, 27, 4, 0, 12, 0, 20, 0, 28, 0);
+    const WG_VEC z = __builtin_shufflevector(c, (WG_VEC)0, 16, 1, 16, 3, 16, 5, 16, 7, 8, 16, 10, 16, 12, 16, 14, 16);
+    WG(store8)(s, z.lo);
+    WG(store8)(s + n, a.lo);
+    WG(store8)(s + 2 * n, a.hi);
+    WG(store8)(s + 3 * n, b.lo);
+    WG(store8)(s + 4 * n, b.hi);
+    WG(store8)(s + 5 * n, z.hi);
+}
+#endif
 
 // One row of a plane of width W (a multiple of 16) split by WG(split4):
 // s1..s4 = the row's quads, s0 = quad 3 moved right by one (a zero first),
@@ -124,8 +157,9 @@ static inline void WG(split_row16)(const float *restrict row, int64_t W, float *
     // neighbouring blocks or the zero border, set one float at a time).
     int64_t k = 0;
     for (; k + 32 <= W; k += 32) {
-        WG_VEC a, b, lo, hi;
-        WG(quads32)(row + k, &a, &b, &lo, &hi);
+        WG_VEC a, b;
+        const WG_VEC lo = WG(load)(row + k), hi = WG(load)(row + k + 16);
+        WG(quads32)(lo, hi, &a, &b);
         const WG_VEC c = __builtin_shufflevector(lo, hi, 3, 3, 7, 11, 15, 19, 23, 27, 4, 8, 12, 16, 20, 24, 28, 28);
         const int64_t j = k / 4;
         WG(store8)(s1 + j, a.lo);
@@ -161,23 +195,34 @@ static inline void WG(split_row16)(const float *restrict row, int64_t W, float *
 #endif
 }
 
-static inline void WG(split4)(const float *plane, int64_t H, int64_t W, float *S) {
-    const int64_t th = (H + 3) / 4, tw = (W + 3) / 4, n = (th + 1) * tw;
+// The planes of `group` samples (`stride` floats apart) into S, each
+// sample's tiles at its own offset g*tw of every row of tiles.
+static inline void WG(split4)(const float *plane, int64_t stride, int64_t group, int64_t H, int64_t W, float *S) {
+    const int64_t th = (H + 3) / 4, tw = (W + 3) / 4, L = group * tw, n = (th + 1) * L;
     for (int64_t y = 1; y <= H; y++) {
-        float *s = S + (y & 3) * 6 * n + (y >> 2) * tw;
-        float *restrict s0 = s, *restrict s1 = s + n, *restrict s4 = s + 4 * n, *restrict s5 = s + 5 * n;
-        const float *row = plane + (y - 1) * W;
-        if (W % 16 == 0) {
-            WG(split_row16)(row, W, s0, s1, s + 2 * n, s + 3 * n, s4, s5);
+        float *s = S + (y & 3) * 6 * n + (y >> 2) * L;
+#if WG_VW == 16
+        if (group == 4 && W == 8) {
+            WG(split_row8x4)(plane + (y - 1) * W, stride, s, n);
             continue;
         }
-        // P[y][4j + b] = row[4j + b - 1]: b = 1..4 are the row's quads;
-        // b = 0 is quad 3 moved right by one, b = 5 quad 0 moved left by one.
-        WG(quads)(row, W, s1, s + 2 * n, s + 3 * n, s4);
-        s0[0] = 0;
-        for (int64_t j = 1; j < tw; j++) s0[j] = s4[j - 1];
-        for (int64_t j = 0; j + 1 < tw; j++) s5[j] = s1[j + 1];
-        s5[tw - 1] = 0;
+#endif
+        for (int64_t g = 0; g < group; g++) {
+            float *sg = s + g * tw;
+            float *restrict s0 = sg, *restrict s1 = sg + n, *restrict s4 = sg + 4 * n, *restrict s5 = sg + 5 * n;
+            const float *row = plane + g * stride + (y - 1) * W;
+            if (W % 16 == 0) {
+                WG(split_row16)(row, W, s0, s1, sg + 2 * n, sg + 3 * n, s4, s5);
+                continue;
+            }
+            // P[y][4j + b] = row[4j + b - 1]: b = 1..4 are the row's quads;
+            // b = 0 is quad 3 moved right by one, b = 5 quad 0 moved left by one.
+            WG(quads)(row, W, s1, sg + 2 * n, sg + 3 * n, s4);
+            s0[0] = 0;
+            for (int64_t j = 1; j < tw; j++) s0[j] = s4[j - 1];
+            for (int64_t j = 0; j + 1 < tw; j++) s5[j] = s1[j + 1];
+            s5[tw - 1] = 0;
+        }
     }
 }
 
@@ -214,16 +259,17 @@ static inline void WG(a4)(const float *g, float *e) {
     e[5] = g[3];
 }
 
-// V[p][c][n0 + t] = (B^T d B)[p] for every tile t of one sample's C planes
-// (36 positions); V holds `rows` >= C rows a position.
+// V[p][c][n0 + t] = (B^T d B)[p] for every tile t of a group of `group`
+// samples' C planes (36 positions, tiles in the group's order); V holds
+// `rows` >= C rows a position.
 __attribute__((noinline)) static void WG(input4)(const float *x, int64_t C, int64_t rows, int64_t H, int64_t W,
-                                                 float *V, int64_t nPad, int64_t n0, float *scratch) {
-    const int64_t th = (H + 3) / 4, tw = (W + 3) / 4, T = th * tw, n = (th + 1) * tw;
+                                                 int64_t group, float *V, int64_t nPad, int64_t n0, float *scratch) {
+    const int64_t th = (H + 3) / 4, L = group * ((W + 3) / 4), T = th * L, n = (th + 1) * L;
     const int64_t ps = WG_STRIDE(rows * nPad);
     float *S = scratch;
-    WG(split_border4)(H, W, S);
+    WG(split_border4)(H, W, group, S);
     for (int64_t c = 0; c < C; c++) {
-        WG(split4)(x + c * H * W, H, W, S);
+        WG(split4)(x + c * H * W, C * H * W, group, H, W, S);
         float *restrict v = V + c * nPad + n0;
         const float *restrict s = S;
 #pragma clang loop vectorize(assume_safety)
@@ -232,7 +278,7 @@ __attribute__((noinline)) static void WG(input4)(const float *x, int64_t C, int6
             float bd[6][6];
             WG4_UNROLL for (int b = 0; b < 6; b++) {
                 float col[6];
-                WG4_UNROLL for (int a = 0; a < 6; a++) col[a] = s[((a & 3) * 6 + b) * n + (a >> 2) * tw + t];
+                WG4_UNROLL for (int a = 0; a < 6; a++) col[a] = s[((a & 3) * 6 + b) * n + (a >> 2) * L + t];
                 WG(bt6)(col, bd[b]);
             }
             // Rows: v[i][.] = (B^T d)[i][.] B.
@@ -275,12 +321,41 @@ static inline void WG(unquads)(const float *restrict y0, const float *restrict y
     }
 }
 
-// out[o] (=, or += when `accumulate`) A^T m A for every tile of one sample:
-// the 4x4 outputs of all the plane's tiles into Y[r][c][t] (16 * T floats
-// of `scratch`), then interleaved into the plane's rows.
+#if WG_VW == 16
+// WG(unquads) for a group of 4 planes 8 wide: y_c holds the 2 tiles of each
+// sample in turn; sample g's row goes to dst + g*stride.
+static inline void WG(unquads8x4)(const float *y0, const float *y1, const float *y2, const float *y3,
+                                  float *dst, int64_t stride, int accumulate) {
+    wg_f8 r[4];
+    memcpy(&r[0], y0, sizeof r[0]);
+    memcpy(&r[1], y1, sizeof r[1]);
+    memcpy(&r[2], y2, sizeof r[2]);
+    memcpy(&r[3], y3, sizeof r[3]);
+    const WG_VEC ab = __builtin_shufflevector(r[0], r[1], 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const WG_VEC cd = __builtin_shufflevector(r[2], r[3], 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const WG_VEC lo = __builtin_shufflevector(ab, cd, 0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18, 26, 3, 11, 19, 27);
+    const WG_VEC hi = __builtin_shufflevector(ab, cd, 4, 12, 20, 28, 5, 13, 21, 29, 6, 14, 22, 30, 7, 15, 23, 31);
+    const wg_f8 rows[4] = {lo.lo, lo.hi, hi.lo, hi.hi};
+    for (int g = 0; g < 4; g++) {
+        wg_f8 v = rows[g];
+        if (accumulate) {
+            wg_f8 old;
+            memcpy(&old, dst + g * stride, sizeof old);
+            v += old;
+        }
+        WG(store8)(dst + g * stride, v);
+    }
+}
+#endif
+
+// out[o] (=, or += when `accumulate`) A^T m A for every tile of a group of
+// `group` samples (`stride` floats apart in out): the 4x4 outputs of all
+// the group's tiles into Y[r][c][t] (16 * T floats of `scratch`), then
+// interleaved into the planes' rows.
 __attribute__((noinline)) static void WG(output4)(const float *M, int64_t mPad, int64_t nPad, int64_t n0, int64_t O,
-                                                  int64_t H, int64_t W, float *out, int accumulate, float *scratch) {
-    const int64_t th = (H + 3) / 4, tw = (W + 3) / 4, T = th * tw;
+                                                  int64_t H, int64_t W, int64_t group, float *out, int64_t stride,
+                                                  int accumulate, float *scratch) {
+    const int64_t th = (H + 3) / 4, tw = (W + 3) / 4, L = group * tw, T = th * L;
     const int64_t ps = WG_STRIDE(mPad * nPad);
     float *restrict Y = scratch;
     for (int64_t o = 0; o < O; o++) {
@@ -303,29 +378,54 @@ __attribute__((noinline)) static void WG(output4)(const float *M, int64_t mPad, 
         }
         float *plane = out + o * H * W;
         for (int64_t y = 0; y < H; y++) {
-            const float *yr = Y + (y & 3) * 4 * T + (y >> 2) * tw;
-            WG(unquads)(yr, yr + T, yr + 2 * T, yr + 3 * T, W, plane + y * W, accumulate);
+            const float *yr = Y + (y & 3) * 4 * T + (y >> 2) * L;
+#if WG_VW == 16
+            if (group == 4 && W == 8) {
+                WG(unquads8x4)(yr, yr + T, yr + 2 * T, yr + 3 * T, plane + y * W, stride, accumulate);
+                continue;
+            }
+#endif
+            for (int64_t g = 0; g < group; g++) {
+                const float *yg = yr + g * tw;
+                WG(unquads)(yg, yg + T, yg + 2 * T, yg + 3 * T, W, plane + g * stride + y * W, accumulate);
+            }
         }
     }
 }
 
-// D[p][o][n0 + t] = (A dY A^T)[p] for every 4x4 tile dY of one sample's O
-// output-gradient planes (zero outside the plane); D holds `rows` >= O
-// rows a position. Each plane is first split into G[r][c][t] = dY[4ty + r]
-// [4tx + c] (16 * T floats of `scratch`).
+// D[p][o][n0 + t] = (A dY A^T)[p] for every 4x4 tile dY of a group of
+// `group` samples' O output-gradient planes (zero outside the plane, tiles
+// in the group's order); D holds `rows` >= O rows a position. Each plane
+// is first split into G[r][c][t] = dY[4ty + r][4tx + c] (16 * T floats of
+// `scratch`).
 __attribute__((noinline)) static void WG(gradient4)(const float *dy, int64_t O, int64_t rows, int64_t H, int64_t W,
-                                                    float *D, int64_t nPad, int64_t n0, float *scratch) {
-    const int64_t th = (H + 3) / 4, tw = (W + 3) / 4, T = th * tw;
+                                                    int64_t group, float *D, int64_t nPad, int64_t n0,
+                                                    float *scratch) {
+    const int64_t th = (H + 3) / 4, tw = (W + 3) / 4, L = group * tw, T = th * L;
     const int64_t ps = WG_STRIDE(rows * nPad);
     float *restrict G = scratch;
     // Rows of the last row of tiles below the plane: zero for every plane.
     for (int64_t y = H; y < 4 * th; y++)
-        for (int c = 0; c < 4; c++) memset(G + ((y & 3) * 4 + c) * T + (th - 1) * tw, 0, (size_t)tw * sizeof(float));
+        for (int c = 0; c < 4; c++) memset(G + ((y & 3) * 4 + c) * T + (th - 1) * L, 0, (size_t)L * sizeof(float));
     for (int64_t o = 0; o < O; o++) {
         const float *plane = dy + o * H * W;
         for (int64_t y = 0; y < H; y++) {
-            float *g = G + (y & 3) * 4 * T + (y >> 2) * tw;
-            WG(quads)(plane + y * W, W, g, g + T, g + 2 * T, g + 3 * T);
+            float *g = G + (y & 3) * 4 * T + (y >> 2) * L;
+#if WG_VW == 16
+            if (group == 4 && W == 8) {
+                WG_VEC lo, hi, a, b;
+                WG(rows8x4)(plane + y * W, O * H * W, &lo, &hi);
+                WG(quads32)(lo, hi, &a, &b);
+                WG(store8)(g, a.lo);
+                WG(store8)(g + T, a.hi);
+                WG(store8)(g + 2 * T, b.lo);
+                WG(store8)(g + 3 * T, b.hi);
+                continue;
+            }
+#endif
+            for (int64_t k = 0; k < group; k++)
+                WG(quads)(plane + k * O * H * W + y * W, W, g + k * tw, g + T + k * tw, g + 2 * T + k * tw,
+                          g + 3 * T + k * tw);
         }
         float *restrict d = D + o * nPad + n0;
         const float *restrict gs = G;

@@ -19,8 +19,10 @@ __attribute__((noinline)) static void WG(conv3x3)(int tile, const float *x, int6
     const int P = (tile + 2) * (tile + 2);
     const int64_t T = ((H + tile - 1) / tile) * ((W + tile - 1) / tile);
     const int64_t used = samples * T, nPad = (used + 63) / 64 * 64;
-    for (int64_t s = 0; s < samples; s++) {
-        if (tile == 4) WG(input4)(x + s * K * H * W, K, K, H, W, V, nPad, s * T, scratch);
+    const int64_t group = wg_group(tile, W);
+    for (int64_t s = 0; s < samples; s += group) {
+        const int64_t g = samples - s < group ? samples - s : group;
+        if (tile == 4) WG(input4)(x + s * K * H * W, K, K, H, W, g, V, nPad, s * T, scratch);
         else WG(input2)(x + s * K * H * W, K, K, H, W, V, nPad, s * T, scratch);
     }
     if (used < nPad) {
@@ -29,9 +31,10 @@ __attribute__((noinline)) static void WG(conv3x3)(int tile, const float *x, int6
                 memset(V + p * WG_STRIDE(K * nPad) + r * nPad + used, 0, (size_t)(nPad - used) * sizeof(float));
     }
     WG(multiply)(P, U, V, M, mPad, K, nPad);
-    for (int64_t s = 0; s < samples; s++) {
+    for (int64_t s = 0; s < samples; s += group) {
+        const int64_t g = samples - s < group ? samples - s : group;
         float *o = out + s * O * H * W;
-        if (tile == 4) WG(output4)(M, mPad, nPad, s * T, O, H, W, o, accumulate, scratch);
+        if (tile == 4) WG(output4)(M, mPad, nPad, s * T, O, H, W, g, o, O * H * W, accumulate, scratch);
         else WG(output2)(M, mPad, nPad, s * T, O, H, W, o, accumulate, scratch);
     }
 }
@@ -42,10 +45,12 @@ static void WG(weight_grad)(int tile, const float *x, const float *dy, int64_t s
     const int P = (tile + 2) * (tile + 2);
     const int64_t T = ((H + tile - 1) / tile) * ((W + tile - 1) / tile);
     const int64_t used = samples * T, nPad = (used + 63) / 64 * 64;
-    for (int64_t s = 0; s < samples; s++) {
+    const int64_t group = wg_group(tile, W);
+    for (int64_t s = 0; s < samples; s += group) {
+        const int64_t g = samples - s < group ? samples - s : group;
         if (tile == 4) {
-            WG(input4)(x + s * C * H * W, C, kPad, H, W, V, nPad, s * T, scratch);
-            WG(gradient4)(dy + s * O * H * W, O, mPad, H, W, D, nPad, s * T, scratch);
+            WG(input4)(x + s * C * H * W, C, kPad, H, W, g, V, nPad, s * T, scratch);
+            WG(gradient4)(dy + s * O * H * W, O, mPad, H, W, g, D, nPad, s * T, scratch);
         } else {
             WG(input2)(x + s * C * H * W, C, kPad, H, W, V, nPad, s * T, scratch);
             WG(gradient2)(dy + s * O * H * W, O, mPad, H, W, D, nPad, s * T, scratch);

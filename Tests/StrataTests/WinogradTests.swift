@@ -41,6 +41,8 @@ final class WinogradTests: XCTestCase {
         ConvCase(n: 2, c: 2, h: 6, w: 6, o: 3, padding: .same),  // same as padding 1
         ConvCase(n: 5, c: 3, h: 32, w: 32, o: 5, padding: 1),  // F(4x4): 64 tiles a sample, weight gradient in 2 chunks
         ConvCase(n: 1, c: 2, h: 13, w: 48, o: 3, padding: 1, bias: false),  // F(4x4): 3 blocks of 16, 13 rows
+        ConvCase(n: 9, c: 5, h: 12, w: 8, o: 6, padding: 1),  // F(4x4), 8 wide: groups of 4 samples, one of 1
+        ConvCase(n: 3, c: 2, h: 5, w: 8, o: 3, padding: 1, bias: false),  // F(4x4), 8 wide: a group of 3, rows outside
     ]
 
     private func layerAndInput(_ cs: ConvCase, seed: UInt64) -> (Conv2d, Tensor, RandomGenerator) {
@@ -132,11 +134,15 @@ final class WinogradTests: XCTestCase {
         XCTAssertFalse(try chosen(c: 16, o: 16))
         ConvTuning.forcedWinograd = true
         XCTAssertTrue(try chosen(c: 1, o: 1))
-        // F(4x4) from 16 rows (a multiple of 4) and widths a multiple of 16.
+        // F(4x4) from 16 rows (a multiple of 4) and widths a multiple of 16,
+        // and for planes 8 wide from 8 rows.
         XCTAssertEqual(Winograd.tile(height: 32, width: 32), 4)
         XCTAssertEqual(Winograd.tile(height: 20, width: 16), 4)
         XCTAssertEqual(Winograd.tile(height: 16, width: 20), 2)
-        XCTAssertEqual(Winograd.tile(height: 8, width: 8), 2)
+        XCTAssertEqual(Winograd.tile(height: 8, width: 8), 4)
+        XCTAssertEqual(Winograd.tile(height: 12, width: 8), 4)
+        XCTAssertEqual(Winograd.tile(height: 4, width: 8), 2)
+        XCTAssertEqual(Winograd.tile(height: 8, width: 16), 2)
         XCTAssertEqual(Winograd.tile(height: 14, width: 14), 2)
         XCTAssertEqual(Winograd.tile(height: 18, width: 32), 2)
     }

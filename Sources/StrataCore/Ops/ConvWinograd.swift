@@ -41,16 +41,18 @@ enum Winograd {
     /// Forces the tile size, 2 or 4 (tests, benchmarks); nil chooses.
     nonisolated(unsafe) static var forcedTile: Int?
 
-    /// F(4x4) for planes at least 16 high, a multiple of 4 high and a
-    /// multiple of 16 wide: its tiles cover the plane exactly and each row
-    /// splits in whole blocks of 16 floats. F(2x2) for the others. On 8x8
-    /// planes (4 tiles of F(4x4), 16 of F(2x2)) F(4x4) made conv3x3-64 6-24%
-    /// slower at 2 threads, and 4-17% slower with its transforms run 4 lanes
-    /// wide; on ResNet-20's 32x32 and 16x16 planes it made resnet20-step
-    /// 13-39% faster (2 threads; three paired runs each).
+    /// F(4x4) for planes a multiple of 4 high and either at least 16 high
+    /// and a multiple of 16 wide (its tiles cover the plane exactly and
+    /// each row splits in whole blocks of 16 floats) or 8 wide and at
+    /// least 8 high (the kernels take 4 samples' planes side by side, so
+    /// that an 8x8 plane's 4 tiles fill a vector with 3 other samples').
+    /// F(2x2) for the others. On ResNet-20's 32x32 and 16x16 planes F(4x4)
+    /// made resnet20-step 13-39% faster (2 threads; three paired runs);
+    /// on 8x8 planes one sample at a time it made conv3x3-64 6-24% slower.
     static func tile(height h: Int, width w: Int) -> Int {
         if let t = forcedTile { return t }
-        return h >= 16 && h % 4 == 0 && w % 16 == 0 ? 4 : 2
+        guard h % 4 == 0 else { return 2 }
+        return (h >= 16 && w % 16 == 0) || (w == 8 && h >= 8) ? 4 : 2
     }
 
     /// Whether `plan` is the case the kernels take.
