@@ -297,6 +297,40 @@ __attribute__((noinline)) static void WG(input4)(const float *x, int64_t C, int6
 static inline void WG(unquads)(const float *restrict y0, const float *restrict y1, const float *restrict y2,
                                const float *restrict y3, int64_t W, float *restrict dst, int accumulate) {
     const int64_t blocks = W / 16, tw = (W + 3) / 4;
+#if WG_VW == 16
+    // 32 floats from 8 of each y_c by two two-register shuffles (the
+    // inverse of quads32), 16 from 4 of each by one.
+    int64_t k = 0;
+    for (; k + 2 <= blocks; k += 2) {
+        wg_f8 r0, r1, r2, r3;
+        memcpy(&r0, y0 + 4 * k, sizeof r0);
+        memcpy(&r1, y1 + 4 * k, sizeof r1);
+        memcpy(&r2, y2 + 4 * k, sizeof r2);
+        memcpy(&r3, y3 + 4 * k, sizeof r3);
+        const WG_VEC ab = __builtin_shufflevector(r0, r1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        const WG_VEC cd = __builtin_shufflevector(r2, r3, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        WG_VEC lo = __builtin_shufflevector(ab, cd, 0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18, 26, 3, 11, 19, 27);
+        WG_VEC hi = __builtin_shufflevector(ab, cd, 4, 12, 20, 28, 5, 13, 21, 29, 6, 14, 22, 30, 7, 15, 23, 31);
+        if (accumulate) {
+            lo += WG(load)(dst + 16 * k);
+            hi += WG(load)(dst + 16 * k + 16);
+        }
+        WG(store)(dst + 16 * k, lo);
+        WG(store)(dst + 16 * k + 16, hi);
+    }
+    if (k < blocks) {
+        wg_f4 r0, r1, r2, r3;
+        memcpy(&r0, y0 + 4 * k, sizeof r0);
+        memcpy(&r1, y1 + 4 * k, sizeof r1);
+        memcpy(&r2, y2 + 4 * k, sizeof r2);
+        memcpy(&r3, y3 + 4 * k, sizeof r3);
+        const wg_f8 ab = __builtin_shufflevector(r0, r1, 0, 1, 2, 3, 4, 5, 6, 7);
+        const wg_f8 cd = __builtin_shufflevector(r2, r3, 0, 1, 2, 3, 4, 5, 6, 7);
+        WG_VEC v = WG(quads16)(__builtin_shufflevector(ab, cd, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+        if (accumulate) v += WG(load)(dst + 16 * k);
+        WG(store)(dst + 16 * k, v);
+    }
+#else
     for (int64_t k = 0; k < blocks; k++) {
         wg_f4 a, b, c, d;
         memcpy(&a, y0 + 4 * k, sizeof a);
@@ -315,6 +349,7 @@ static inline void WG(unquads)(const float *restrict y0, const float *restrict y
             memcpy(dst + 16 * k + 4 * i, &v, sizeof v);
         }
     }
+#endif
     for (int64_t j = 4 * blocks; j < tw; j++) {
         const float y[4] = {y0[j], y1[j], y2[j], y3[j]};
         for (int c = 0; c < 4 && 4 * j + c < W; c++) dst[4 * j + c] = accumulate ? dst[4 * j + c] + y[c] : y[c];
