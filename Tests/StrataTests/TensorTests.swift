@@ -186,6 +186,38 @@ final class TensorTests: XCTestCase {
         }
     }
 
+    func testParallelDynamicHandsOutEveryItemOnce() {
+        let old = Threading.count
+        defer { Threading.count = old }
+        for threads in [1, 2, 3] {
+            Threading.count = threads
+            for n in [0, 1, 2, 7, 500] {
+                let hits = UnsafeMutablePointer<Int>.allocate(capacity: max(n, 1))
+                hits.initialize(repeating: 0, count: max(n, 1))
+                defer { hits.deallocate() }
+                let lock = NSLock()
+                var workers = 0, calls = 0
+                Threading.parallelDynamic(n) { next in
+                    var mine = 0, last = -1
+                    while let i = next() {
+                        XCTAssertGreaterThan(i, last, "a worker's items come in order")
+                        last = i
+                        hits[i] += 1
+                        mine += 1
+                    }
+                    XCTAssertNil(next(), "next stays nil once all items are taken")
+                    lock.lock()
+                    workers += 1
+                    calls += mine
+                    lock.unlock()
+                }
+                XCTAssertTrue((0..<n).allSatisfy { hits[$0] == 1 }, "threads \(threads), n \(n)")
+                XCTAssertEqual(calls, n)
+                XCTAssertEqual(workers, n == 0 ? 0 : min(threads, n), "threads \(threads), n \(n)")
+            }
+        }
+    }
+
     func testOverlappingParallelRegionsRestoreBLASThreads() {
         let old = Threading.count
         defer { Threading.count = old }

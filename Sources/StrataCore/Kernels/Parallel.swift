@@ -9,7 +9,9 @@ import Foundation
 ///
 /// Kernels that Strata parallelises itself (per-channel BatchNorm,
 /// per-sample im2col, elementwise loops over large tensors) split their
-/// range into `Threading.count` chunks with `parallelFor`. Inside such a
+/// range into `Threading.count` chunks with `parallelFor`; work in many
+/// similar items (the Winograd convolution's chunks of samples) is handed
+/// out one item at a time with `parallelDynamic`. Inside such a
 /// region OpenBLAS is pinned to one thread, so the two never oversubscribe
 /// the cores; outside it, one large sgemm uses all `Threading.count`
 /// threads of OpenBLAS.
@@ -89,6 +91,48 @@ public enum Threading {
                 if lo < hi { work.value(lo..<hi) }
             }
         }
+    }
+}
+
+extension Threading {
+    /// Runs `body` on up to `Threading.count` workers (no more than `n`),
+    /// each handed a `next` that returns the items 0..<n one at a time, in
+    /// order, to whichever worker asks first, and nil once all are taken.
+    /// For work in many similar items where a static split leaves one core
+    /// idle whenever the other starts late or is interrupted; `body` keeps
+    /// its per-worker state (scratch, partial sums) across the items it
+    /// takes. OpenBLAS runs single-threaded inside.
+    package static func parallelDynamic(_ n: Int, _ body: (_ next: () -> Int?) -> Void) {
+        if n <= 0 { return }
+        let workers = min(count, n)
+        var taken = 0
+        func serial() -> Int? {
+            guard taken < n else { return nil }
+            defer { taken += 1 }
+            return taken
+        }
+        if workers <= 1 { body(serial); return }
+        let counter = ItemCounter(n)
+        parallelFor(workers) { range in
+            for _ in range { body(counter.next) }
+        }
+    }
+}
+
+/// The shared item counter of `Threading.parallelDynamic`.
+private final class ItemCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var taken = 0
+    private let count: Int
+
+    init(_ count: Int) { self.count = count }
+
+    func next() -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard taken < count else { return nil }
+        taken += 1
+        return taken - 1
     }
 }
 

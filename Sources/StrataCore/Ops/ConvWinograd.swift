@@ -104,11 +104,11 @@ enum Winograd {
         let t = tiles(height: h, width: w, tile: tile), per = chunk(tiles: t, batch: batch, tile: tile)
         let chunks = (batch + per - 1) / per, nPad = (per * t + 63) / 64 * 64, p = positions(tile: tile)
         let variant = Winograd.variant, padCount = scratchCount(height: h, width: w, tile: tile)
-        Threading.parallelFor(chunks) { range in
+        Threading.parallelDynamic(chunks) { next in
             Workspace.with(count: p * (k * nPad + 16)) { v in
                 Workspace.with(count: p * (mPad * nPad + 16)) { products in
                     Workspace.with(count: padCount) { scratch in
-                        for c in range {
+                        while let c = next() {
                             let first = c * per, samples = min(per, batch - first)
                             strata_winograd_conv3x3(
                                 Int32(tile), x + first * k * h * w, Int64(samples), Int64(k), Int64(h), Int64(w), u, Int64(mPad),
@@ -188,21 +188,30 @@ extension ConvPlan {
         let nPad = (per * t + 63) / 64 * 64, mPad = (o + 3) / 4 * 4, kPad = (c + 3) / 4 * 4
         let variant = Winograd.variant, padCount = Winograd.scratchCount(height: g.height, width: g.width, tile: tile)
         let lock = NSLock()
-        Threading.parallelFor(chunks) { range in
+        Threading.parallelDynamic(chunks) { next in
             Workspace.with(count: p * (kPad * nPad + 16)) { v in
                 Workspace.with(count: p * (mPad * nPad + 16)) { d in
                     Workspace.with(count: padCount) { scratch in
                         Workspace.with(count: p * mPad * kPad, zeroed: true) { du in
-                            for ci in range {
+                            var any = false
+                            while let ci = next() {
                                 let first = ci * per, samples = min(per, batch - first)
                                 strata_winograd_weight_grad(
                                     Int32(tile), x + first * inSample, gradOut + first * outSample, Int64(samples),
                                     Int64(c), Int64(o), Int64(g.height), Int64(g.width), du, Int64(mPad), Int64(kPad),
                                     v, d, scratch, variant)
+                                any = true
                             }
-                            lock.lock()
-                            strata_winograd_weight_grad_finish(Int32(tile), du, Int64(o), Int64(c), Int64(mPad), Int64(kPad), gw)
-                            lock.unlock()
+                            guard any else { return }
+                            // The kernel-space transform outside the lock, into a
+                            // private dW; under it only the add.
+                            Workspace.with(count: o * c * 9, zeroed: true) { dw in
+                                strata_winograd_weight_grad_finish(
+                                    Int32(tile), du, Int64(o), Int64(c), Int64(mPad), Int64(kPad), dw)
+                                lock.lock()
+                                for i in 0..<(o * c * 9) { gw[i] += dw[i] }
+                                lock.unlock()
+                            }
                         }
                     }
                 }
