@@ -94,8 +94,8 @@ enum Winograd {
 
     /// out [N, M, H, W] (= or += when `accumulate`) the convolution of
     /// x [N, K, H, W] with the transformed kernels `u` [P][mPad][K] of
-    /// `tile`; chunks of samples split over the workers, each with its own
-    /// scratch.
+    /// `tile`; chunks of samples taken one at a time by the workers, each
+    /// with its own scratch.
     static func convolve(
         _ x: UnsafePointer<Float>, batch: Int, inChannels k: Int, height h: Int, width w: Int, tile: Int,
         kernels u: UnsafePointer<Float>, mPad: Int, outChannels m: Int,
@@ -178,9 +178,9 @@ extension ConvPlan {
     }
 
     /// dW += G^T [sum over tiles (A dY A^T) ⊙ (B^T d B)] G: chunks of at
-    /// least `Winograd.chunkTiles` tiles split over the workers, each summing
-    /// into a private dU [P][O][C] that is transformed and added to dW
-    /// under a lock.
+    /// least `Winograd.chunkTiles` tiles taken one at a time by the
+    /// workers, each summing into a private dU [P][O][C] that it transforms
+    /// into a private dW [O][C][3][3] and adds to `gw` under a lock.
     func weightGradientWinograd(x: UnsafePointer<Float>, gradOut: UnsafePointer<Float>, gw: UnsafeMutablePointer<Float>, tile: Int) {
         let g = geometry, c = g.channels, o = outChannels, p = Winograd.positions(tile: tile)
         let t = Winograd.tiles(height: g.height, width: g.width, tile: tile), target = Winograd.chunkTiles(tile: tile)
