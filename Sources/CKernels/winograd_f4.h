@@ -81,8 +81,9 @@ static inline void WG(store4)(float *p, wg_f4 v) { memcpy(p, &v, sizeof v); }
 static inline void WG(quads)(const float *restrict row, int64_t W, float *restrict q0, float *restrict q1,
                              float *restrict q2, float *restrict q3) {
     const int64_t blocks = W / 16, tw = (W + 3) / 4;
+    int64_t k = 0;
 #if WG_VW == 16
-    for (int64_t k = 0; k + 2 <= blocks; k += 2) {
+    for (; k + 2 <= blocks; k += 2) {
         WG_VEC a, b;
         WG(quads32)(WG(load)(row + 16 * k), WG(load)(row + 16 * k + 16), &a, &b);
         WG(store8)(q0 + 4 * k, a.lo);
@@ -90,20 +91,14 @@ static inline void WG(quads)(const float *restrict row, int64_t W, float *restri
         WG(store8)(q2 + 4 * k, b.lo);
         WG(store8)(q3 + 4 * k, b.hi);
     }
-    if (blocks % 2) {
-        const int64_t k = blocks - 1;
-        const WG_VEC a = WG(quads16)(WG(load)(row + 16 * k));
-        WG(store4)(q0 + 4 * k, a.lo.lo);
-        WG(store4)(q1 + 4 * k, a.lo.hi);
-        WG(store4)(q2 + 4 * k, a.hi.lo);
-        WG(store4)(q3 + 4 * k, a.hi.hi);
-    }
-#else
-    for (int64_t k = 0; k < blocks; k++) {
+#endif
+    // A last block of 16 (or all, below AVX-512): the 4x4 transpose (one
+    // 16-wide shuffle and four 4-float stores measured 19% slower on
+    // 16-wide planes).
+    for (; k < blocks; k++) {
         wg_f4 first, last;
         WG(quad_block)(row + 16 * k, q0 + 4 * k, q1 + 4 * k, q2 + 4 * k, q3 + 4 * k, &first, &last);
     }
-#endif
     for (int64_t j = 4 * blocks; j < tw; j++) {
         q0[j] = row[4 * j];
         q1[j] = 4 * j + 1 < W ? row[4 * j + 1] : 0;
@@ -207,6 +202,12 @@ static inline void WG(split4)(const float *plane, int64_t stride, int64_t group,
             continue;
         }
 #endif
+        // One sample (the planes 16 or more wide): no loop over the group,
+        // which made clang compile the split of 32x32 planes 40% slower.
+        if (group == 1 && W % 16 == 0) {
+            WG(split_row16)(plane + (y - 1) * W, W, s, s + n, s + 2 * n, s + 3 * n, s + 4 * n, s + 5 * n);
+            continue;
+        }
         for (int64_t g = 0; g < group; g++) {
             float *sg = s + g * tw;
             float *restrict s0 = sg, *restrict s1 = sg + n, *restrict s4 = sg + 4 * n, *restrict s5 = sg + 5 * n;
@@ -262,8 +263,17 @@ static inline void WG(a4)(const float *g, float *e) {
 // V[p][c][n0 + t] = (B^T d B)[p] for every tile t of a group of `group`
 // samples' C planes (36 positions, tiles in the group's order); V holds
 // `rows` >= C rows a position.
+static inline __attribute__((always_inline)) void WG(input4_body)(const float *x, int64_t C, int64_t rows, int64_t H,
+                                                                  int64_t W, int64_t group, float *V, int64_t nPad,
+                                                                  int64_t n0, float *scratch);
 __attribute__((noinline)) static void WG(input4)(const float *x, int64_t C, int64_t rows, int64_t H, int64_t W,
                                                  int64_t group, float *V, int64_t nPad, int64_t n0, float *scratch) {
+    if (group == 1) WG(input4_body)(x, C, rows, H, W, 1, V, nPad, n0, scratch);
+    else WG(input4_body)(x, C, rows, H, W, group, V, nPad, n0, scratch);
+}
+static inline __attribute__((always_inline)) void WG(input4_body)(const float *x, int64_t C, int64_t rows, int64_t H,
+                                                                  int64_t W, int64_t group, float *V, int64_t nPad,
+                                                                  int64_t n0, float *scratch) {
     const int64_t th = (H + 3) / 4, L = group * ((W + 3) / 4), T = th * L, n = (th + 1) * L;
     const int64_t ps = WG_STRIDE(rows * nPad);
     float *S = scratch;
@@ -297,40 +307,6 @@ __attribute__((noinline)) static void WG(input4)(const float *x, int64_t C, int6
 static inline void WG(unquads)(const float *restrict y0, const float *restrict y1, const float *restrict y2,
                                const float *restrict y3, int64_t W, float *restrict dst, int accumulate) {
     const int64_t blocks = W / 16, tw = (W + 3) / 4;
-#if WG_VW == 16
-    // 32 floats from 8 of each y_c by two two-register shuffles (the
-    // inverse of quads32), 16 from 4 of each by one.
-    int64_t k = 0;
-    for (; k + 2 <= blocks; k += 2) {
-        wg_f8 r0, r1, r2, r3;
-        memcpy(&r0, y0 + 4 * k, sizeof r0);
-        memcpy(&r1, y1 + 4 * k, sizeof r1);
-        memcpy(&r2, y2 + 4 * k, sizeof r2);
-        memcpy(&r3, y3 + 4 * k, sizeof r3);
-        const WG_VEC ab = __builtin_shufflevector(r0, r1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        const WG_VEC cd = __builtin_shufflevector(r2, r3, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        WG_VEC lo = __builtin_shufflevector(ab, cd, 0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18, 26, 3, 11, 19, 27);
-        WG_VEC hi = __builtin_shufflevector(ab, cd, 4, 12, 20, 28, 5, 13, 21, 29, 6, 14, 22, 30, 7, 15, 23, 31);
-        if (accumulate) {
-            lo += WG(load)(dst + 16 * k);
-            hi += WG(load)(dst + 16 * k + 16);
-        }
-        WG(store)(dst + 16 * k, lo);
-        WG(store)(dst + 16 * k + 16, hi);
-    }
-    if (k < blocks) {
-        wg_f4 r0, r1, r2, r3;
-        memcpy(&r0, y0 + 4 * k, sizeof r0);
-        memcpy(&r1, y1 + 4 * k, sizeof r1);
-        memcpy(&r2, y2 + 4 * k, sizeof r2);
-        memcpy(&r3, y3 + 4 * k, sizeof r3);
-        const wg_f8 ab = __builtin_shufflevector(r0, r1, 0, 1, 2, 3, 4, 5, 6, 7);
-        const wg_f8 cd = __builtin_shufflevector(r2, r3, 0, 1, 2, 3, 4, 5, 6, 7);
-        WG_VEC v = WG(quads16)(__builtin_shufflevector(ab, cd, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
-        if (accumulate) v += WG(load)(dst + 16 * k);
-        WG(store)(dst + 16 * k, v);
-    }
-#else
     for (int64_t k = 0; k < blocks; k++) {
         wg_f4 a, b, c, d;
         memcpy(&a, y0 + 4 * k, sizeof a);
@@ -349,7 +325,6 @@ static inline void WG(unquads)(const float *restrict y0, const float *restrict y
             memcpy(dst + 16 * k + 4 * i, &v, sizeof v);
         }
     }
-#endif
     for (int64_t j = 4 * blocks; j < tw; j++) {
         const float y[4] = {y0[j], y1[j], y2[j], y3[j]};
         for (int c = 0; c < 4 && 4 * j + c < W; c++) dst[4 * j + c] = accumulate ? dst[4 * j + c] + y[c] : y[c];
@@ -387,9 +362,20 @@ static inline void WG(unquads8x4)(const float *y0, const float *y1, const float 
 // `group` samples (`stride` floats apart in out): the 4x4 outputs of all
 // the group's tiles into Y[r][c][t] (16 * T floats of `scratch`), then
 // interleaved into the planes' rows.
+static inline __attribute__((always_inline)) void WG(output4_body)(const float *M, int64_t mPad, int64_t nPad,
+                                                                   int64_t n0, int64_t O, int64_t H, int64_t W,
+                                                                   int64_t group, float *out, int64_t stride,
+                                                                   int accumulate, float *scratch);
 __attribute__((noinline)) static void WG(output4)(const float *M, int64_t mPad, int64_t nPad, int64_t n0, int64_t O,
                                                   int64_t H, int64_t W, int64_t group, float *out, int64_t stride,
                                                   int accumulate, float *scratch) {
+    if (group == 1) WG(output4_body)(M, mPad, nPad, n0, O, H, W, 1, out, stride, accumulate, scratch);
+    else WG(output4_body)(M, mPad, nPad, n0, O, H, W, group, out, stride, accumulate, scratch);
+}
+static inline __attribute__((always_inline)) void WG(output4_body)(const float *M, int64_t mPad, int64_t nPad,
+                                                                   int64_t n0, int64_t O, int64_t H, int64_t W,
+                                                                   int64_t group, float *out, int64_t stride,
+                                                                   int accumulate, float *scratch) {
     const int64_t th = (H + 3) / 4, tw = (W + 3) / 4, L = group * tw, T = th * L;
     const int64_t ps = WG_STRIDE(mPad * nPad);
     float *restrict Y = scratch;
@@ -420,6 +406,10 @@ __attribute__((noinline)) static void WG(output4)(const float *M, int64_t mPad, 
                 continue;
             }
 #endif
+            if (group == 1) {  // no loop over the group: see WG(split4)
+                WG(unquads)(yr, yr + T, yr + 2 * T, yr + 3 * T, W, plane + y * W, accumulate);
+                continue;
+            }
             for (int64_t g = 0; g < group; g++) {
                 const float *yg = yr + g * tw;
                 WG(unquads)(yg, yg + T, yg + 2 * T, yg + 3 * T, W, plane + g * stride + y * W, accumulate);
@@ -433,9 +423,18 @@ __attribute__((noinline)) static void WG(output4)(const float *M, int64_t mPad, 
 // in the group's order); D holds `rows` >= O rows a position. Each plane
 // is first split into G[r][c][t] = dY[4ty + r][4tx + c] (16 * T floats of
 // `scratch`).
+static inline __attribute__((always_inline)) void WG(gradient4_body)(const float *dy, int64_t O, int64_t rows,
+                                                                     int64_t H, int64_t W, int64_t group, float *D,
+                                                                     int64_t nPad, int64_t n0, float *scratch);
 __attribute__((noinline)) static void WG(gradient4)(const float *dy, int64_t O, int64_t rows, int64_t H, int64_t W,
                                                     int64_t group, float *D, int64_t nPad, int64_t n0,
                                                     float *scratch) {
+    if (group == 1) WG(gradient4_body)(dy, O, rows, H, W, 1, D, nPad, n0, scratch);
+    else WG(gradient4_body)(dy, O, rows, H, W, group, D, nPad, n0, scratch);
+}
+static inline __attribute__((always_inline)) void WG(gradient4_body)(const float *dy, int64_t O, int64_t rows,
+                                                                     int64_t H, int64_t W, int64_t group, float *D,
+                                                                     int64_t nPad, int64_t n0, float *scratch) {
     const int64_t th = (H + 3) / 4, tw = (W + 3) / 4, L = group * tw, T = th * L;
     const int64_t ps = WG_STRIDE(rows * nPad);
     float *restrict G = scratch;
@@ -458,6 +457,10 @@ __attribute__((noinline)) static void WG(gradient4)(const float *dy, int64_t O, 
                 continue;
             }
 #endif
+            if (group == 1) {  // no loop over the group: see WG(split4)
+                WG(quads)(plane + y * W, W, g, g + T, g + 2 * T, g + 3 * T);
+                continue;
+            }
             for (int64_t k = 0; k < group; k++)
                 WG(quads)(plane + k * O * H * W + y * W, W, g + k * tw, g + T + k * tw, g + 2 * T + k * tw,
                           g + 3 * T + k * tw);
