@@ -201,18 +201,18 @@ int64_t strata_winograd_scratch(int tile, int64_t H, int64_t W) {
 }
 
 void strata_winograd_conv3x3(int tile, const float *x, int64_t samples, int64_t K, int64_t H, int64_t W,
-                             const float *U, int64_t mPad, int64_t O, float *out, int accumulate, float *V, float *M,
-                             float *scratch, int isa) {
+                             const float *U, int64_t mPad, int64_t O, float *out, const float *bias, int accumulate,
+                             float *V, float *M, float *scratch, int isa) {
 #if defined(__x86_64__) && defined(__clang__)
     if (isa == 16) {
-        wg_conv3x3_avx512(tile, x, samples, K, H, W, U, mPad, O, out, accumulate, V, M, scratch);
+        wg_conv3x3_avx512(tile, x, samples, K, H, W, U, mPad, O, out, bias, accumulate, V, M, scratch);
         return;
     }
     if (isa == 8) {
-        wg_conv3x3_avx2(tile, x, samples, K, H, W, U, mPad, O, out, accumulate, V, M, scratch);
+        wg_conv3x3_avx2(tile, x, samples, K, H, W, U, mPad, O, out, bias, accumulate, V, M, scratch);
         return;
     }
 #endif
     (void)isa;
-    wg_conv3x3_base(tile, x, samples, K, H, W, U, mPad, O, out, accumulate, V, M, scratch);
+    wg_conv3x3_base(tile, x, samples, K, H, W, U, mPad, O, out, bias, accumulate, V, M, scratch);
 }

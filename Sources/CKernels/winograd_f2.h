@@ -113,13 +113,15 @@ __attribute__((noinline)) static void WG(input2)(const float *x, int64_t C, int6
 // of `scratch`), then interleaved into the plane's rows.
 __attribute__((noinline)) static void WG(output2)(const float *M, int64_t mPad, int64_t nPad,
                                                                         int64_t n0, int64_t O, int64_t H, int64_t W,
-                                                                        float *out, int accumulate, float *scratch) {
+                                                                        float *out, const float *bias, int accumulate,
+                                                                        float *scratch) {
     const int64_t th = (H + 1) / 2, tw = (W + 1) / 2, T = th * tw;
     const int64_t ps = WG_STRIDE(mPad * nPad);
     float *restrict y00 = scratch, *restrict y01 = scratch + T, *restrict y10 = scratch + 2 * T,
                     *restrict y11 = scratch + 3 * T;
     for (int64_t o = 0; o < O; o++) {
         const float *restrict m = M + o * nPad + n0;
+        const float bo = bias ? bias[o] : 0;
 #pragma clang loop vectorize(assume_safety)
         for (int64_t t = 0; t < T; t++) {
             // Rows: s = A^T m (2 x 4), then columns: y = s A (2 x 2).
@@ -130,10 +132,10 @@ __attribute__((noinline)) static void WG(output2)(const float *M, int64_t mPad, 
                 s0[k] = a + b + c;
                 s1[k] = b - c - d;
             }
-            y00[t] = s0[0] + s0[1] + s0[2];
-            y01[t] = s0[1] - s0[2] - s0[3];
-            y10[t] = s1[0] + s1[1] + s1[2];
-            y11[t] = s1[1] - s1[2] - s1[3];
+            y00[t] = s0[0] + s0[1] + s0[2] + bo;
+            y01[t] = s0[1] - s0[2] - s0[3] + bo;
+            y10[t] = s1[0] + s1[1] + s1[2] + bo;
+            y11[t] = s1[1] - s1[2] - s1[3] + bo;
         }
         float *plane = out + o * H * W;
         const int64_t pairs = W / 2;  // whole 2-wide columns of tiles

@@ -358,29 +358,33 @@ static inline void WG(unquads8x4)(const float *y0, const float *y1, const float 
 }
 #endif
 
-// out[o] (=, or += when `accumulate`) A^T m A for every tile of a group of
+// out[o] (=, or += when `accumulate`) A^T m A (+ bias[o] when `bias` is not
+// null) for every tile of a group of
 // `group` samples (`stride` floats apart in out): the 4x4 outputs of all
 // the group's tiles into Y[r][c][t] (16 * T floats of `scratch`), then
 // interleaved into the planes' rows.
 static inline __attribute__((always_inline)) void WG(output4_body)(const float *M, int64_t mPad, int64_t nPad,
                                                                    int64_t n0, int64_t O, int64_t H, int64_t W,
                                                                    int64_t group, float *out, int64_t stride,
-                                                                   int accumulate, float *scratch);
+                                                                   const float *bias, int accumulate,
+                                                                   float *scratch);
 __attribute__((noinline)) static void WG(output4)(const float *M, int64_t mPad, int64_t nPad, int64_t n0, int64_t O,
                                                   int64_t H, int64_t W, int64_t group, float *out, int64_t stride,
-                                                  int accumulate, float *scratch) {
-    if (group == 1) WG(output4_body)(M, mPad, nPad, n0, O, H, W, 1, out, stride, accumulate, scratch);
-    else WG(output4_body)(M, mPad, nPad, n0, O, H, W, group, out, stride, accumulate, scratch);
+                                                  const float *bias, int accumulate, float *scratch) {
+    if (group == 1) WG(output4_body)(M, mPad, nPad, n0, O, H, W, 1, out, stride, bias, accumulate, scratch);
+    else WG(output4_body)(M, mPad, nPad, n0, O, H, W, group, out, stride, bias, accumulate, scratch);
 }
 static inline __attribute__((always_inline)) void WG(output4_body)(const float *M, int64_t mPad, int64_t nPad,
                                                                    int64_t n0, int64_t O, int64_t H, int64_t W,
                                                                    int64_t group, float *out, int64_t stride,
-                                                                   int accumulate, float *scratch) {
+                                                                   const float *bias, int accumulate,
+                                                                   float *scratch) {
     const int64_t th = (H + 3) / 4, tw = (W + 3) / 4, L = group * tw, T = th * L;
     const int64_t ps = WG_STRIDE(mPad * nPad);
     float *restrict Y = scratch;
     for (int64_t o = 0; o < O; o++) {
         const float *restrict m = M + o * nPad + n0;
+        const float bo = bias ? bias[o] : 0;
 #pragma clang loop vectorize(assume_safety)
         for (int64_t t = 0; t < T; t++) {
             // Columns: s = A^T m (4 x 6), then rows: y = s A (4 x 4).
@@ -394,7 +398,7 @@ static inline __attribute__((always_inline)) void WG(output4_body)(const float *
                 const float row[6] = {s[0][r], s[1][r], s[2][r], s[3][r], s[4][r], s[5][r]};
                 float y[4];
                 WG(at6)(row, y);
-                WG4_UNROLL for (int c = 0; c < 4; c++) Y[(r * 4 + c) * T + t] = y[c];
+                WG4_UNROLL for (int c = 0; c < 4; c++) Y[(r * 4 + c) * T + t] = y[c] + bo;
             }
         }
         float *plane = out + o * H * W;

@@ -15,7 +15,8 @@
 
 __attribute__((noinline)) static void WG(conv3x3)(int tile, const float *x, int64_t samples, int64_t K, int64_t H,
                                                   int64_t W, const float *U, int64_t mPad, int64_t O, float *out,
-                                                  int accumulate, float *V, float *M, float *scratch) {
+                                                  const float *bias, int accumulate, float *V, float *M,
+                                                  float *scratch) {
     const int P = (tile + 2) * (tile + 2);
     const int64_t T = ((H + tile - 1) / tile) * ((W + tile - 1) / tile);
     const int64_t used = samples * T, nPad = (used + 63) / 64 * 64;
@@ -34,8 +35,8 @@ __attribute__((noinline)) static void WG(conv3x3)(int tile, const float *x, int6
     for (int64_t s = 0; s < samples; s += group) {
         const int64_t g = samples - s < group ? samples - s : group;
         float *o = out + s * O * H * W;
-        if (tile == 4) WG(output4)(M, mPad, nPad, s * T, O, H, W, g, o, O * H * W, accumulate, scratch);
-        else WG(output2)(M, mPad, nPad, s * T, O, H, W, o, accumulate, scratch);
+        if (tile == 4) WG(output4)(M, mPad, nPad, s * T, O, H, W, g, o, O * H * W, bias, accumulate, scratch);
+        else WG(output2)(M, mPad, nPad, s * T, O, H, W, o, bias, accumulate, scratch);
     }
 }
 

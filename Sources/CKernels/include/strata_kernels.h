@@ -61,14 +61,15 @@ int64_t strata_winograd_scratch(int tile, int64_t H, int64_t W);
 /// Convolves `samples` consecutive inputs x [samples, K, H, W] with U
 /// (from strata_winograd_weights with the same tile, output channels
 /// O <= mPad) into out [samples, O, H, W], overwriting it or, with
-/// `accumulate`, adding to it. Scratch, with nPad = samples*T rounded up to
+/// `accumulate`, adding to it; `bias` (O floats, or null) is added to
+/// every output of its channel. Scratch, with nPad = samples*T rounded up to
 /// a multiple of 64: V: P*(K*nPad + 16) floats, M: P*(mPad*nPad + 16)
 /// floats, scratch: strata_winograd_scratch(tile, H, W) floats. (Each of
 /// the P positions takes one cache line more than its rows, so that
 /// positions never lie a multiple of 4 KB apart.)
 void strata_winograd_conv3x3(int tile, const float *x, int64_t samples, int64_t K, int64_t H, int64_t W,
-                             const float *U, int64_t mPad, int64_t O, float *out, int accumulate, float *V, float *M,
-                             float *scratch, int isa);
+                             const float *U, int64_t mPad, int64_t O, float *out, const float *bias, int accumulate,
+                             float *V, float *M, float *scratch, int isa);
 
 /// The weight gradient of the same convolution, in two steps. First, for
 /// each chunk of `samples` inputs x [samples, C, H, W] and output gradients

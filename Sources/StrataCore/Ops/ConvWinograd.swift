@@ -92,14 +92,14 @@ enum Winograd {
         return best
     }
 
-    /// out [N, M, H, W] (= or += when `accumulate`) the convolution of
+    /// out [N, M, H, W] (= or += when `accumulate`) the convolution (+ `bias` [M]) of
     /// x [N, K, H, W] with the transformed kernels `u` [P][mPad][K] of
     /// `tile`; chunks of samples taken one at a time by the workers, each
     /// with its own scratch.
     static func convolve(
         _ x: UnsafePointer<Float>, batch: Int, inChannels k: Int, height h: Int, width w: Int, tile: Int,
         kernels u: UnsafePointer<Float>, mPad: Int, outChannels m: Int,
-        into out: UnsafeMutablePointer<Float>, accumulate: Bool
+        into out: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>? = nil, accumulate: Bool
     ) {
         let t = tiles(height: h, width: w, tile: tile), per = chunk(tiles: t, batch: batch, tile: tile)
         let chunks = (batch + per - 1) / per, nPad = (per * t + 63) / 64 * 64, p = positions(tile: tile)
@@ -112,7 +112,7 @@ enum Winograd {
                             let first = c * per, samples = min(per, batch - first)
                             strata_winograd_conv3x3(
                                 Int32(tile), x + first * k * h * w, Int64(samples), Int64(k), Int64(h), Int64(w), u, Int64(mPad),
-                                Int64(m), out + first * m * h * w, accumulate ? 1 : 0, v, products, scratch, variant)
+                                Int64(m), out + first * m * h * w, bias, accumulate ? 1 : 0, v, products, scratch, variant)
                         }
                     }
                 }
@@ -149,15 +149,13 @@ extension ConvPlan {
     /// out = conv(x, W) (+ bias) through Winograd.
     func forwardWinograd(x: UnsafePointer<Float>, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>) {
         let g = geometry, tile = winogradTile
-        if let b = bias {
-            for s in 0..<batch {
-                for o in 0..<outChannels { (out + s * outSample + o * plane).update(repeating: b[o], count: plane) }
-            }
-        }
+        // The bias is added by the output transform as it writes `out`
+        // (filling `out` with it first and accumulating cost two passes
+        // over the output, the fill on one thread).
         Winograd.withKernels(w, outChannels: outChannels, inChannels: g.channels, inputGradient: false, tile: tile) { u, mPad in
             Winograd.convolve(
                 x, batch: batch, inChannels: g.channels, height: g.height, width: g.width, tile: tile,
-                kernels: u, mPad: mPad, outChannels: outChannels, into: out, accumulate: bias != nil)
+                kernels: u, mPad: mPad, outChannels: outChannels, into: out, bias: bias, accumulate: false)
         }
     }
 
