@@ -210,10 +210,18 @@ final class ModelZooTests: XCTestCase {
         XCTAssertEqual(status, 0, "zoo_torch_check.py failed")
         for (name, yEval, yTrain) in expected {
             let out = try SafeTensors.read("\(dir)/\(name).out.safetensors")
-            for (key, mine) in [("y_eval", yEval), ("y_train", yTrain)] {
+            // Train mode normalises by the statistics of a batch of 4, which
+            // amplifies rounding, and the 3x3 convolutions on 8x8 planes
+            // take Winograd F(4x4) (about 20 times F(2x2)'s rounding,
+            // Convolution.md): resnet34's train-mode output (largest
+            // magnitude 2.55) moves 6.6e-5 from the im2col result with
+            // F(2x2) on every 3x3 layer, 9.9e-5 as the tiles are chosen,
+            // 2.1e-4 with F(4x4) everywhere, and PyTorch's own kernels add
+            // theirs. Hence 5e-4 there; eval mode keeps 1e-4.
+            for (key, mine, tol) in [("y_eval", yEval, Float(1e-4)), ("y_train", yTrain, Float(5e-4))] {
                 let theirs = try XCTUnwrap(out.tensor(key), "\(name) \(key)")
                 let scale = theirs.scalars.map(abs).max() ?? 1
-                assertClose(mine, theirs, rtol: 1e-4, atol: 1e-4 * scale, "\(name) \(key) in PyTorch")
+                assertClose(mine, theirs, rtol: tol, atol: tol * scale, "\(name) \(key) in PyTorch")
             }
         }
     }
