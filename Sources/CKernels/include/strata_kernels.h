@@ -55,7 +55,8 @@ void strata_winograd_weights(int tile, const float *w, int64_t O, int64_t C, int
 
 /// Floats of the per-call scratch of the two calls below for H x W planes:
 /// the padded plane split by row and column offset, 8*(th+1)*tw for tile
-/// 2 and 24*(th+1)*tw for tile 4.
+/// 2 and 24*(th+1)*tw for tile 4 (times 4 for planes 8 wide, whose tile-4
+/// transforms take 4 samples' planes side by side).
 int64_t strata_winograd_scratch(int tile, int64_t H, int64_t W);
 
 /// Convolves `samples` consecutive inputs x [samples, K, H, W] with U
