@@ -17,7 +17,11 @@
 // wide, else 1), their planes side by side in one row of tiles each tile
 // row: the group's tile t = ty*(group*tw) + g*tw + tx (g the sample in the
 // group), and its columns of V, M and D are that order. Each sample keeps
-// its own zero border; no tile reads across two samples.
+// its own zero border; no tile reads across two samples. Each transform is
+// compiled twice: its noinline entry calls an always-inline body with
+// `group` 1 as a constant or with the group's size, since a loop over the
+// group left in the one-sample path made clang compile the 16x16 output
+// and gradient transforms 40-80% slower (-O2, as the package builds).
 #define WG4_UNROLL _Pragma("clang loop unroll(full)")
 
 // 4 vectors of 4 (rows) turned into their 4 columns, in place.
@@ -202,8 +206,9 @@ static inline void WG(split4)(const float *plane, int64_t stride, int64_t group,
             continue;
         }
 #endif
-        // One sample (the planes 16 or more wide): no loop over the group,
-        // which made clang compile the split of 32x32 planes 40% slower.
+        // One sample (the planes 16 or more wide): no loop over the group.
+        // The split is not inlined into the transforms' copies for one
+        // sample, and with the loop clang compiled it 40% slower.
         if (group == 1 && W % 16 == 0) {
             WG(split_row16)(plane + (y - 1) * W, W, s, s + n, s + 2 * n, s + 3 * n, s + 4 * n, s + 5 * n);
             continue;
@@ -265,14 +270,6 @@ static inline void WG(a4)(const float *g, float *e) {
 // `rows` >= C rows a position.
 static inline __attribute__((always_inline)) void WG(input4_body)(const float *x, int64_t C, int64_t rows, int64_t H,
                                                                   int64_t W, int64_t group, float *V, int64_t nPad,
-                                                                  int64_t n0, float *scratch);
-__attribute__((noinline)) static void WG(input4)(const float *x, int64_t C, int64_t rows, int64_t H, int64_t W,
-                                                 int64_t group, float *V, int64_t nPad, int64_t n0, float *scratch) {
-    if (group == 1) WG(input4_body)(x, C, rows, H, W, 1, V, nPad, n0, scratch);
-    else WG(input4_body)(x, C, rows, H, W, group, V, nPad, n0, scratch);
-}
-static inline __attribute__((always_inline)) void WG(input4_body)(const float *x, int64_t C, int64_t rows, int64_t H,
-                                                                  int64_t W, int64_t group, float *V, int64_t nPad,
                                                                   int64_t n0, float *scratch) {
     const int64_t th = (H + 3) / 4, L = group * ((W + 3) / 4), T = th * L, n = (th + 1) * L;
     const int64_t ps = WG_STRIDE(rows * nPad);
@@ -300,6 +297,12 @@ static inline __attribute__((always_inline)) void WG(input4_body)(const float *x
             }
         }
     }
+}
+
+__attribute__((noinline)) static void WG(input4)(const float *x, int64_t C, int64_t rows, int64_t H, int64_t W,
+                                                 int64_t group, float *V, int64_t nPad, int64_t n0, float *scratch) {
+    if (group == 1) WG(input4_body)(x, C, rows, H, W, 1, V, nPad, n0, scratch);
+    else WG(input4_body)(x, C, rows, H, W, group, V, nPad, n0, scratch);
 }
 
 // Y[r][c] (4 floats of `dst` a tile row) written or added into one plane
@@ -367,17 +370,6 @@ static inline __attribute__((always_inline)) void WG(output4_body)(const float *
                                                                    int64_t n0, int64_t O, int64_t H, int64_t W,
                                                                    int64_t group, float *out, int64_t stride,
                                                                    const float *bias, int accumulate,
-                                                                   float *scratch);
-__attribute__((noinline)) static void WG(output4)(const float *M, int64_t mPad, int64_t nPad, int64_t n0, int64_t O,
-                                                  int64_t H, int64_t W, int64_t group, float *out, int64_t stride,
-                                                  const float *bias, int accumulate, float *scratch) {
-    if (group == 1) WG(output4_body)(M, mPad, nPad, n0, O, H, W, 1, out, stride, bias, accumulate, scratch);
-    else WG(output4_body)(M, mPad, nPad, n0, O, H, W, group, out, stride, bias, accumulate, scratch);
-}
-static inline __attribute__((always_inline)) void WG(output4_body)(const float *M, int64_t mPad, int64_t nPad,
-                                                                   int64_t n0, int64_t O, int64_t H, int64_t W,
-                                                                   int64_t group, float *out, int64_t stride,
-                                                                   const float *bias, int accumulate,
                                                                    float *scratch) {
     const int64_t th = (H + 3) / 4, tw = (W + 3) / 4, L = group * tw, T = th * L;
     const int64_t ps = WG_STRIDE(mPad * nPad);
@@ -410,10 +402,6 @@ static inline __attribute__((always_inline)) void WG(output4_body)(const float *
                 continue;
             }
 #endif
-            if (group == 1) {  // no loop over the group: see WG(split4)
-                WG(unquads)(yr, yr + T, yr + 2 * T, yr + 3 * T, W, plane + y * W, accumulate);
-                continue;
-            }
             for (int64_t g = 0; g < group; g++) {
                 const float *yg = yr + g * tw;
                 WG(unquads)(yg, yg + T, yg + 2 * T, yg + 3 * T, W, plane + g * stride + y * W, accumulate);
@@ -422,20 +410,18 @@ static inline __attribute__((always_inline)) void WG(output4_body)(const float *
     }
 }
 
+__attribute__((noinline)) static void WG(output4)(const float *M, int64_t mPad, int64_t nPad, int64_t n0, int64_t O,
+                                                  int64_t H, int64_t W, int64_t group, float *out, int64_t stride,
+                                                  const float *bias, int accumulate, float *scratch) {
+    if (group == 1) WG(output4_body)(M, mPad, nPad, n0, O, H, W, 1, out, stride, bias, accumulate, scratch);
+    else WG(output4_body)(M, mPad, nPad, n0, O, H, W, group, out, stride, bias, accumulate, scratch);
+}
+
 // D[p][o][n0 + t] = (A dY A^T)[p] for every 4x4 tile dY of a group of
 // `group` samples' O output-gradient planes (zero outside the plane, tiles
 // in the group's order); D holds `rows` >= O rows a position. Each plane
 // is first split into G[r][c][t] = dY[4ty + r][4tx + c] (16 * T floats of
 // `scratch`).
-static inline __attribute__((always_inline)) void WG(gradient4_body)(const float *dy, int64_t O, int64_t rows,
-                                                                     int64_t H, int64_t W, int64_t group, float *D,
-                                                                     int64_t nPad, int64_t n0, float *scratch);
-__attribute__((noinline)) static void WG(gradient4)(const float *dy, int64_t O, int64_t rows, int64_t H, int64_t W,
-                                                    int64_t group, float *D, int64_t nPad, int64_t n0,
-                                                    float *scratch) {
-    if (group == 1) WG(gradient4_body)(dy, O, rows, H, W, 1, D, nPad, n0, scratch);
-    else WG(gradient4_body)(dy, O, rows, H, W, group, D, nPad, n0, scratch);
-}
 static inline __attribute__((always_inline)) void WG(gradient4_body)(const float *dy, int64_t O, int64_t rows,
                                                                      int64_t H, int64_t W, int64_t group, float *D,
                                                                      int64_t nPad, int64_t n0, float *scratch) {
@@ -461,10 +447,6 @@ static inline __attribute__((always_inline)) void WG(gradient4_body)(const float
                 continue;
             }
 #endif
-            if (group == 1) {  // no loop over the group: see WG(split4)
-                WG(quads)(plane + y * W, W, g, g + T, g + 2 * T, g + 3 * T);
-                continue;
-            }
             for (int64_t k = 0; k < group; k++)
                 WG(quads)(plane + k * O * H * W + y * W, W, g + k * tw, g + T + k * tw, g + 2 * T + k * tw,
                           g + 3 * T + k * tw);
@@ -487,6 +469,13 @@ static inline __attribute__((always_inline)) void WG(gradient4_body)(const float
             }
         }
     }
+}
+
+__attribute__((noinline)) static void WG(gradient4)(const float *dy, int64_t O, int64_t rows, int64_t H, int64_t W,
+                                                    int64_t group, float *D, int64_t nPad, int64_t n0,
+                                                    float *scratch) {
+    if (group == 1) WG(gradient4_body)(dy, O, rows, H, W, 1, D, nPad, n0, scratch);
+    else WG(gradient4_body)(dy, O, rows, H, W, group, D, nPad, n0, scratch);
 }
 
 #undef WG4_UNROLL
