@@ -14,12 +14,12 @@
 #define WG_STRIDE(n) ((n) + 16)
 
 typedef float wg_f8 __attribute__((ext_vector_type(8)));
+typedef float wg_f4 __attribute__((ext_vector_type(4)));
+typedef float wg_f2 __attribute__((ext_vector_type(2)));
 
 // Samples whose planes the F(4x4) transforms take side by side (see
 // winograd_f4.h): 4 for planes 8 wide (4 tiles a plane), else 1.
 static inline int64_t wg_group(int tile, int64_t W) { return tile == 4 && W == 8 ? 4 : 1; }
-typedef float wg_f4 __attribute__((ext_vector_type(4)));
-typedef float wg_f2 __attribute__((ext_vector_type(2)));
 
 #define WG_VW 4
 #define WG_NV 2

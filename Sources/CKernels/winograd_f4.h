@@ -70,13 +70,7 @@ static inline void WG(rows8x4)(const float *row, int64_t stride, WG_VEC *lo, WG_
     *hi = __builtin_shufflevector(r[2], r[3], 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
 }
 
-// The same for 16 floats: q0 | q1 | q2 | q3, 4 floats each.
-static inline WG_VEC WG(quads16)(WG_VEC v) {
-    return __builtin_shufflevector(v, v, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-}
-
 static inline void WG(store8)(float *p, wg_f8 v) { memcpy(p, &v, sizeof v); }
-static inline void WG(store4)(float *p, wg_f4 v) { memcpy(p, &v, sizeof v); }
 #endif
 
 // A row's floats 4 apart: q_r[j] = row[4j + r] for r < 4 and j < ceil(W/4),
@@ -98,7 +92,7 @@ static inline void WG(quads)(const float *restrict row, int64_t W, float *restri
 #endif
     // A last block of 16 (or all, below AVX-512): the 4x4 transpose (one
     // 16-wide shuffle and four 4-float stores measured 19% slower on
-    // 16-wide planes).
+    // 16-wide gradient planes).
     for (; k < blocks; k++) {
         wg_f4 first, last;
         WG(quad_block)(row + 16 * k, q0 + 4 * k, q1 + 4 * k, q2 + 4 * k, q3 + 4 * k, &first, &last);
@@ -170,18 +164,13 @@ static inline void WG(split_row16)(const float *restrict row, int64_t W, float *
         s0[j] = k > 0 ? row[k - 1] : 0;
         s5[j + 7] = k + 32 < W ? row[k + 32] : 0;
     }
-    if (k < W) {
-        const WG_VEC v = WG(load)(row + k), a = WG(quads16)(v);
-        const wg_f8 c = __builtin_shufflevector(v, v, 3, 3, 7, 11, 4, 8, 12, 12);
+    if (k < W) {  // a last block of 16: the 4x4 transpose, as in WG(quads)
         const int64_t j = k / 4;
-        WG(store4)(s1 + j, a.lo.lo);
-        WG(store4)(s2 + j, a.lo.hi);
-        WG(store4)(s3 + j, a.hi.lo);
-        WG(store4)(s4 + j, a.hi.hi);
-        WG(store4)(s0 + j, c.lo);
-        WG(store4)(s5 + j, c.hi);
+        wg_f4 q0, q3, prev0 = (wg_f4)0, prev3 = (wg_f4)0;
+        WG(quad_block)(row + k, s1 + j, s2 + j, s3 + j, s4 + j, &q0, &q3);
+        WG(shift_pieces)(0, q3, &prev3, s0 + j, q0, &prev0, s5 + j);
+        WG(shift_finish)(1, prev0, s5 + j);
         s0[j] = k > 0 ? row[k - 1] : 0;
-        s5[j + 3] = 0;
     }
 #else
     wg_f4 prev0 = (wg_f4)0, prev3 = (wg_f4)0;
