@@ -112,6 +112,32 @@ final class WinogradTests: XCTestCase {
         assertClose(results[1], results[2], rtol: 1e-4, atol: 1e-4, "F(4x4) against im2col")
     }
 
+    func testGradientsAreTheSameBitsForAnyThreadCount() {
+        // The weight gradient sums over chunks of samples taken by whichever
+        // worker is free; its order of summation must not depend on that.
+        // 9 samples of 32x32: 3 chunks for F(4x4) (4 samples each), 5 for
+        // F(2x2) (2 each), over 1, 2 and 3 workers, each run twice.
+        ConvTuning.forcedWinograd = true
+        let cs = ConvCase(n: 9, c: 3, h: 32, w: 32, o: 4, padding: 1)
+        for tile in [2, 4] {
+            Winograd.forcedTile = tile
+            var first: [Float]?
+            for threads in [1, 2, 3, 2, 1] {
+                Threading.count = threads
+                let (layer, x, gen) = layerAndInput(cs, seed: 77)
+                let y = layer(x)
+                y.backward(Tensor.randn(y.shape, generator: gen))
+                let bits = (layer.weight.grad?.scalars ?? []) + (x.grad?.scalars ?? []) + y.scalars
+                XCTAssertFalse(bits.isEmpty)
+                if let f = first {
+                    XCTAssertEqual(bits.map(\.bitPattern), f.map(\.bitPattern), "F(\(tile)x\(tile)), \(threads) threads")
+                } else {
+                    first = bits
+                }
+            }
+        }
+    }
+
     func testAutomaticChoice() throws {
         // On for 3x3 / stride 1 / padding 1 / one group from 8 channels on
         // each side; off below, and for any other geometry.

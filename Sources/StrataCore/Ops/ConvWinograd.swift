@@ -79,6 +79,12 @@ enum Winograd {
     /// sizes (16 x 512 against 36 x 256 floats a channel).
     static func chunkTiles(tile: Int) -> Int { tile == 4 ? 256 : 512 }
 
+    /// Slots of the weight gradient (`ConvPlan.weightGradientWinograd`):
+    /// at most this many partial sums, whatever the thread count, so that
+    /// the sum's order is fixed; 4 keeps two workers balanced while holding
+    /// twice the partial sums that one per worker would.
+    static let gradientSlots = 4
+
     /// Samples per kernel call: the multiply runs on blocks of 64 tiles, so
     /// a chunk's tile count is rounded up to 64; take the number of samples
     /// (up to `chunkTiles` tiles' worth) that wastes the least of that.
@@ -175,45 +181,45 @@ extension ConvPlan {
         if let dW = gw { weightGradientWinograd(x: x, gradOut: gradOut, gw: dW, tile: tile) }
     }
 
-    /// dW += G^T [sum over tiles (A dY A^T) ⊙ (B^T d B)] G: chunks of at
-    /// least `Winograd.chunkTiles` tiles taken one at a time by the
-    /// workers, each summing into a private dU [P][O][C] that it transforms
-    /// into a private dW [O][C][3][3] and adds to `gw` under a lock.
+    /// dW += G^T [sum over tiles (A dY A^T) ⊙ (B^T d B)] G over chunks of
+    /// at least `Winograd.chunkTiles` tiles. The chunks form a fixed number
+    /// of slots (`gradientSlots`, runs of consecutive chunks), which the
+    /// workers take one at a time; each slot sums into its own dU
+    /// [P][O][C], and the slots' dU are added in slot order before one
+    /// kernel-space transform adds them to `gw`. The sum's order thus
+    /// depends on the shapes alone: the weight gradient is the same bits
+    /// for any thread count and any scheduling.
     func weightGradientWinograd(x: UnsafePointer<Float>, gradOut: UnsafePointer<Float>, gw: UnsafeMutablePointer<Float>, tile: Int) {
         let g = geometry, c = g.channels, o = outChannels, p = Winograd.positions(tile: tile)
         let t = Winograd.tiles(height: g.height, width: g.width, tile: tile), target = Winograd.chunkTiles(tile: tile)
         let per = max(1, min(batch, (target + t - 1) / t)), chunks = (batch + per - 1) / per
         let nPad = (per * t + 63) / 64 * 64, mPad = (o + 3) / 4 * 4, kPad = (c + 3) / 4 * 4
         let variant = Winograd.variant, padCount = Winograd.scratchCount(height: g.height, width: g.width, tile: tile)
-        let lock = NSLock()
-        Threading.parallelDynamic(chunks) { next in
-            Workspace.with(count: p * (kPad * nPad + 16)) { v in
-                Workspace.with(count: p * (mPad * nPad + 16)) { d in
-                    Workspace.with(count: padCount) { scratch in
-                        Workspace.with(count: p * mPad * kPad, zeroed: true) { du in
-                            var any = false
-                            while let ci = next() {
-                                let first = ci * per, samples = min(per, batch - first)
-                                strata_winograd_weight_grad(
-                                    Int32(tile), x + first * inSample, gradOut + first * outSample, Int64(samples),
-                                    Int64(c), Int64(o), Int64(g.height), Int64(g.width), du, Int64(mPad), Int64(kPad),
-                                    v, d, scratch, variant)
-                                any = true
-                            }
-                            guard any else { return }
-                            // The kernel-space transform outside the lock, into a
-                            // private dW; under it only the add.
-                            Workspace.with(count: o * c * 9, zeroed: true) { dw in
-                                strata_winograd_weight_grad_finish(
-                                    Int32(tile), du, Int64(o), Int64(c), Int64(mPad), Int64(kPad), dw)
-                                lock.lock()
-                                for i in 0..<(o * c * 9) { gw[i] += dw[i] }
-                                lock.unlock()
+        let slots = min(chunks, Winograd.gradientSlots), duCount = p * mPad * kPad
+        guard slots > 0 else { return }  // an empty batch adds nothing
+        Workspace.with(count: slots * duCount, zeroed: true) { dus in
+            Threading.parallelDynamic(slots) { next in
+                Workspace.with(count: p * (kPad * nPad + 16)) { v in
+                    Workspace.with(count: p * (mPad * nPad + 16)) { d in
+                        Workspace.with(count: padCount) { scratch in
+                            while let slot = next() {
+                                for ci in (chunks * slot / slots)..<(chunks * (slot + 1) / slots) {
+                                    let first = ci * per, samples = min(per, batch - first)
+                                    strata_winograd_weight_grad(
+                                        Int32(tile), x + first * inSample, gradOut + first * outSample, Int64(samples),
+                                        Int64(c), Int64(o), Int64(g.height), Int64(g.width), dus + slot * duCount,
+                                        Int64(mPad), Int64(kPad), v, d, scratch, variant)
+                                }
                             }
                         }
                     }
                 }
             }
+            for slot in 1..<slots {
+                let du = dus + slot * duCount
+                for i in 0..<duCount { dus[i] += du[i] }
+            }
+            strata_winograd_weight_grad_finish(Int32(tile), dus, Int64(o), Int64(c), Int64(mPad), Int64(kPad), gw)
         }
     }
 }
