@@ -205,4 +205,51 @@ final class BatchNormFusionTests: XCTestCase {
         }
         for ((name, p), (_, q)) in zip(a.namedBuffers(), b.namedBuffers()) { assertClose(p, q, rtol: 1e-6, atol: 1e-6, name) }
     }
+    /// relu(bn(x)) on NCHW recomputes the ReLU's mask from x in the backward
+    /// (no saved output read); the result must be the separate ReLU's, bit
+    /// for bit, at the kink too. Channel 0 is constant with bias 0, so its
+    /// output is exactly 0 (no gradient passes, PyTorch's rule); channel 1 is
+    /// constant with bias 0.5 (every gradient passes); channel 2 straddles 0;
+    /// a plane of 37 elements leaves a scalar tail after two 16-wide blocks.
+    func testRecomputedReLUMaskIsTheSavedOutputs() {
+        for training in [true, false] {
+            let (fusedLayer, plainLayer) = twinLayers(3, twoD: true, seed: 9)
+            for l in [fusedLayer, plainLayer] {
+                l.bias?.assign(Tensor(shape: [3], [0, 0.5, 0.1]))
+                if !training { l.eval() }
+            }
+            let g = RandomGenerator(seed: 71)
+            var values = Tensor.randn([2, 3, 37, 1], generator: g).scalars
+            for n in 0..<2 {
+                for s in 0..<37 {
+                    values[(n * 3 + 0) * 37 + s] = 1.25
+                    values[(n * 3 + 1) * 37 + s] = -0.75
+                }
+            }
+            let x = Tensor(shape: [2, 3, 37, 1], values)
+            if !training {
+                // Eval: the running mean equals the constant channels' values.
+                for l in [fusedLayer, plainLayer] { l.runningMean?.assign(Tensor(shape: [3], [1.25, -0.75, 0])) }
+            }
+            let w = Tensor.randn([2, 3, 37, 1], generator: RandomGenerator(seed: 72))
+            let relu = ReLU()
+            let fused = run(fusedLayer, x: x, residual: nil, weights: w, seedGrad: false) { xin, _ in
+                fusedBatchNorm(fusedLayer, xin, adding: nil, relu: relu)
+            }
+            let plain = run(plainLayer, x: x, residual: nil, weights: w, seedGrad: false) { xin, _ in
+                plainLayer(xin).relu()
+            }
+            let what = "training \(training)"
+            XCTAssertEqual(Set(fused.keys), Set(plain.keys), what)
+            for (k, u) in fused { XCTAssertEqual(u, plain[k] ?? [], "\(what) \(k): not the same bits") }
+            let y = fused["y"] ?? []
+            XCTAssertEqual(Array(y[0..<37]), [Float](repeating: 0, count: 37), "\(what): channel 0 sits on the kink")
+            XCTAssertTrue(y[37..<74].allSatisfy { $0 == 0.5 }, "\(what): channel 1 is the bias")
+            let dx = fused["dx"] ?? []
+            if training {
+                XCTAssertEqual(Array(dx[0..<37]), [Float](repeating: 0, count: 37), "\(what): no gradient through the kink")
+            }
+            XCTAssertTrue(y[74..<111].contains { $0 == 0 } && y[74..<111].contains { $0 > 0 }, "\(what): channel 2 straddles 0")
+        }
+    }
 }

@@ -44,20 +44,55 @@ extension BatchNormKernels {
             i += 1
         }
     }
+}
 
-    /// The gradient that reaches the affine map: dy where the fused output
-    /// is positive (PyTorch's ReLU backward: zero where out <= 0), dy itself
-    /// without a mask.
-    @inline(__always)
-    static func maskedGradient(_ dy: UnsafePointer<Float>, _ mask: UnsafePointer<Float>?, _ i: Int) -> V16 {
-        let g = load16(dy + i)
-        guard let mask else { return g }
-        return g.replacing(with: 0, where: load16(mask + i) .<= 0)
-    }
+/// Where a backward run finds dz, the gradient that reaches the affine map
+/// y = (x - mean) * a + b, at element i of the run (x there already loaded).
+/// Each source is its own type, so the run loops, generic over it and
+/// always inlined, are compiled once per source without a test per element.
+protocol RunGradient {
+    func vector(_ i: Int, _ x: V16) -> V16
+    func scalar(_ i: Int, _ x: Float) -> Float
+}
 
-    @inline(__always)
-    static func maskedGradient(_ dy: UnsafePointer<Float>, _ mask: UnsafePointer<Float>?, scalar i: Int) -> Float {
-        guard let mask else { return dy[i] }
-        return mask[i] > 0 ? dy[i] : 0
+/// dz = dy: no epilogue.
+struct PlainGradient: RunGradient {
+    let dy: UnsafePointer<Float>
+    @inline(__always) func vector(_ i: Int, _ x: V16) -> V16 { load16(dy + i) }
+    @inline(__always) func scalar(_ i: Int, _ x: Float) -> Float { dy[i] }
+}
+
+/// dz = dy where the saved fused output is positive, else 0 (PyTorch's
+/// ReLU backward: zero where out <= 0, so a NaN output passes dy).
+struct SavedOutputGradient: RunGradient {
+    let dy: UnsafePointer<Float>
+    let output: UnsafePointer<Float>
+    @inline(__always) func vector(_ i: Int, _ x: V16) -> V16 {
+        load16(dy + i).replacing(with: 0, where: load16(output + i) .<= 0)
     }
+    @inline(__always) func scalar(_ i: Int, _ x: Float) -> Float { output[i] <= 0 ? 0 : dy[i] }
+}
+
+/// The same rule for a ReLU without residual, its output recomputed from x
+/// instead of read: (x - mean) * a + b is the expression `normaliseRun`
+/// wrote, evaluated the same way, so it is the same bits and the same mask
+/// as the saved output's (max(v, 0) <= 0 exactly when v <= 0). The backward
+/// then reads two arrays (dy, x) per pass instead of three.
+struct RecomputedReLUGradient: RunGradient {
+    let dy: UnsafePointer<Float>
+    let mean: Float, a: Float, b: Float
+    @inline(__always) func vector(_ i: Int, _ x: V16) -> V16 {
+        let v = (x - V16(repeating: mean)) * V16(repeating: a) + V16(repeating: b)
+        return load16(dy + i).replacing(with: 0, where: v .<= 0)
+    }
+    @inline(__always) func scalar(_ i: Int, _ x: Float) -> Float { (x - mean) * a + b <= 0 ? 0 : dy[i] }
+}
+
+/// dz itself, already formed: the residual's gradient that pass 1 wrote
+/// (not added to an existing one), read in pass 2 instead of dy and the
+/// saved output.
+struct FormedGradient: RunGradient {
+    let dz: UnsafePointer<Float>
+    @inline(__always) func vector(_ i: Int, _ x: V16) -> V16 { load16(dz + i) }
+    @inline(__always) func scalar(_ i: Int, _ x: Float) -> Float { dz[i] }
 }

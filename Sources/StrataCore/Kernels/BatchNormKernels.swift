@@ -69,6 +69,14 @@ package final class FloatBuffer: @unchecked Sendable {
         set { pointer[i] = newValue }
     }
     package var array: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
+
+    /// Stores channel c's pre-activation (x - mean) * a + b as the triple
+    /// at 3c that `BatchNormKernels.backward(reluAffine:)` reads.
+    func setPreActivation(_ c: Int, mean: Float, a: Float, b: Float) {
+        pointer[3 * c] = mean
+        pointer[3 * c + 1] = a
+        pointer[3 * c + 2] = b
+    }
 }
 
 typealias V16 = SIMD16<Float>
@@ -174,25 +182,26 @@ enum BatchNormKernels {
         while i < count { y[i] = x[i] * a + b; i += 1 }
     }
 
-    /// (sum dz, sum dz*(x-mean)) over a run, dz = dy, or with `mask` (the
-    /// fused epilogue's saved output) dy where mask > 0, else 0; with
-    /// `dResidual` dz is also written there (added when `accumulateResidual`).
+    /// (sum dz, sum dz*(x-mean)) over a run, dz from `source` (dy, or dy
+    /// masked by the fused ReLU); with `dResidual` dz is also written there
+    /// (added when `accumulateResidual`).
     @inline(__always)
     static func gradSums(
-        _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ count: Int, mean: Float,
-        mask: UnsafePointer<Float>? = nil, dResidual: UnsafeMutablePointer<Float>? = nil, accumulateResidual: Bool = false
+        _ source: some RunGradient, _ x: UnsafePointer<Float>, _ count: Int, mean: Float,
+        dResidual: UnsafeMutablePointer<Float>? = nil, accumulateResidual: Bool = false
     ) -> (Double, Double) {
         let mv = V16(repeating: mean)
         var a1 = V16(), a2 = V16(), i = 0
         while i + 16 <= count {
-            let g = maskedGradient(dy, mask, i)
+            let xv = load16(x + i)
+            let g = source.vector(i, xv)
             if let d = dResidual { store16(d + i, accumulateResidual ? load16(d + i) + g : g) }
-            a1 += g; a2 += g * (load16(x + i) - mv)
+            a1 += g; a2 += g * (xv - mv)
             i += 16
         }
         var s1 = Double(a1.sum()), s2 = Double(a2.sum())
         while i < count {
-            let g = maskedGradient(dy, mask, scalar: i)
+            let g = source.scalar(i, x[i])
             if let d = dResidual { d[i] = accumulateResidual ? d[i] + g : g }
             s1 += Double(g); s2 += Double(g * (x[i] - mean))
             i += 1
@@ -200,27 +209,44 @@ enum BatchNormKernels {
         return (s1, s2)
     }
 
-    /// dx (+)= p*dz + q*x + r over a run, dz as in `gradSums`.
+    /// (sum dy, sum dy*(x-mean)) over a run.
+    @inline(__always)
+    static func gradSums(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ count: Int, mean: Float) -> (Double, Double) {
+        gradSums(PlainGradient(dy: dy), x, count, mean: mean)
+    }
+
+    /// dx (+)= p*dz + q*x + r over a run, dz from `source`.
     @inline(__always)
     static func gradInputRun(
-        _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
-        _ count: Int, p: Float, q: Float, r: Float, accumulate: Bool, mask: UnsafePointer<Float>? = nil
+        _ source: some RunGradient, _ x: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
+        _ count: Int, p: Float, q: Float, r: Float, accumulate: Bool
     ) {
         let pv = V16(repeating: p), qv = V16(repeating: q), rv = V16(repeating: r)
         var i = 0
         if accumulate {
             while i + 16 <= count {
-                store16(dx + i, load16(dx + i) + (maskedGradient(dy, mask, i) * pv + (load16(x + i) * qv + rv)))
+                let xv = load16(x + i)
+                store16(dx + i, load16(dx + i) + (source.vector(i, xv) * pv + (xv * qv + rv)))
                 i += 16
             }
-            while i < count { dx[i] += maskedGradient(dy, mask, scalar: i) * p + (x[i] * q + r); i += 1 }
+            while i < count { dx[i] += source.scalar(i, x[i]) * p + (x[i] * q + r); i += 1 }
         } else {
             while i + 16 <= count {
-                store16(dx + i, maskedGradient(dy, mask, i) * pv + (load16(x + i) * qv + rv))
+                let xv = load16(x + i)
+                store16(dx + i, source.vector(i, xv) * pv + (xv * qv + rv))
                 i += 16
             }
-            while i < count { dx[i] = maskedGradient(dy, mask, scalar: i) * p + (x[i] * q + r); i += 1 }
+            while i < count { dx[i] = source.scalar(i, x[i]) * p + (x[i] * q + r); i += 1 }
         }
+    }
+
+    /// dx (+)= p*dy + q*x + r over a run.
+    @inline(__always)
+    static func gradInputRun(
+        _ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
+        _ count: Int, p: Float, q: Float, r: Float, accumulate: Bool
+    ) {
+        gradInputRun(PlainGradient(dy: dy), x, dx, count, p: p, q: q, r: r, accumulate: accumulate)
     }
 
     // MARK: Train forward
@@ -396,19 +422,29 @@ enum BatchNormKernels {
     /// nil (parameter gradients only); otherwise it is written, or added to
     /// when `accumulate`.
     ///
-    /// Fused epilogue (NCHW only; (N, C) callers mask dy themselves): with
-    /// `mask` (the fused output act(y + residual)) the gradient of the
-    /// affine map is dz = dy where mask > 0, else 0; `dResidual` receives dz
-    /// (written, or added when `accumulateResidual`) in pass 1, before pass
-    /// 2 writes dx, so it may be x's own gradient buffer.
+    /// Fused epilogue (NCHW only; (N, C) callers mask dy themselves): the
+    /// gradient of the affine map is dz = dy where the fused output
+    /// act(y + residual) is positive, else 0. The output is `mask` (saved by
+    /// the forward), or, for a ReLU without residual, recomputed from x:
+    /// `reluAffine` holds per channel the (mean, a, b) of the forward's
+    /// pre-activation (x - mean) * a + b, which then reads two arrays per
+    /// pass instead of three. `dResidual` receives dz (written, or added
+    /// when `accumulateResidual`) in pass 1, before pass 2 writes dx, so it
+    /// may be x's own gradient buffer; when written, pass 2 reads dz back
+    /// from it instead of dy and the mask.
     static func backward(
         x: UnsafePointer<Float>, dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?, accumulate: Bool,
         geometry g: ChannelGeometry, mean: UnsafePointer<Float>, invStd: UnsafePointer<Float>,
         gEff: UnsafePointer<Float>, batchStatistics: Bool,
         sumDy: UnsafeMutablePointer<Float>, sumDyXhat: UnsafeMutablePointer<Float>,
-        mask: UnsafePointer<Float>? = nil, dResidual: UnsafeMutablePointer<Float>? = nil, accumulateResidual: Bool = false
+        mask: UnsafePointer<Float>? = nil, reluAffine: UnsafePointer<Float>? = nil,
+        dResidual: UnsafeMutablePointer<Float>? = nil, accumulateResidual: Bool = false
     ) {
-        let fused = mask != nil || dResidual != nil
+        strataCheck(
+            mask == nil || reluAffine == nil, "BatchNormKernels.backward: a saved output and a recomputed one are exclusive")
+        strataCheck(
+            reluAffine == nil || dResidual == nil, "BatchNormKernels.backward: the recomputed ReLU has no residual")
+        let fused = mask != nil || reluAffine != nil || dResidual != nil
         let m = Float(g.perChannel)
         @inline(__always) func coefficients(_ c: Int) -> (Float, Float, Float) {
             let s = invStd[c], gs = gEff[c] * s
@@ -426,6 +462,7 @@ enum BatchNormKernels {
             return
         }
         let stride = g.channels * g.inner, S = g.inner
+        let formed = dResidual != nil && !accumulateResidual
         Threading.parallelFor(g.channels, minChunk: minChunk(g)) { workerRange in
             forEachBlock(workerRange, g, arrays: 2) { range in
                 let w = range.count, c0 = range.lowerBound
@@ -436,13 +473,21 @@ enum BatchNormKernels {
                 for n in 0..<g.outer {
                     let off = n * stride + c0 * S
                     for j in 0..<w {
-                        let o = off + j * S
-                        let (t1, t2) =
-                            fused
-                            ? gradSums(
-                                dy + o, x + o, S, mean: mean[c0 + j], mask: mask.map { $0 + o },
+                        let o = off + j * S, c = c0 + j
+                        let (t1, t2): (Double, Double)
+                        if let out = mask {
+                            (t1, t2) = gradSums(
+                                SavedOutputGradient(dy: dy + o, output: out + o), x + o, S, mean: mean[c],
                                 dResidual: dResidual.map { $0 + o }, accumulateResidual: accumulateResidual)
-                            : gradSums(dy + o, x + o, S, mean: mean[c0 + j])
+                        } else if let ab = reluAffine {
+                            (t1, t2) = gradSums(
+                                RecomputedReLUGradient(dy: dy + o, mean: ab[3 * c], a: ab[3 * c + 1], b: ab[3 * c + 2]),
+                                x + o, S, mean: mean[c])
+                        } else {
+                            (t1, t2) = gradSums(
+                                PlainGradient(dy: dy + o), x + o, S, mean: mean[c],
+                                dResidual: dResidual.map { $0 + o }, accumulateResidual: accumulateResidual)
+                        }
                         d[2 * j] += t1; d[2 * j + 1] += t2
                     }
                 }
@@ -458,15 +503,20 @@ enum BatchNormKernels {
                 for n in 0..<g.outer {
                     let off = n * stride + c0 * S
                     for j in 0..<w {
-                        let o = off + j * S
-                        if fused {
+                        let o = off + j * S, c = c0 + j
+                        let (p, q, r) = (pqr[3 * j], pqr[3 * j + 1], pqr[3 * j + 2])
+                        if formed, let dz = dResidual {
+                            gradInputRun(FormedGradient(dz: dz + o), x + o, dx + o, S, p: p, q: q, r: r, accumulate: accumulate)
+                        } else if let out = mask {
                             gradInputRun(
-                                dy + o, x + o, dx + o, S, p: pqr[3 * j], q: pqr[3 * j + 1], r: pqr[3 * j + 2],
-                                accumulate: accumulate, mask: mask.map { $0 + o })
+                                SavedOutputGradient(dy: dy + o, output: out + o), x + o, dx + o, S,
+                                p: p, q: q, r: r, accumulate: accumulate)
+                        } else if let ab = reluAffine {
+                            gradInputRun(
+                                RecomputedReLUGradient(dy: dy + o, mean: ab[3 * c], a: ab[3 * c + 1], b: ab[3 * c + 2]),
+                                x + o, dx + o, S, p: p, q: q, r: r, accumulate: accumulate)
                         } else {
-                            gradInputRun(
-                                dy + o, x + o, dx + o, S,
-                                p: pqr[3 * j], q: pqr[3 * j + 1], r: pqr[3 * j + 2], accumulate: accumulate)
+                            gradInputRun(PlainGradient(dy: dy + o), x + o, dx + o, S, p: p, q: q, r: r, accumulate: accumulate)
                         }
                     }
                 }

@@ -47,6 +47,11 @@ package struct NormEpilogue {
         strataCheck(r.shape == shape, "\(op): residual of shape \(r.shape) does not match the input's \(shape)")
     }
 
+    /// Whether the backward recomputes the ReLU's mask from x instead of
+    /// reading the saved output: a ReLU without residual on NCHW input (the
+    /// (N, C) path masks dy with the saved output before its kernels).
+    func recomputesReLU(_ g: ChannelGeometry) -> Bool { relu && residual == nil && g.inner > 1 }
+
     /// The op's inputs besides x and the affine parameters.
     var inputs: [Tensor] { residual.map { [$0] } ?? [] }
 
@@ -78,6 +83,7 @@ package func batchStatisticsNorm(
     let out = Tensor(uninitialized: x.shape)
     let mean = FloatBuffer(C), variance = FloatBuffer(C), invStd = FloatBuffer(C), gEff = FloatBuffer(C)
     let rBuf = FloatBuffer(renorm == nil ? 0 : C), dBuf = FloatBuffer(renorm == nil ? 0 : C)
+    let reluAffine = epilogue.recomputesReLU(g) ? FloatBuffer(3 * C) : nil
     let w = weight?.data, b = bias?.data
     BatchNormKernels.trainForward(
         x: x.data, y: out.data, geometry: g, eps: eps,
@@ -94,14 +100,15 @@ package func batchStatisticsNorm(
             scale *= r
         }
         gEff[c] = scale
+        reluAffine?.setPreActivation(c, mean: mu, a: scale * s, b: shift)
         return (scale * s, shift)
     }
     let inputs = [x] + [weight, bias].compactMap { $0 } + epilogue.inputs
-    let mask = epilogue.relu ? out.detached() : nil, residual = epilogue.residual
+    let mask = epilogue.relu && reluAffine == nil ? out.detached() : nil, residual = epilogue.residual
     out.recordOp(op, inputs: inputs) { gy in
         let (sumDy, sumDyXhat) = channelNormBackward(
             x, gy, geometry: g, mean: mean, invStd: invStd, gEff: gEff, batchStatistics: true,
-            mask: mask, residual: residual)
+            mask: mask, reluAffine: reluAffine, residual: residual)
         accumulateChannelSums(into: weight, channels: C, affineChannels: affineChannels) { c in
             renorm == nil ? sumDyXhat[c] : rBuf[c] * sumDyXhat[c] + dBuf[c] * sumDy[c]
         }
@@ -123,21 +130,24 @@ package func fixedStatisticsNorm(
     let out = Tensor(uninitialized: x.shape)
     let meanCopy = FloatBuffer(C), invStd = FloatBuffer(C), scale = FloatBuffer(C), shift = FloatBuffer(C)
     let gamma = FloatBuffer(C, repeating: 1)
+    let reluAffine = epilogue.recomputesReLU(g) ? FloatBuffer(3 * C) : nil
     for c in 0..<C {
         meanCopy[c] = mean[c]
         invStd[c] = Float(1 / (Double(variance[c]) + Double(eps)).squareRoot())
         if let w = weight { gamma[c] = w.data[c] }
         scale[c] = gamma[c] * invStd[c]
         shift[c] = (bias?.data[c] ?? 0) - mean[c] * scale[c]
+        // The fused pass computes (x - 0) * scale + shift.
+        reluAffine?.setPreActivation(c, mean: 0, a: scale[c], b: shift[c])
     }
     BatchNormKernels.affine(
         x: x.data, y: out.data, geometry: g, scale: scale.pointer, shift: shift.pointer, epilogue: epilogue.pointers)
     let inputs = [x] + [weight, bias].compactMap { $0 } + epilogue.inputs
-    let mask = epilogue.relu ? out.detached() : nil, residual = epilogue.residual
+    let mask = epilogue.relu && reluAffine == nil ? out.detached() : nil, residual = epilogue.residual
     out.recordOp(op, inputs: inputs) { gy in
         let (sumDy, sumDyXhat) = channelNormBackward(
             x, gy, geometry: g, mean: meanCopy, invStd: invStd, gEff: gamma, batchStatistics: false,
-            mask: mask, residual: residual)
+            mask: mask, reluAffine: reluAffine, residual: residual)
         accumulateChannelSums(into: weight, channels: C, affineChannels: C) { sumDyXhat[$0] }
         accumulateChannelSums(into: bias, channels: C, affineChannels: C) { sumDy[$0] }
     }
@@ -149,12 +159,14 @@ package func fixedStatisticsNorm(
 /// sum(dy * xhat) for the affine gradients.
 ///
 /// With a fused epilogue, `mask` is the op's saved output (ReLU: the
-/// gradient passes where it is positive) and `residual` receives the
-/// masked gradient. The residual's gradient buffer is settled before x's,
-/// so `relu(bn(x) + x)` accumulates both terms into the one buffer.
+/// gradient passes where it is positive), or `reluAffine` the per-channel
+/// (mean, a, b) to recompute it from x (a ReLU without residual, NCHW; see
+/// `NormEpilogue.recomputesReLU`), and `residual` receives the masked
+/// gradient. The residual's gradient buffer is settled before x's, so
+/// `relu(bn(x) + x)` accumulates both terms into the one buffer.
 func channelNormBackward(
     _ x: Tensor, _ gy: Tensor, geometry g: ChannelGeometry, mean: FloatBuffer, invStd: FloatBuffer,
-    gEff: FloatBuffer, batchStatistics: Bool, mask: Tensor? = nil, residual: Tensor? = nil
+    gEff: FloatBuffer, batchStatistics: Bool, mask: Tensor? = nil, reluAffine: FloatBuffer? = nil, residual: Tensor? = nil
 ) -> (sumDy: FloatBuffer, sumDyXhat: FloatBuffer) {
     let sumDy = FloatBuffer(g.channels), sumDyXhat = FloatBuffer(g.channels)
     var dy = gy
@@ -177,12 +189,13 @@ func channelNormBackward(
         if let t = fresh { r.grad = t }
     }
     let (dx, accumulate, fresh) = gradientTarget(x)
-    withExtendedLifetime((dy, mask)) {
+    withExtendedLifetime((dy, mask, reluAffine)) {
         BatchNormKernels.backward(
             x: x.data, dy: dy.data, dx: dx, accumulate: accumulate, geometry: g,
             mean: mean.pointer, invStd: invStd.pointer, gEff: gEff.pointer, batchStatistics: batchStatistics,
             sumDy: sumDy.pointer, sumDyXhat: sumDyXhat.pointer,
-            mask: maskPointer, dResidual: dResidual, accumulateResidual: accumulateResidual)
+            mask: maskPointer, reluAffine: reluAffine.map { UnsafePointer($0.pointer) },
+            dResidual: dResidual, accumulateResidual: accumulateResidual)
     }
     if let t = fresh { x.grad = t }
     return (sumDy, sumDyXhat)
