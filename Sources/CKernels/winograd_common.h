@@ -16,6 +16,24 @@ static inline WG_VEC WG(load)(const float *p) {
 
 static inline void WG(store)(float *p, WG_VEC v) { memcpy(p, &v, sizeof v); }
 
+// Asks the caches for the plane of `floats` floats that a transform reads
+// next, while it works on the current one. perf put half of the input
+// split's samples on two loads: a plane is a short run that the hardware
+// prefetchers do not get ahead of. Used by the F(4x4) input and gradient
+// transforms for one sample's planes of at most 1 KB (16x16; see
+// WG(prefetches)).
+static inline void WG(prefetch)(const float *p, int64_t floats) {
+    const char *b = (const char *)p;
+    for (int64_t i = 0; i < floats * (int64_t)sizeof(float); i += 64) __builtin_prefetch(b + i, 0, 3);
+}
+
+// Measured over a batch of 128 on cold data (-O2 harness, medians of 5
+// alternating runs, one thread): 16x16 x 32 channels forward 3.32 -> 3.06
+// ms, weight gradient 3.98 -> 3.58 ms; 8x8 planes in groups of 4 samples
+// and 32x32 planes did not gain (8x8 forward 1.91 -> 2.06 ms, 32x32 within
+// noise).
+static inline int WG(prefetches)(int64_t H, int64_t W, int64_t group) { return group == 1 && H * W <= 256; }
+
 // The two shifted copies a row split keeps, in 4-float pieces: for piece k
 // of `curR`, `right` gets the previous piece's last float and curR[0..2]
 // (the split row moved right by one, a zero first); for piece k of `curL`,

@@ -265,6 +265,7 @@ static inline __attribute__((always_inline)) void WG(input4_body)(const float *x
     float *S = scratch;
     WG(split_border4)(H, W, group, S);
     for (int64_t c = 0; c < C; c++) {
+        if (c + 1 < C && WG(prefetches)(H, W, group)) WG(prefetch)(x + (c + 1) * H * W, H * W);
         WG(split4)(x + c * H * W, C * H * W, group, H, W, S);
         float *restrict v = V + c * nPad + n0;
         const float *restrict s = S;
@@ -422,6 +423,7 @@ static inline __attribute__((always_inline)) void WG(gradient4_body)(const float
         for (int c = 0; c < 4; c++) memset(G + ((y & 3) * 4 + c) * T + (th - 1) * L, 0, (size_t)L * sizeof(float));
     for (int64_t o = 0; o < O; o++) {
         const float *plane = dy + o * H * W;
+        if (o + 1 < O && WG(prefetches)(H, W, group)) WG(prefetch)(plane + H * W, H * W);
         for (int64_t y = 0; y < H; y++) {
             float *g = G + (y & 3) * 4 * T + (y >> 2) * L;
 #if WG_VW == 16
