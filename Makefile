@@ -107,8 +107,11 @@ bench: deps
 	.build/release/strata-bench --json bench-results.json $(BENCH_ARGS)
 	@$(MAKE) --no-print-directory bench-distributed
 
-# Runs `bench`, then the same workloads in PyTorch in the same session, then
-# prints each figure beside PyTorch's with the ratio (higher = Strata better).
+# Runs every workload on Strata and on PyTorch, interleaved workload by
+# workload (Benchmarks/bench_compare.py), prints each figure beside PyTorch's
+# with the ratio (higher = Strata better), then runs bench-distributed.
+# ROUNDS=3 repeats the interleaved suite and adds each ratio's per-round values.
+ROUNDS ?= 1
 bench-compare: deps
 	@if ! $(PYTHON) -c "import torch, numpy" >/dev/null 2>&1; then \
 	  echo "bench-compare: $(PYTHON) cannot import torch and numpy; nothing measured."; \
@@ -116,11 +119,9 @@ bench-compare: deps
 	  echo "or name an interpreter that has them:  make bench-compare PYTHON=/path/to/python"; \
 	  exit 0; \
 	fi; \
-	$(MAKE) --no-print-directory bench && \
-	echo "waiting for the load of Strata's run to settle (1-minute load < 0.5 per core, at most 120 s)"; \
-	for i in $$(seq 24); do awk -v c=$$(nproc) '{ exit !($$1 < 0.5 * c) }' /proc/loadavg && break; sleep 5; done; \
-	$(PYTHON) Benchmarks/pytorch_bench.py --json bench-results-pytorch.json $(BENCH_ARGS) && \
-	$(PYTHON) Benchmarks/compare_bench.py bench-results.json bench-results-pytorch.json
+	$(SWIFT) build -c release --product strata-bench && \
+	$(PYTHON) Benchmarks/bench_compare.py --strata .build/release/strata-bench --rounds $(ROUNDS) $(BENCH_ARGS) && \
+	$(MAKE) --no-print-directory bench-distributed
 
 # Examples (Docs/Examples/*.md). Outputs go to runs/ (git-ignored).
 # demo: one epoch of the reference CNN on 10,000 Fashion-MNIST images (about a minute).

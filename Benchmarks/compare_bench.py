@@ -49,6 +49,15 @@ def fraction(r, peak, bw):
     return ""
 
 
+def load_text(m):
+    """The load a run saw: load averages, and the cores other processes kept
+    busy during it (the figure its busy flag is taken from)."""
+    text = f"load {m.get('loadavg_start')} -> {m.get('loadavg_end')}"
+    if m.get("other_cpu") is not None:
+        text += f", others {m['other_cpu']:.2f} cores, steal {m.get('steal_cpu') or 0:.2f}"
+    return text + (", BUSY" if m.get("busy") else "")
+
+
 def fmt(v):
     if v is None:
         return "-"
@@ -85,9 +94,8 @@ def main():
     keys.sort(key=lambda k: (order[k[0]], k[1]))
 
     sm, tm = strata["machine"], torch["machine"]
-    print(f"Strata run {sm.get('date')} (load {sm.get('loadavg_start')} -> {sm.get('loadavg_end')}"
-          f"{', BUSY' if sm.get('busy') else ''}); PyTorch {tm.get('torch_version')} run {tm.get('date')}"
-          f" (load {tm.get('loadavg_start')} -> {tm.get('loadavg_end')}{', BUSY' if tm.get('busy') else ''})")
+    print(f"Strata run {sm.get('date')} ({load_text(sm)}); PyTorch {tm.get('torch_version')} run {tm.get('date')}"
+          f" ({load_text(tm)}){'; interleaved workload by workload' if sm.get('interleaved') else ''}")
     print(f"cpu: {sm.get('cpu_model')}, {sm.get('cores')} cores; OpenBLAS: {sm.get('openblas_config')}")
     if "quick" in str(sm.get("timing")) or "quick" in str(tm.get("timing")):
         print("NOTE: a --quick run: smoke test only, not for reporting.")

@@ -577,6 +577,35 @@ def loadavg():
         return []
 
 
+BUSY_CORES = 0.25
+
+
+def cpu_clock():
+    """(wall, machine busy CPU s, steal s, own CPU s), or None without /proc/stat:
+    two readings give the cores other processes kept busy in between."""
+    try:
+        with open("/proc/stat") as f:
+            line = next(l for l in f if l.startswith("cpu "))
+    except (OSError, StopIteration):
+        return None
+    v = [float(x) for x in line.split()[1:]]
+    if len(v) < 8:
+        return None
+    hz = os.sysconf("SC_CLK_TCK")
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    # user nice system idle iowait irq softirq steal (guest time is inside user).
+    return (time.perf_counter(), (v[0] + v[1] + v[2] + v[5] + v[6]) / hz, v[7] / hz, u.ru_utime + u.ru_stime)
+
+
+def others_since(start, end):
+    """(cores kept busy by other processes, cores stolen) on average between
+    two readings, or None below a second (/proc/stat counts in 10 ms ticks)."""
+    wall = end[0] - start[0]
+    if wall < 1:
+        return None
+    return max(0.0, (end[1] - start[1]) - (end[3] - start[3])) / wall, (end[2] - start[2]) / wall
+
+
 def machine_info(quick):
     cpu = "unknown"
     try:
@@ -606,8 +635,8 @@ def machine_info(quick):
         "mkldnn": torch.backends.mkldnn.is_available(),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "hostname": socket.gethostname(),
-        "loadavg_start": load, "loadavg_end": [],
-        "busy": bool(load and load[0] > 0.5 * cores),
+        "loadavg_start": load, "loadavg_end": [], "other_cpu": None, "steal_cpu": None,
+        "busy": False,
         "timing": "quick (smoke run, not for reporting)" if quick else "full",
     }
 
@@ -627,8 +656,7 @@ def main():
     print(f"PyTorch {torch.__version__} benchmarks — {machine['date']}")
     print(f"cpu: {machine['cpu_model']}, {machine['cores']} cores, {machine['memory_gib']} GiB; "
           f"load average at start: {' '.join(map(str, machine['loadavg_start']))}")
-    if machine["busy"]:
-        print("WARNING: busy machine (1-minute load > 0.5 per core): figures are flagged busy and may be low.")
+    clock_start = cpu_clock()
     torch.manual_seed(0)
     run = Run(Timer(QUICK if args.quick else FULL), args.quick, filters, max(1, args.epoch_reps))
     selected = [w for w in WORKLOADS if any(run.wants(i) for i in w[1])]
@@ -644,6 +672,15 @@ def main():
     torch.set_num_threads(default_threads)
     machine["loadavg_end"] = loadavg()
     print(f"load average at end: {' '.join(map(str, machine['loadavg_end']))}")
+    clock_end = cpu_clock()
+    shares = others_since(clock_start, clock_end) if clock_start and clock_end else None
+    if shares:
+        others, steal = shares
+        machine["other_cpu"], machine["steal_cpu"] = round(others, 2), round(steal, 2)
+        machine["busy"] = others > BUSY_CORES
+        print(f"other processes kept {others:.2f} cores busy on average; steal {steal:.2f} cores")
+    if machine["busy"]:
+        print(f"WARNING: busy machine (other processes above {BUSY_CORES} cores): figures are flagged busy and may be low.")
     with open(args.json, "w") as f:
         json.dump({"machine": machine, "records": run.records, "not_measured": [], "tool": "pytorch"}, f, indent=2)
     print(f"wrote {args.json}")

@@ -14,6 +14,43 @@ func peakRSSMegabytes() -> Double {
     return Double(usage.ru_maxrss) / 1024
 }
 
+/// The machine's busy CPU time and steal time (all cores, from /proc/stat)
+/// and this process's CPU time, in seconds, with the wall clock: two
+/// readings give the cores other processes kept busy in between.
+struct CPUClock {
+    var wall: Double
+    var machineBusy: Double
+    var steal: Double
+    var own: Double
+
+    /// Nil when /proc/stat is unreadable.
+    static func read() -> CPUClock? {
+        guard let text = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("cpu ") })
+        else { return nil }
+        // user nice system idle iowait irq softirq steal (guest time is inside user).
+        let v = line.split(separator: " ").dropFirst().compactMap { Double($0) }
+        guard v.count >= 8 else { return nil }
+        let hz = Double(sysconf(Int32(_SC_CLK_TCK)))
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let own =
+            Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) * 1e-6 + Double(usage.ru_stime.tv_sec)
+            + Double(usage.ru_stime.tv_usec) * 1e-6
+        return CPUClock(
+            wall: now(), machineBusy: (v[0] + v[1] + v[2] + v[5] + v[6]) / hz, steal: v[7] / hz, own: own)
+    }
+
+    /// (cores kept busy by other processes, cores stolen by the hypervisor)
+    /// on average from `start` to `self`; nil below a second (/proc/stat
+    /// counts in 10 ms ticks).
+    func others(since start: CPUClock) -> (Double, Double)? {
+        let wall = wall - start.wall
+        guard wall >= 1 else { return nil }
+        return (max(0, (machineBusy - start.machineBusy) - (own - start.own)) / wall, (steal - start.steal) / wall)
+    }
+}
+
 /// What the results were measured on.
 struct MachineInfo: Codable {
     var cpu_model: String
@@ -26,8 +63,16 @@ struct MachineInfo: Codable {
     var hostname: String
     var loadavg_start: [Double]
     var loadavg_end: [Double]
-    /// True when the 1-minute load average at start exceeded 0.5 per core.
+    /// Cores other processes kept busy on average during the run, and
+    /// cores the hypervisor took (steal); nil until the run ends or when
+    /// /proc/stat is unreadable.
+    var other_cpu: Double?
+    var steal_cpu: Double?
+    /// True when other processes kept more than `busyCores` cores busy on
+    /// average during the run (its own earlier load, which the load
+    /// average would count, does not).
     var busy: Bool
+    static let busyCores = 0.25
     var timing: String
 
     static func collect(quick: Bool) -> MachineInfo {
@@ -43,8 +88,7 @@ struct MachineInfo: Codable {
             cpu_model: cpuModel(), cores: cores, memory_gib: memoryGiB(),
             openblas_config: BLAS.configuration, swift_version: swiftVersion(), build: build,
             date: formatter.string(from: Date()), hostname: ProcessInfo.processInfo.hostName,
-            loadavg_start: load, loadavg_end: [],
-            busy: (load.first ?? 0) > 0.5 * Double(cores),
+            loadavg_start: load, loadavg_end: [], other_cpu: nil, steal_cpu: nil, busy: false,
             timing: quick ? "quick (smoke run, not for reporting)" : "full")
     }
 }

@@ -50,11 +50,7 @@ struct StrataBench: ParsableCommand {
         print("cpu: \(machine.cpu_model), \(machine.cores) cores, \(machine.memory_gib) GiB; \(machine.swift_version)")
         print("OpenBLAS: \(machine.openblas_config); build: \(machine.build); timing: \(machine.timing)")
         print("load average at start: \(machine.loadavg_start.map { String($0) }.joined(separator: " "))")
-        if machine.busy {
-            print(
-                "WARNING: busy machine (1-minute load \(machine.loadavg_start.first ?? 0) > 0.5 per core): figures are flagged busy and may be low."
-            )
-        }
+        let clockStart = CPUClock.read()
 
         let run = BenchRun(timer: Timer(policy: quick ? .quick : .full), quick: quick, filters: filters)
         let selected = workloads.filter { w in w.ids.contains { run.wants($0) } }
@@ -76,11 +72,22 @@ struct StrataBench: ParsableCommand {
 
         attachFractions(run)
         machine.loadavg_end = loadAverage()
+        if let start = clockStart, let end = CPUClock.read(), let (others, steal) = end.others(since: start) {
+            machine.other_cpu = (others * 100).rounded() / 100
+            machine.steal_cpu = (steal * 100).rounded() / 100
+            machine.busy = others > MachineInfo.busyCores
+        }
         Report.printTable(run.records)
         print("")
-        print(
-            "load average at end: \(machine.loadavg_end.map { String($0) }.joined(separator: " "))\(machine.busy ? "  (run flagged busy)" : "")"
-        )
+        print("load average at end: \(machine.loadavg_end.map { String($0) }.joined(separator: " "))")
+        if let others = machine.other_cpu, let steal = machine.steal_cpu {
+            print(String(format: "other processes kept %.2f cores busy on average; steal %.2f cores", others, steal))
+        }
+        if machine.busy {
+            print(
+                "WARNING: busy machine (other processes above \(MachineInfo.busyCores) cores): figures are flagged busy and may be low."
+            )
+        }
         print("checksum (defeats dead-code elimination): \(run.records.reduce(0) { $0 + $1.checksum })")
         let missing = missingWorkloadIds()
         if !missing.isEmpty {
