@@ -160,15 +160,21 @@ final class WinogradTests: XCTestCase {
         XCTAssertFalse(try chosen(c: 16, o: 16))
         ConvTuning.forcedWinograd = true
         XCTAssertTrue(try chosen(c: 1, o: 1))
-        // F(4x4) from 16 rows (a multiple of 4) and widths a multiple of 16,
-        // and for planes 8 wide from 8 rows.
+        // F(4x4) from 8 rows (a multiple of 4) for widths a multiple of 16
+        // or 8, and from 24 rows and columns for other multiples of 4.
         XCTAssertEqual(Winograd.tile(height: 32, width: 32), 4)
         XCTAssertEqual(Winograd.tile(height: 20, width: 16), 4)
         XCTAssertEqual(Winograd.tile(height: 16, width: 20), 2)
         XCTAssertEqual(Winograd.tile(height: 8, width: 8), 4)
         XCTAssertEqual(Winograd.tile(height: 12, width: 8), 4)
         XCTAssertEqual(Winograd.tile(height: 4, width: 8), 2)
-        XCTAssertEqual(Winograd.tile(height: 8, width: 16), 2)
+        XCTAssertEqual(Winograd.tile(height: 8, width: 16), 4)
+        XCTAssertEqual(Winograd.tile(height: 4, width: 16), 2)
+        XCTAssertEqual(Winograd.tile(height: 28, width: 28), 4)
+        XCTAssertEqual(Winograd.tile(height: 24, width: 28), 4)
+        XCTAssertEqual(Winograd.tile(height: 16, width: 28), 2)
+        XCTAssertEqual(Winograd.tile(height: 28, width: 26), 2)
+        XCTAssertEqual(Winograd.tile(height: 12, width: 12), 2)
         XCTAssertEqual(Winograd.tile(height: 14, width: 14), 2)
         XCTAssertEqual(Winograd.tile(height: 18, width: 32), 2)
     }

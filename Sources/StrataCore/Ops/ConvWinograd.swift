@@ -41,18 +41,27 @@ enum Winograd {
     /// Forces the tile size, 2 or 4 (tests, benchmarks); nil chooses.
     nonisolated(unsafe) static var forcedTile: Int?
 
-    /// F(4x4) for planes a multiple of 4 high and either at least 16 high
-    /// and a multiple of 16 wide (its tiles cover the plane exactly and
-    /// each row splits in whole blocks of 16 floats) or 8 wide and at
-    /// least 8 high (the kernels take 4 samples' planes side by side, so
-    /// that an 8x8 plane's 4 tiles fill a vector with 3 other samples').
-    /// F(2x2) for the others. On ResNet-20's 32x32 and 16x16 planes F(4x4)
-    /// made resnet20-step 13-39% faster (2 threads; three paired runs);
-    /// on 8x8 planes one sample at a time it made conv3x3-64 6-24% slower.
+    /// F(4x4) for planes a multiple of 4 high and at least 8 high that are
+    /// a multiple of 16 wide (each row splits in whole blocks of 16
+    /// floats) or 8 wide (the kernels take 4 samples' planes side by side,
+    /// so that an 8x8 plane's 4 tiles fill a vector with 3 other
+    /// samples'), or, for other widths a multiple of 4, at least 24 high
+    /// and wide. F(2x2) for the others. On ResNet-20's 32x32 and 16x16
+    /// planes F(4x4) made resnet20-step 13-39% faster (2 threads; three
+    /// paired runs); on 8x8 planes one sample at a time it made conv3x3-64
+    /// 6-24% slower. Forward, input gradient and weight gradient of 64
+    /// samples, 32 channels, cold data, one thread (C harness at the
+    /// package's flags, fastest / median of 40 calls, F(2x2) -> F(4x4)):
+    /// 28x28 21.2 / 23.5 -> 17.0 / 22.4 ms, 24x24 13.6 / 16.1 -> 11.5 /
+    /// 13.7, 32x24 17.0 / 17.9 -> 14.4 / 16.6, 8x16 2.8 / 3.2 -> 2.4 / 2.6,
+    /// 12x16 5.6 / 6.4 -> 3.8 / 4.1; and not: 20x20 9.9 / 10.9 -> 10.0 /
+    /// 12.0, 16x28 11.0 / 12.2 -> 9.2 / 12.1, 12x24 6.5 / 7.0 -> 6.8 / 7.4,
+    /// 12x12 4.0 / 4.7 -> 6.7 / 7.4 (rows of 3 to 7 tiles take the generic
+    /// split, which pays only on tall planes).
     static func tile(height h: Int, width w: Int) -> Int {
         if let t = forcedTile { return t }
-        guard h % 4 == 0 else { return 2 }
-        return (h >= 16 && w % 16 == 0) || (w == 8 && h >= 8) ? 4 : 2
+        guard h % 4 == 0, w % 4 == 0, h >= 8 else { return 2 }
+        return w % 16 == 0 || w == 8 || (h >= 24 && w >= 24) ? 4 : 2
     }
 
     /// Whether `plan` is the case the kernels take.
