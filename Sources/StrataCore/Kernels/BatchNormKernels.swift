@@ -475,18 +475,24 @@ enum BatchNormKernels {
                     for j in 0..<w {
                         let o = off + j * S, c = c0 + j
                         let (t1, t2): (Double, Double)
-                        if let out = mask {
+                        // One call per case, so that each inlined loop carries no
+                        // test of an absent mask or residual.
+                        if let out = mask, let dr = dResidual {
                             (t1, t2) = gradSums(
                                 SavedOutputGradient(dy: dy + o, output: out + o), x + o, S, mean: mean[c],
-                                dResidual: dResidual.map { $0 + o }, accumulateResidual: accumulateResidual)
+                                dResidual: dr + o, accumulateResidual: accumulateResidual)
+                        } else if let out = mask {
+                            (t1, t2) = gradSums(SavedOutputGradient(dy: dy + o, output: out + o), x + o, S, mean: mean[c])
                         } else if let ab = reluAffine {
                             (t1, t2) = gradSums(
                                 RecomputedReLUGradient(dy: dy + o, mean: ab[3 * c], a: ab[3 * c + 1], b: ab[3 * c + 2]),
                                 x + o, S, mean: mean[c])
-                        } else {
+                        } else if let dr = dResidual {
                             (t1, t2) = gradSums(
                                 PlainGradient(dy: dy + o), x + o, S, mean: mean[c],
-                                dResidual: dResidual.map { $0 + o }, accumulateResidual: accumulateResidual)
+                                dResidual: dr + o, accumulateResidual: accumulateResidual)
+                        } else {
+                            (t1, t2) = gradSums(PlainGradient(dy: dy + o), x + o, S, mean: mean[c])
                         }
                         d[2 * j] += t1; d[2 * j + 1] += t2
                     }
