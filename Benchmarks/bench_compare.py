@@ -39,7 +39,8 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-TIME_UNITS = {"ms", "us", "s"}
+sys.path.insert(0, HERE)
+from compare_bench import ratio  # noqa: E402  (the table's own rule)
 
 
 def groups(strata):
@@ -103,12 +104,6 @@ def median_round(rounds):
     return merged
 
 
-def ratio(s, t):
-    if s["median"] <= 0 or t["median"] <= 0:
-        return None
-    return t["median"] / s["median"] if s["unit"] in TIME_UNITS else s["median"] / t["median"]
-
-
 def round_table(strata_rounds, torch_rounds):
     """The ratio (higher: Strata better) of each record in each round, and their median."""
     keys = []
@@ -117,6 +112,9 @@ def round_table(strata_rounds, torch_rounds):
             k = (r["id"], r["threads"])
             if k not in keys and not r["id"].startswith("limit:") and r["unit"] != "x":
                 keys.append(k)
+    def index(data):
+        return {(r["id"], r["threads"]): r for r in data["records"]}
+    indexed = [(index(s), index(t)) for s, t in zip(strata_rounds, torch_rounds)]
     print("Ratio in each round (Strata vs PyTorch, higher: Strata better), and their median:")
     print()
     print("| id | thr | unit | ratios per round | median |")
@@ -124,14 +122,12 @@ def round_table(strata_rounds, torch_rounds):
     for k in keys:
         ratios = []
         unit = ""
-        for s_data, t_data in zip(strata_rounds, torch_rounds):
-            s = next((r for r in s_data["records"] if (r["id"], r["threads"]) == k), None)
-            t = next((r for r in t_data["records"] if (r["id"], r["threads"]) == k), None)
-            if s and t:
-                unit = s["unit"]
-                q = ratio(s, t)
-                if q is not None:
-                    ratios.append(q)
+        for s_by, t_by in indexed:
+            s, t = s_by.get(k), t_by.get(k)
+            unit = s["unit"] if s else unit
+            q = ratio(s, t)
+            if q is not None:
+                ratios.append(q)
         if ratios:
             per = ", ".join(f"{q:.2f}" for q in ratios)
             print(f"| {k[0]} | {k[1]} | {unit} | {per} | {statistics.median(ratios):.2f}x |")

@@ -49,6 +49,15 @@ def fraction(r, peak, bw):
     return ""
 
 
+def ratio(s, t):
+    """Strata against PyTorch for one record, higher: Strata better (times:
+    PyTorch's over Strata's; rates: Strata's over PyTorch's); None without
+    two positive medians."""
+    if not s or not t or s["median"] <= 0 or t["median"] <= 0:
+        return None
+    return t["median"] / s["median"] if s["unit"] in TIME_UNITS else s["median"] / t["median"]
+
+
 def load_text(m):
     """The load a run saw: load averages, and the cores other processes kept
     busy during it (the figure its busy flag is taken from)."""
@@ -106,11 +115,9 @@ def main():
     for k in keys:
         s, t = s_by.get(k), t_by.get(k)
         unit = (s or t)["unit"]
-        ratio = None
-        if s and t and s["median"] > 0 and t["median"] > 0:
-            ratio = t["median"] / s["median"] if unit in TIME_UNITS else s["median"] / t["median"]
+        q = ratio(s, t)
         rows.append([k[0], str(k[1]), unit, fmt(s and s["median"]), fmt(t and t["median"]),
-                     f"{ratio:.2f}x" if ratio is not None else "-", fraction(s, peak, bw), fraction(t, t_peak, t_bw)])
+                     f"{q:.2f}x" if q is not None else "-", fraction(s, peak, bw), fraction(t, t_peak, t_bw)])
     if markdown:
         print("| " + " | ".join(header) + " |")
         print("|" + "---|" * len(header))
