@@ -5,6 +5,10 @@
 // matrix products, one per position of the transformed tile.
 #include <string.h>
 
+#if defined(__x86_64__) && defined(__clang__)
+#include <immintrin.h>
+#endif
+
 #include "strata_kernels.h"
 
 // The 16 positions of V, M and D lie this many floats apart: one cache

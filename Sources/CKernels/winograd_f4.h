@@ -73,11 +73,43 @@ static inline void WG(rows8x4)(const float *row, int64_t stride, WG_VEC *lo, WG_
 static inline void WG(store8)(float *p, wg_f8 v) { memcpy(p, &v, sizeof v); }
 #endif
 
+// Rows whose tiles fill whole blocks of 16 floats though the row does not
+// (W % 16 of 13 to 15: a 14x14 plane's rows are 4 tiles, 16 floats of the
+// padded plane) are read through a copy padded with zeros to the block,
+// WG(load_padded), so that they take the paths of whole blocks instead of
+// one float at a time. Returns that padded width, or 0 for the other rows
+// (and for rows longer than WG_PAD_MAX, the copy's size).
+#define WG_PAD_MAX STRATA_WINOGRAD_PADDED_ROW_MAX
+static inline int64_t WG(padded_width)(int64_t W) {
+    const int64_t W16 = (W + 15) / 16 * 16;
+    return W % 16 != 0 && (W + 3) / 4 * 4 == W16 && W16 <= WG_PAD_MAX ? W16 : 0;
+}
+
+// buf[0..<W16] = the row of W floats, then zeros (W16 = WG(padded_width)).
+static inline void WG(load_padded)(const float *restrict row, int64_t W, float *restrict buf) {
+    int64_t k = 0;
+    for (; k + 16 <= W; k += 16) memcpy(buf + k, row + k, 16 * sizeof(float));
+#if WG_VW == 16
+    const __mmask16 mask = (__mmask16)((1u << (W - k)) - 1);
+    _mm512_storeu_ps(buf + k, _mm512_maskz_loadu_ps(mask, row + k));
+#else
+    for (int64_t i = 0; i < 16; i++) buf[k + i] = k + i < W ? row[k + i] : 0;
+#endif
+}
+
 // A row's floats 4 apart: q_r[j] = row[4j + r] for r < 4 and j < ceil(W/4),
-// zero past the row's end. Whole blocks of 16 floats by a 4x4 transpose,
-// the rest one float at a time.
+// zero past the row's end. Whole blocks of 16 floats by a 4x4 transpose
+// (a padded copy first for the rows WG(padded_width) takes), the rest one
+// float at a time.
 static inline void WG(quads)(const float *restrict row, int64_t W, float *restrict q0, float *restrict q1,
                              float *restrict q2, float *restrict q3) {
+    float padded[WG_PAD_MAX] __attribute__((aligned(64)));
+    const int64_t W16 = WG(padded_width)(W);
+    if (W16) {
+        WG(load_padded)(row, W, padded);
+        row = padded;
+        W = W16;
+    }
     const int64_t blocks = W / 16, tw = (W + 3) / 4;
     int64_t k = 0;
 #if WG_VW == 16
@@ -187,6 +219,8 @@ static inline void WG(split_row16)(const float *restrict row, int64_t W, float *
 // sample's tiles at its own offset g*tw of every row of tiles.
 static inline void WG(split4)(const float *plane, int64_t stride, int64_t group, int64_t H, int64_t W, float *S) {
     const int64_t th = (H + 3) / 4, tw = (W + 3) / 4, L = group * tw, n = (th + 1) * L;
+    const int64_t W16 = WG(padded_width)(W);
+    float padded[WG_PAD_MAX] __attribute__((aligned(64)));
     for (int64_t y = 1; y <= H; y++) {
         float *s = S + (y & 3) * 6 * n + (y >> 2) * L;
 #if WG_VW == 16
@@ -200,6 +234,11 @@ static inline void WG(split4)(const float *plane, int64_t stride, int64_t group,
         // sample, and with the loop clang compiled it 40% slower.
         if (group == 1 && W % 16 == 0) {
             WG(split_row16)(plane + (y - 1) * W, W, s, s + n, s + 2 * n, s + 3 * n, s + 4 * n, s + 5 * n);
+            continue;
+        }
+        if (group == 1 && W16) {
+            WG(load_padded)(plane + (y - 1) * W, W, padded);
+            WG(split_row16)(padded, W16, s, s + n, s + 2 * n, s + 3 * n, s + 4 * n, s + 5 * n);
             continue;
         }
         for (int64_t g = 0; g < group; g++) {
@@ -318,6 +357,24 @@ static inline void WG(unquads)(const float *restrict y0, const float *restrict y
             memcpy(dst + 16 * k + 4 * i, &v, sizeof v);
         }
     }
+#if WG_VW == 16
+    if (WG(padded_width)(W)) {  // the last block, partly past the row's end: a masked store
+        const int64_t k = blocks;
+        wg_f4 a, b, c, d;
+        memcpy(&a, y0 + 4 * k, sizeof a);
+        memcpy(&b, y1 + 4 * k, sizeof b);
+        memcpy(&c, y2 + 4 * k, sizeof c);
+        memcpy(&d, y3 + 4 * k, sizeof d);
+        WG(transpose4)(&a, &b, &c, &d);
+        const wg_f8 ab = __builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7);
+        const wg_f8 cd = __builtin_shufflevector(c, d, 0, 1, 2, 3, 4, 5, 6, 7);
+        WG_VEC v = __builtin_shufflevector(ab, cd, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        const __mmask16 mask = (__mmask16)((1u << (W - 16 * k)) - 1);
+        if (accumulate) v += (WG_VEC)_mm512_maskz_loadu_ps(mask, dst + 16 * k);
+        _mm512_mask_storeu_ps(dst + 16 * k, mask, (__m512)v);
+        return;
+    }
+#endif
     for (int64_t j = 4 * blocks; j < tw; j++) {
         const float y[4] = {y0[j], y1[j], y2[j], y3[j]};
         for (int c = 0; c < 4 && 4 * j + c < W; c++) dst[4 * j + c] = accumulate ? dst[4 * j + c] + y[c] : y[c];

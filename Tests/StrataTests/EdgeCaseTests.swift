@@ -83,7 +83,7 @@ final class EdgeCaseTests: XCTestCase {
         for _ in 0..<4 {
             let group = DispatchGroup()
             DispatchQueue.global().async(group: group) {
-                for _ in 0..<2000 { BLAS.withThreads(1) { usleep(1) } }
+                for _ in 0..<2000 { BLAS.withThreads(1) { _ = usleep(1) } }
             }
             DispatchQueue.global().async(group: group) {
                 for _ in 0..<2000 { Threading.parallelFor(6) { _ in usleep(1) } }

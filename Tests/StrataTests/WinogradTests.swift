@@ -22,8 +22,10 @@ final class WinogradTests: XCTestCase {
     /// whose weight gradient takes several chunks (summed under the lock).
     /// Each runs with both tile sizes: the comments give F(2x2)'s view;
     /// F(4x4)'s rows are split 16 floats at a time (widths 16, 24, 32, 48)
-    /// with a tail one float at a time, and a plane not a multiple of 4
-    /// leaves a last row or column of tiles partly outside.
+    /// with a tail one float at a time, or read through a copy padded to a
+    /// block of 16 (widths 13-15 past a multiple of 16: 14, 13, 30, 47),
+    /// and a plane not a multiple of 4 leaves a last row or column of tiles
+    /// partly outside.
     private static let cases: [ConvCase] = [
         ConvCase(n: 2, c: 3, h: 7, w: 9, o: 5, padding: 1),
         ConvCase(n: 1, c: 5, h: 8, w: 8, o: 7, padding: 1, bias: false),
@@ -43,6 +45,10 @@ final class WinogradTests: XCTestCase {
         ConvCase(n: 1, c: 2, h: 13, w: 48, o: 3, padding: 1, bias: false),  // F(4x4): 3 blocks of 16, 13 rows
         ConvCase(n: 9, c: 5, h: 12, w: 8, o: 6, padding: 1),  // F(4x4), 8 wide: groups of 4 samples, one of 1
         ConvCase(n: 3, c: 2, h: 5, w: 8, o: 3, padding: 1, bias: false),  // F(4x4), 8 wide: a group of 3, rows outside
+        ConvCase(n: 3, c: 4, h: 14, w: 14, o: 5, padding: 1),  // F(4x4): rows read padded to 16, written by a masked store
+        ConvCase(n: 2, c: 3, h: 9, w: 13, o: 2, padding: 1, bias: false),  // F(4x4): 13 of 16 floats
+        ConvCase(n: 2, c: 2, h: 8, w: 30, o: 3, padding: 1),  // F(4x4): padded to 32, AVX-512's split 32 floats at a time
+        ConvCase(n: 1, c: 2, h: 6, w: 47, o: 2, padding: 1, bias: false),  // F(4x4): two whole blocks, a third padded
     ]
 
     private func layerAndInput(_ cs: ConvCase, seed: UInt64) -> (Conv2d, Tensor, RandomGenerator) {
@@ -93,7 +99,13 @@ final class WinogradTests: XCTestCase {
     func testWinogradAndIm2colAgreeAndGradientsAccumulate() {
         // The same call with Winograd on and off; then a second backward
         // adds to x.grad and weight.grad instead of overwriting them.
-        let cs = ConvCase(n: 3, c: 5, h: 10, w: 9, o: 6, padding: 1)
+        // 14 wide: F(4x4) adds into x.grad through its masked store.
+        for cs in [ConvCase(n: 3, c: 5, h: 10, w: 9, o: 6, padding: 1), ConvCase(n: 2, c: 4, h: 7, w: 14, o: 3, padding: 1)] {
+            agreeAndAccumulate(cs)
+        }
+    }
+
+    private func agreeAndAccumulate(_ cs: ConvCase) {
         var results: [[Float]] = []
         for (on, tile) in [(true, 2), (true, 4), (false, 2)] {
             ConvTuning.forcedWinograd = on
@@ -108,8 +120,8 @@ final class WinogradTests: XCTestCase {
             assertClose(layer.weight.grad!.scalars, dw1.map { 2 * $0 }, rtol: 1e-5, atol: 1e-5, "winograd \(on): dW accumulates")
             results.append(y.scalars + dx1 + layer.weight.grad!.scalars.map { $0 / 2 })
         }
-        assertClose(results[0], results[2], rtol: 1e-5, atol: 1e-5, "F(2x2) against im2col")
-        assertClose(results[1], results[2], rtol: 1e-4, atol: 1e-4, "F(4x4) against im2col")
+        assertClose(results[0], results[2], rtol: 1e-5, atol: 1e-5, "\(cs): F(2x2) against im2col")
+        assertClose(results[1], results[2], rtol: 1e-4, atol: 1e-4, "\(cs): F(4x4) against im2col")
     }
 
     func testGradientsAreTheSameBitsForAnyThreadCount() {
@@ -161,7 +173,8 @@ final class WinogradTests: XCTestCase {
         ConvTuning.forcedWinograd = true
         XCTAssertTrue(try chosen(c: 1, o: 1))
         // F(4x4) from 8 rows (a multiple of 4) for widths a multiple of 16
-        // or 8, and from 24 rows and columns for other multiples of 4.
+        // or 8, and from 24 rows and columns for other multiples of 4; from
+        // 8 rows of any height for widths 13-15 past a multiple of 16.
         XCTAssertEqual(Winograd.tile(height: 32, width: 32), 4)
         XCTAssertEqual(Winograd.tile(height: 20, width: 16), 4)
         XCTAssertEqual(Winograd.tile(height: 16, width: 20), 2)
@@ -175,7 +188,12 @@ final class WinogradTests: XCTestCase {
         XCTAssertEqual(Winograd.tile(height: 16, width: 28), 2)
         XCTAssertEqual(Winograd.tile(height: 28, width: 26), 2)
         XCTAssertEqual(Winograd.tile(height: 12, width: 12), 2)
-        XCTAssertEqual(Winograd.tile(height: 14, width: 14), 2)
+        XCTAssertEqual(Winograd.tile(height: 14, width: 14), 4)
+        XCTAssertEqual(Winograd.tile(height: 9, width: 30), 4)
+        XCTAssertEqual(Winograd.tile(height: 8, width: 13), 4)
+        XCTAssertEqual(Winograd.tile(height: 7, width: 14), 2)
+        XCTAssertEqual(Winograd.tile(height: 14, width: 12), 2)
+        XCTAssertEqual(Winograd.tile(height: 14, width: 270), 2)
         XCTAssertEqual(Winograd.tile(height: 18, width: 32), 2)
     }
 

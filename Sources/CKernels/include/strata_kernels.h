@@ -53,6 +53,12 @@ void strata_scatter_add_even(const float *src, int64_t srcStride, float *dst, in
 void strata_winograd_weights(int tile, const float *w, int64_t O, int64_t C, int inputGradient, float *U,
                              int64_t mPad, int64_t rowStart, int64_t rowEnd);
 
+/// The widest rows that the tile-4 transforms read through a copy padded
+/// with zeros to a multiple of 16 floats (rows of width 13 to 15 past a
+/// multiple of 16, whose tiles fill whole blocks of 16; a 14-wide row is
+/// 4 tiles). Wider rows of those widths are split one float at a time.
+#define STRATA_WINOGRAD_PADDED_ROW_MAX 256
+
 /// Floats of the per-call scratch of the two calls below for H x W planes:
 /// the padded plane split by row and column offset, 8*(th+1)*tw for tile
 /// 2 and 24*(th+1)*tw for tile 4 (times 4 for planes 8 wide, whose tile-4
