@@ -42,6 +42,19 @@ final class AutogradTests: XCTestCase {
         assertGradCheck(gradCheck([pos], step: 1e-3) { $0[0].pow(3) }, "pow")
     }
 
+    /// ReLU's backward passes the gradient where the output is NaN and
+    /// blocks it at -0, 0 and below (PyTorch's threshold_backward: output
+    /// <= 0 gets 0), in the 16-wide body and in the scalar tail alike.
+    func testReLUBackwardAtNaNAndZero() {
+        let pattern: [Float] = [.nan, 0, -0.0, -1, 2]
+        let values = (0..<21).map { pattern[$0 % 5] }  // 16 in the vector body, 5 in the tail
+        let x = Tensor(shape: [21], values, requiresGrad: true)
+        let g = Tensor(shape: [21], (0..<21).map { Float($0 + 1) })
+        x.relu().backward(g)
+        let expected = (0..<21).map { i -> Float in values[i].isNaN || values[i] > 0 ? Float(i + 1) : 0 }
+        XCTAssertEqual(x.grad?.scalars ?? [], expected)
+    }
+
     func testActivationGradients() {
         let x = randomAwayFromZero([3, 7], margin: 0.05, seed: 5)
         x.requiresGrad = true

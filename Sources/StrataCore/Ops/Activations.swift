@@ -149,7 +149,9 @@ func reluForwardKernel(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Floa
     while i < r.upperBound { y[i] = x[i] < 0 ? 0 : x[i]; i += 1 }
 }
 
-/// dx = dy where the output is positive, else 0, over `r`.
+/// dx = 0 where the output is <= 0, else dy, over `r`: a NaN output passes
+/// its gradient (PyTorch's threshold_backward), in the vector body and in
+/// the scalar tail alike.
 @inline(never)
 func reluBackwardKernel(_ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, _ r: Range<Int>) {
     var i = r.lowerBound
@@ -157,5 +159,5 @@ func reluBackwardKernel(_ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _
         store16(dx + i, load16(dy + i).replacing(with: 0, where: load16(y + i) .<= 0))
         i += 16
     }
-    while i < r.upperBound { dx[i] = y[i] > 0 ? dy[i] : 0; i += 1 }
+    while i < r.upperBound { dx[i] = y[i] <= 0 ? 0 : dy[i]; i += 1 }
 }
