@@ -551,6 +551,23 @@ def w_bn_add_relu(run, t):
                         note="BatchNorm2d, shortcut add and ReLU as eager ops, train forward + backward"))
 
 
+def w_bn_relu_pool(run, t):
+    """max_pool2d(relu(bn(x)), 2), train forward + backward on 128 x 32 x 28 x 28, eager ops."""
+    bn = nn.BatchNorm2d(32)
+    x = torch.randn(128, 32, 28, 28, requires_grad=True)
+    g = torch.randn(128, 32, 14, 14)
+    size = x.numel() * 4.0
+
+    def body():
+        x.grad = None
+        bn.zero_grad()
+        F.max_pool2d(F.relu(bn(x)), 2).backward(g)
+        return x.grad
+
+    run.add(make_record("bn-relu-pool", t, "ms", run.timer.measure(body), nbytes=3 * size,
+                        note="BatchNorm2d, ReLU and MaxPool2d(2) as eager ops, train forward + backward"))
+
+
 # name, ids, runs_first, function
 WORKLOADS = [
     ("gemm", ["gemm", "gemm:raw-sgemm", "gemm:ratio"], False, w_gemm),
@@ -566,6 +583,7 @@ WORKLOADS = [
     ("resnet20-eval", ["resnet20-eval", "resnet20-eval:folded"], False, w_resnet20_eval),
     ("conv3x3", ["conv3x3-16", "conv3x3-64"], False, w_conv3x3),
     ("bn-add-relu", ["bn-add-relu"], False, w_bn_add_relu),
+    ("bn-relu-pool", ["bn-relu-pool"], False, w_bn_relu_pool),
 ]
 
 

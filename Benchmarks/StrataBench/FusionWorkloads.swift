@@ -2,10 +2,12 @@ import Foundation
 import Strata
 
 // bn-add-relu: the tail of a ResNet basic block, relu(bn(x) + shortcut), on
-// its own. Not a WORKLOADS.md workload: it measures issue 14's BatchNorm
-// fusion; Benchmarks/pytorch_bench.py times the same expression eagerly.
+// its own; bn-relu-pool: the reference CNN's first block after its
+// convolution, maxPool2d(relu(bn(x)), 2). Not WORKLOADS.md workloads: they
+// measure issue 14's BatchNorm fusions; Benchmarks/pytorch_bench.py times
+// the same expressions eagerly.
 
-let fusionWorkloads: [Workload] = [bnAddReLUWorkload]
+let fusionWorkloads: [Workload] = [bnAddReLUWorkload, bnReLUPoolWorkload]
 
 /// relu(bn(x) + shortcut) forward + backward in train mode on ResNet-20's
 /// first-stage activation, 128 x 16 x 32 x 32 (8.4 MB), with gradients to
@@ -48,6 +50,48 @@ let bnAddReLUWorkload = Workload(name: "bn-add-relu", ids: ["bn-add-relu", "bn-a
         run.add(
             Record(
                 id: "bn-add-relu:separate", threads: threads, unit: .ms, samples: s[1], bytes: 8 * size,
+                note: "the same three modules called one by one (interleaved with the fused op)"))
+    }
+}
+
+/// maxPool2d(relu(bn(x)), 2) forward + backward in train mode on the
+/// reference CNN's first activation, 128 x 32 x 28 x 28 (12.8 MB), with
+/// gradients to x and BatchNorm's weight and bias.
+///
+/// - `bn-relu-pool`: `fusedBatchNorm(_:_:relu:maxPool:)` (what `Sequential`
+///   runs for BatchNorm2d, ReLU, MaxPool2d(2));
+/// - `bn-relu-pool:separate`: the three modules called one by one,
+///   interleaved sample by sample with the fused op in one process.
+///
+/// Compulsory traffic: forward reads x (the pooled output and argmax are a
+/// quarter each); backward reads x and writes dx: 3 x size.
+let bnReLUPoolWorkload = Workload(name: "bn-relu-pool", ids: ["bn-relu-pool", "bn-relu-pool:separate"]) { run, threads in
+    guard run.wants("bn-relu-pool") || run.wants("bn-relu-pool:separate") else { return }
+    let bn = BatchNorm2d(32)
+    let (relu, pool) = (ReLU(), MaxPool2d(kernelSize: 2))
+    let x = Tensor.randn([128, 32, 28, 28], requiresGrad: true)
+    let g = Tensor.randn([128, 32, 14, 14])
+    let size = Double(x.count * MemoryLayout<Float>.size)
+    func step(_ body: () -> Tensor) -> Float {
+        x.grad = nil
+        bn.zeroGrad()
+        body().backward(g)
+        return element(x.grad, 5)
+    }
+    let s = run.timer.interleaved([
+        { step { fusedBatchNorm(bn, x, relu: relu, maxPool: pool) } },
+        { step { pool(relu(bn(x))) } },
+    ])
+    if run.wants("bn-relu-pool") {
+        run.add(
+            Record(
+                id: "bn-relu-pool", threads: threads, unit: .ms, samples: s[0], bytes: 3 * size,
+                note: "fused BatchNorm2d + ReLU + MaxPool2d(2), train forward + backward"))
+    }
+    if run.wants("bn-relu-pool:separate") {
+        run.add(
+            Record(
+                id: "bn-relu-pool:separate", threads: threads, unit: .ms, samples: s[1], bytes: 3 * size,
                 note: "the same three modules called one by one (interleaved with the fused op)"))
     }
 }

@@ -77,6 +77,27 @@ final class SyncBatchNormTests: XCTestCase {
         }
     }
 
+    /// In a Sequential, BatchNorm -> ReLU -> MaxPool2d(2) fuses; a
+    /// SyncBatchNorm there applies the ReLU and the pooling as separate ops
+    /// after its synchronised statistics, and still equals the plain layers.
+    func testSynchronisedBatchNormBeforeReLUAndMaxPool() {
+        let g = RandomGenerator(seed: 5)
+        let x = Tensor.randn([3, 4, 6, 7], mean: 1, std: 2, generator: g), w = Tensor.randn([3, 4, 3, 3], generator: g)
+        let (plain, synced) = makeLayers("2d", 4)
+        let reducer = CountingReducer(worldSize: 2, factor: 1)
+        synced.statisticsReducer = reducer
+        func run(_ bn: BatchNormBase) -> [String: [Float]] {
+            let xin = Tensor(shape: x.shape, x.scalars, requiresGrad: true)
+            let y = Sequential(bn, ReLU(), MaxPool2d(kernelSize: 2))(xin)
+            (y * w).sum().backward()
+            var out = ["y": y.scalars, "dx": xin.grad?.scalars ?? []]
+            for (k, t) in bn.namedParameters() { out["d" + k] = t.grad?.scalars ?? [] }
+            return out
+        }
+        assertClose(run(synced), run(plain), tolerance: 2e-5, "sync bn, relu, maxpool")
+        XCTAssertEqual(reducer.calls, [1 + 2 * 4, 2 * 4], "the synchronised path ran")
+    }
+
     func testTwinRanksUseTheGlobalCount() {
         let g = RandomGenerator(seed: 5)
         let x = Tensor.randn([3, 2, 4, 4], mean: -1, std: 0.5, generator: g), w = Tensor.randn([3, 2, 4, 4], generator: g)

@@ -23,6 +23,27 @@ int strata_vector_width(void);
 void strata_maxpool2x2(const float *input, int64_t planes, int64_t height, int64_t width, int64_t strideH,
                        int64_t strideW, int64_t outH, int64_t outW, float *out, int32_t *argmax);
 
+/// The input gradient of strata_maxpool2x2 with strides 2 over `planes`
+/// planes of height x width (out [planes, height / 2, width / 2]), written,
+/// not added: each window's four floats get gradOut where the argmax is,
+/// 0 elsewhere, by selects; a last row or column outside every window (odd
+/// height or width) gets 0. Every float of the planes is written.
+void strata_maxpool2x2_backward(const float *gradOut, const int32_t *argmax, int64_t planes, int64_t height,
+                                int64_t width, float *gradIn);
+
+/// MaxPool2d(2) of a fused BatchNorm + ReLU's output, without writing that
+/// output: for each of `planes` consecutive planes of height x width (plane
+/// q of the call is plane first + q of a tensor of `channels` channels, so
+/// channel (first + q) % channels), v = (x - mean) * a + b with (mean, a, b)
+/// at affine[3 * channel], then max(v, 0) (NaN stays NaN), each step
+/// rounded as BatchNormKernels' Swift loops round it (no fused
+/// multiply-add), so the values are those of the unfused output bit for
+/// bit. The plane goes through `scratch` (height * width floats) into
+/// strata_maxpool2x2 with strides 2: out and argmax are
+/// [planes, height / 2, width / 2], the argmax flat within its plane.
+void strata_affine_relu_maxpool2x2(const float *x, int64_t first, int64_t planes, int64_t channels, int64_t height,
+                                   int64_t width, const float *affine, float *scratch, float *out, int32_t *argmax);
+
 /// For each of `rows` rows r: d[j] = s[2j] for j < count, with
 /// s = src + r*srcStride, d = dst + r*dstStride. Reads nothing past
 /// s[2(count-1)].

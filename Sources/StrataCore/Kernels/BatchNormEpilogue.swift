@@ -1,3 +1,5 @@
+import CKernels
+
 /// What a fused normalisation does after its affine map, on every element:
 ///
 ///     out = act(y + residual)      y = (x - mean) * a + b
@@ -95,4 +97,24 @@ struct FormedGradient: RunGradient {
     let dz: UnsafePointer<Float>
     @inline(__always) func vector(_ i: Int, _ x: V16) -> V16 { load16(dz + i) }
     @inline(__always) func scalar(_ i: Int, _ x: Float) -> Float { dz[i] }
+}
+
+/// The gradient that reaches a ReLU followed by a fused MaxPool2d(2)
+/// (`NormEpilogue.maxPool`): per plane, each window's gradient in
+/// `gradOut` [planes, outH, outW] at its argmax, zero elsewhere
+/// (MaxPool2d's backward), formed one plane at a time into a scratch plane
+/// that the BatchNorm backward's runs read as dy, so the full-size
+/// gradient is never written.
+package struct PooledGradient {
+    let gradOut: UnsafePointer<Float>
+    let argmax: UnsafePointer<Int32>
+    let geometry: PoolGeometry
+
+    /// Writes plane `p`'s gradient (inPlane floats) into `plane`
+    /// (`strata_maxpool2x2_backward`: selects, no scatter).
+    @inline(__always) func route(plane p: Int, into plane: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
+        let o = p * geometry.outPlane
+        strata_maxpool2x2_backward(gradOut + o, argmax + o, 1, Int64(geometry.height), Int64(geometry.width), plane)
+        return UnsafePointer(plane)
+    }
 }

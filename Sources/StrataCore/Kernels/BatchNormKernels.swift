@@ -257,7 +257,8 @@ enum BatchNormKernels {
     /// 1/sqrt(variance + eps); then `coefficients(c, mean, variance, invStd)`
     /// returns (a, b) and the output is y = (x - mean) * a + b (a constant
     /// channel gives exactly b). `coefficients` runs once per channel, on
-    /// the worker that owns the channel. `y` may be nil (statistics only).
+    /// the worker that owns the channel, also when `y` is nil (statistics
+    /// and coefficients only: the caller writes the output itself).
     /// `epilogue` (residual add, ReLU) is applied as y is written.
     static func trainForward(
         x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>?, geometry g: ChannelGeometry, eps: Float,
@@ -280,7 +281,6 @@ enum BatchNormKernels {
         if g.inner == 1 {
             Threading.parallelFor(g.channels, minChunk: max(16, minChunk(g) * 16)) { range in
                 rowStatistics(x: x, geometry: g, channels: range, eps: eps, mean: mean, variance: variance, invStd: invStd)
-                guard let y else { return }
                 let a = UnsafeMutablePointer<Float>.allocate(capacity: range.count)
                 let b = UnsafeMutablePointer<Float>.allocate(capacity: range.count)
                 defer { a.deallocate(); b.deallocate() }
@@ -289,6 +289,7 @@ enum BatchNormKernels {
                     a[c - range.lowerBound] = ac
                     b[c - range.lowerBound] = bc
                 }
+                guard let y else { return }
                 rowAffine(x: x, y: y, geometry: g, channels: range, mean: mean + range.lowerBound, a: a, b: b)
                 rowEpilogue(y, geometry: g, channels: range, e)
             }
@@ -322,13 +323,13 @@ enum BatchNormKernels {
                     }
                     _ = finish(c0 + j, k2, s1, s2)
                 }
-                guard let y else { return }
                 let ab = UnsafeMutablePointer<Float>.allocate(capacity: 2 * w)
                 defer { ab.deallocate() }
                 for j in 0..<w {
                     let c = c0 + j
                     (ab[2 * j], ab[2 * j + 1]) = coefficients(c, mean[c], variance[c], invStd[c])
                 }
+                guard let y else { return }
                 for n in 0..<g.outer {
                     let off = n * stride + c0 * S
                     for j in 0..<w {
@@ -438,12 +439,16 @@ enum BatchNormKernels {
         gEff: UnsafePointer<Float>, batchStatistics: Bool,
         sumDy: UnsafeMutablePointer<Float>, sumDyXhat: UnsafeMutablePointer<Float>,
         mask: UnsafePointer<Float>? = nil, reluAffine: UnsafePointer<Float>? = nil,
-        dResidual: UnsafeMutablePointer<Float>? = nil, accumulateResidual: Bool = false
+        dResidual: UnsafeMutablePointer<Float>? = nil, accumulateResidual: Bool = false,
+        pooled: PooledGradient? = nil
     ) {
         strataCheck(
             mask == nil || reluAffine == nil, "BatchNormKernels.backward: a saved output and a recomputed one are exclusive")
         strataCheck(
             reluAffine == nil || dResidual == nil, "BatchNormKernels.backward: the recomputed ReLU has no residual")
+        strataCheck(
+            pooled == nil || (reluAffine != nil && pooled?.geometry.inPlane == g.inner),
+            "BatchNormKernels.backward: a fused MaxPool2d needs the recomputed ReLU over its planes")
         let fused = mask != nil || reluAffine != nil || dResidual != nil
         let m = Float(g.perChannel)
         @inline(__always) func coefficients(_ c: Int) -> (Float, Float, Float) {
@@ -467,8 +472,13 @@ enum BatchNormKernels {
             forEachBlock(workerRange, g, arrays: 2) { range in
                 let w = range.count, c0 = range.lowerBound
                 let d = UnsafeMutablePointer<Double>.allocate(capacity: 2 * w)
-                defer { d.deallocate() }
+                // With a fused MaxPool2d, each run's dy is its plane routed here.
+                let routed = UnsafeMutablePointer<Float>.allocate(capacity: pooled == nil ? 1 : S)
+                defer { d.deallocate(); routed.deallocate() }
                 d.initialize(repeating: 0, count: 2 * w)
+                @inline(__always) func dyRun(_ n: Int, _ c: Int, _ o: Int) -> UnsafePointer<Float> {
+                    pooled?.route(plane: n * g.channels + c, into: routed) ?? dy + o
+                }
                 // Pass 1, in memory order over the block's channels.
                 for n in 0..<g.outer {
                     let off = n * stride + c0 * S
@@ -485,7 +495,7 @@ enum BatchNormKernels {
                             (t1, t2) = gradSums(SavedOutputGradient(dy: dy + o, output: out + o), x + o, S, mean: mean[c])
                         } else if let ab = reluAffine {
                             (t1, t2) = gradSums(
-                                RecomputedReLUGradient(dy: dy + o, mean: ab[3 * c], a: ab[3 * c + 1], b: ab[3 * c + 2]),
+                                RecomputedReLUGradient(dy: dyRun(n, c, o), mean: ab[3 * c], a: ab[3 * c + 1], b: ab[3 * c + 2]),
                                 x + o, S, mean: mean[c])
                         } else if let dr = dResidual {
                             (t1, t2) = gradSums(
@@ -519,7 +529,7 @@ enum BatchNormKernels {
                                 p: p, q: q, r: r, accumulate: accumulate)
                         } else if let ab = reluAffine {
                             gradInputRun(
-                                RecomputedReLUGradient(dy: dy + o, mean: ab[3 * c], a: ab[3 * c + 1], b: ab[3 * c + 2]),
+                                RecomputedReLUGradient(dy: dyRun(n, c, o), mean: ab[3 * c], a: ab[3 * c + 1], b: ab[3 * c + 2]),
                                 x + o, dx + o, S, p: p, q: q, r: r, accumulate: accumulate)
                         } else {
                             gradInputRun(PlainGradient(dy: dy + o), x + o, dx + o, S, p: p, q: q, r: r, accumulate: accumulate)

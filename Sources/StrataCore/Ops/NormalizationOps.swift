@@ -21,19 +21,24 @@ package struct RenormCorrection {
 
 /// What follows a normalisation's affine map inside the same op:
 /// out = relu(norm(x) + residual), each part optional (see
-/// `NormEpiloguePointers`). `relu(bn(x) + shortcut)` then reads and writes
-/// the activation once; its backward masks the gradient with the saved
-/// output (zero where out <= 0, PyTorch's ReLU rule) and hands the residual
-/// the masked gradient.
+/// `NormEpiloguePointers`), or maxPool2d(relu(norm(x)), 2). `relu(bn(x) +
+/// shortcut)` then reads and writes the activation once; its backward masks
+/// the gradient with the saved output (zero where out <= 0, PyTorch's ReLU
+/// rule) and hands the residual the masked gradient.
 package struct NormEpilogue {
     /// Added after the affine map; the shape of the input.
     package var residual: Tensor?
     /// max(., 0) last (NaN stays NaN).
     package var relu: Bool
+    /// MaxPool2d(2) (2x2 windows, stride 2, no padding, floor mode) after
+    /// the ReLU, on [N, C, H, W] input with H, W >= 2 and no residual: the
+    /// op returns [N, C, H/2, W/2] (`PooledNormOutput`).
+    package var maxPool: Bool
 
-    package init(residual: Tensor? = nil, relu: Bool = false) {
+    package init(residual: Tensor? = nil, relu: Bool = false, maxPool: Bool = false) {
         self.residual = residual
         self.relu = relu
+        self.maxPool = maxPool
     }
 
     /// The plain normalisation.
@@ -41,8 +46,14 @@ package struct NormEpilogue {
     var isActive: Bool { residual != nil || relu }
     var pointers: NormEpiloguePointers { NormEpiloguePointers(residual: residual.map { UnsafePointer($0.data) }, relu: relu) }
 
-    /// Stops with a message naming `op` when the residual's shape is not the input's.
+    /// Stops with a message naming `op` when the residual's shape is not
+    /// the input's, or the pooling lacks what it needs.
     func check(input shape: [Int], op: String) {
+        if maxPool {
+            strataCheck(
+                relu && residual == nil && shape.count == 4 && shape[2] >= 2 && shape[3] >= 2,
+                "\(op): a fused MaxPool2d(2) needs a ReLU, no residual and [N, C, H, W] input with H, W >= 2, got \(shape)")
+        }
         guard let r = residual else { return }
         strataCheck(r.shape == shape, "\(op): residual of shape \(r.shape) does not match the input's \(shape)")
     }
@@ -62,7 +73,8 @@ package struct NormEpilogue {
         check(input: y.shape, op: op)
         var z = y
         if let r = residual { z = z + r }
-        return relu ? z.relu() : z
+        if relu { z = z.relu() }
+        return maxPool ? maxPool2d(z, kernelSize: 2) : z
     }
 }
 
@@ -80,13 +92,14 @@ package func batchStatisticsNorm(
 ) -> (output: Tensor, mean: FloatBuffer, variance: FloatBuffer) {
     epilogue.check(input: x.shape, op: op)
     let C = g.channels
-    let out = Tensor(uninitialized: x.shape)
     let mean = FloatBuffer(C), variance = FloatBuffer(C), invStd = FloatBuffer(C), gEff = FloatBuffer(C)
     let rBuf = FloatBuffer(renorm == nil ? 0 : C), dBuf = FloatBuffer(renorm == nil ? 0 : C)
     let reluAffine = epilogue.recomputesReLU(g) ? FloatBuffer(3 * C) : nil
+    // Pooled: statistics and coefficients only, then the pooling pass forms the activation.
+    let full = epilogue.maxPool ? nil : Tensor(uninitialized: x.shape)
     let w = weight?.data, b = bias?.data
     BatchNormKernels.trainForward(
-        x: x.data, y: out.data, geometry: g, eps: eps,
+        x: x.data, y: full?.data, geometry: g, eps: eps,
         mean: mean.pointer, variance: variance.pointer, invStd: invStd.pointer, epilogue: epilogue.pointers
     ) { c, mu, v, s in
         let k = c % affineChannels
@@ -103,12 +116,14 @@ package func batchStatisticsNorm(
         reluAffine?.setPreActivation(c, mean: mu, a: scale * s, b: shift)
         return (scale * s, shift)
     }
+    let pooled = reluAffine.flatMap { epilogue.maxPool ? PooledNormOutput(x, reluAffine: $0) : nil }
+    guard let out = full ?? pooled?.output else { strataFatal("\(op): a fused MaxPool2d needs the recomputed ReLU") }
     let inputs = [x] + [weight, bias].compactMap { $0 } + epilogue.inputs
     let mask = epilogue.relu && reluAffine == nil ? out.detached() : nil, residual = epilogue.residual
     out.recordOp(op, inputs: inputs) { gy in
         let (sumDy, sumDyXhat) = channelNormBackward(
             x, gy, geometry: g, mean: mean, invStd: invStd, gEff: gEff, batchStatistics: true,
-            mask: mask, reluAffine: reluAffine, residual: residual)
+            mask: mask, reluAffine: reluAffine, residual: residual, pooled: pooled)
         accumulateChannelSums(into: weight, channels: C, affineChannels: affineChannels) { c in
             renorm == nil ? sumDyXhat[c] : rBuf[c] * sumDyXhat[c] + dBuf[c] * sumDy[c]
         }
@@ -127,7 +142,6 @@ package func fixedStatisticsNorm(
 ) -> Tensor {
     epilogue.check(input: x.shape, op: op)
     let C = g.channels
-    let out = Tensor(uninitialized: x.shape)
     let meanCopy = FloatBuffer(C), invStd = FloatBuffer(C), scale = FloatBuffer(C), shift = FloatBuffer(C)
     let gamma = FloatBuffer(C, repeating: 1)
     let reluAffine = epilogue.recomputesReLU(g) ? FloatBuffer(3 * C) : nil
@@ -140,14 +154,21 @@ package func fixedStatisticsNorm(
         // The fused pass computes (x - 0) * scale + shift.
         reluAffine?.setPreActivation(c, mean: 0, a: scale[c], b: shift[c])
     }
-    BatchNormKernels.affine(
-        x: x.data, y: out.data, geometry: g, scale: scale.pointer, shift: shift.pointer, epilogue: epilogue.pointers)
+    let pooled = reluAffine.flatMap { epilogue.maxPool ? PooledNormOutput(x, reluAffine: $0) : nil }
+    let out: Tensor
+    if let p = pooled {
+        out = p.output
+    } else {
+        out = Tensor(uninitialized: x.shape)
+        BatchNormKernels.affine(
+            x: x.data, y: out.data, geometry: g, scale: scale.pointer, shift: shift.pointer, epilogue: epilogue.pointers)
+    }
     let inputs = [x] + [weight, bias].compactMap { $0 } + epilogue.inputs
     let mask = epilogue.relu && reluAffine == nil ? out.detached() : nil, residual = epilogue.residual
     out.recordOp(op, inputs: inputs) { gy in
         let (sumDy, sumDyXhat) = channelNormBackward(
             x, gy, geometry: g, mean: meanCopy, invStd: invStd, gEff: gamma, batchStatistics: false,
-            mask: mask, reluAffine: reluAffine, residual: residual)
+            mask: mask, reluAffine: reluAffine, residual: residual, pooled: pooled)
         accumulateChannelSums(into: weight, channels: C, affineChannels: C) { sumDyXhat[$0] }
         accumulateChannelSums(into: bias, channels: C, affineChannels: C) { sumDy[$0] }
     }
@@ -162,11 +183,14 @@ package func fixedStatisticsNorm(
 /// gradient passes where it is positive), or `reluAffine` the per-channel
 /// (mean, a, b) to recompute it from x (a ReLU without residual, NCHW; see
 /// `NormEpilogue.recomputesReLU`), and `residual` receives the masked
-/// gradient. The residual's gradient buffer is settled before x's, so
+/// gradient. With `pooled` (a fused MaxPool2d), `gy` is the pooled output's
+/// gradient, routed to each window's argmax plane by plane inside the
+/// kernel's runs. The residual's gradient buffer is settled before x's, so
 /// `relu(bn(x) + x)` accumulates both terms into the one buffer.
 func channelNormBackward(
     _ x: Tensor, _ gy: Tensor, geometry g: ChannelGeometry, mean: FloatBuffer, invStd: FloatBuffer,
-    gEff: FloatBuffer, batchStatistics: Bool, mask: Tensor? = nil, reluAffine: FloatBuffer? = nil, residual: Tensor? = nil
+    gEff: FloatBuffer, batchStatistics: Bool, mask: Tensor? = nil, reluAffine: FloatBuffer? = nil, residual: Tensor? = nil,
+    pooled: PooledNormOutput? = nil
 ) -> (sumDy: FloatBuffer, sumDyXhat: FloatBuffer) {
     let sumDy = FloatBuffer(g.channels), sumDyXhat = FloatBuffer(g.channels)
     var dy = gy
@@ -189,13 +213,14 @@ func channelNormBackward(
         if let t = fresh { r.grad = t }
     }
     let (dx, accumulate, fresh) = gradientTarget(x)
-    withExtendedLifetime((dy, mask, reluAffine)) {
+    withExtendedLifetime((dy, mask, reluAffine, pooled)) {
         BatchNormKernels.backward(
             x: x.data, dy: dy.data, dx: dx, accumulate: accumulate, geometry: g,
             mean: mean.pointer, invStd: invStd.pointer, gEff: gEff.pointer, batchStatistics: batchStatistics,
             sumDy: sumDy.pointer, sumDyXhat: sumDyXhat.pointer,
             mask: maskPointer, reluAffine: reluAffine.map { UnsafePointer($0.pointer) },
-            dResidual: dResidual, accumulateResidual: accumulateResidual)
+            dResidual: dResidual, accumulateResidual: accumulateResidual,
+            pooled: pooled.map { PooledGradient(gradOut: dy.data, argmax: $0.argmax.pointer, geometry: $0.geometry) })
     }
     if let t = fresh { x.grad = t }
     return (sumDy, sumDyXhat)

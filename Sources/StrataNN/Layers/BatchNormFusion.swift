@@ -30,6 +30,26 @@ public func fusedBatchNorm(_ bn: BatchNormBase, _ x: Tensor, adding residual: Te
     return bn.forward(x, epilogue: NormEpilogue(residual: residual, relu: relu != nil))
 }
 
+/// BatchNorm, ReLU and MaxPool2d(2) in one op (a VGG-style block's tail):
+///
+///     fusedBatchNorm(bn, x, relu: relu, maxPool: pool)  ==  pool(relu(bn(x)))
+///
+/// The pooling forms each plane's activation in a scratch plane and pools
+/// it from there, so the full-size activation is neither written nor read
+/// back; the backward routes the gradient to each window's maximum and
+/// hands it to BatchNorm's fused backward (Docs/Normalization.md). The
+/// result, the running statistics and every gradient are those of the
+/// three modules bit for bit. Only a `MaxPool2d(kernelSize: 2)` (stride 2,
+/// no padding or dilation, floor mode) on [N, C, H, W] input with H, W >= 2
+/// fuses; any other pool, or a watched module (as above), runs unfused.
+public func fusedBatchNorm(_ bn: BatchNormBase, _ x: Tensor, relu: ReLU, maxPool: MaxPool2d) -> Tensor {
+    guard
+        maxPool.halves && canFuse(maxPool) && canFuse(relu) && canFuse(bn) && x.rank == 4 && x.shape[2] >= 2
+            && x.shape[3] >= 2
+    else { return maxPool(fusedBatchNorm(bn, x, relu: relu)) }
+    return bn.forward(x, epilogue: NormEpilogue(relu: true, maxPool: true))
+}
+
 /// Whether `module`'s call may be folded into a fused op: nothing watches it.
 func canFuse(_ module: any Module) -> Bool {
     ForwardObservation.current == nil && ModuleHookRegistry.shared.hooks(of: module).isEmpty

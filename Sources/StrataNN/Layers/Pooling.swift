@@ -86,6 +86,13 @@ public final class MaxPool2d: WindowPool2d {
     override func pool(_ x: Tensor) -> Tensor {
         maxPool2d(x, kernelSize: kernelSize, stride: stride, padding: padding, dilation: dilation, ceilMode: ceilMode)
     }
+
+    /// MaxPool2d(2): 2x2 windows, stride 2, no padding or dilation, floor
+    /// mode; the pooling a BatchNorm + ReLU before it can run inside its op
+    /// (`fusedBatchNorm(_:_:relu:maxPool:)`).
+    var halves: Bool {
+        kernelSize == Size2(2) && stride == Size2(2) && padding == Size2(0) && dilation == Size2(1) && !ceilMode
+    }
 }
 
 /// Average pooling (PyTorch's `nn.AvgPool2d`, no divisor_override): each

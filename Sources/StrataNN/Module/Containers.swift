@@ -16,14 +16,20 @@ public final class Sequential: Module, ListsOwnState {
     public func append(_ layer: any Module) { layers.append(layer) }
 
     /// Calls the layers in order. A BatchNorm directly followed by a ReLU
-    /// runs as one fused op (`fusedBatchNorm`): same result, one pass fewer.
+    /// runs as one fused op (`fusedBatchNorm`): same result, one pass fewer;
+    /// with a MaxPool2d(2) after the ReLU, the pooling joins the op.
     public func forward(_ input: Tensor) -> Tensor {
         var x = input
         var i = 0
         while i < layers.count {
             if let bn = layers[i] as? BatchNormBase, i + 1 < layers.count, let relu = layers[i + 1] as? ReLU {
-                x = fusedBatchNorm(bn, x, relu: relu)
-                i += 2
+                if i + 2 < layers.count, let pool = layers[i + 2] as? MaxPool2d {
+                    x = fusedBatchNorm(bn, x, relu: relu, maxPool: pool)
+                    i += 3
+                } else {
+                    x = fusedBatchNorm(bn, x, relu: relu)
+                    i += 2
+                }
             } else {
                 x = layers[i](x)
                 i += 1
