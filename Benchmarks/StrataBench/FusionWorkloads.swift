@@ -40,16 +40,21 @@ let bnAddReLUWorkload = Workload(name: "bn-add-relu", ids: ["bn-add-relu", "bn-a
         { step { fusedBatchNorm(bn, x, adding: shortcut, relu: relu) } },
         { step { relu(bn(x) + shortcut) } },
     ])
-    if run.wants("bn-add-relu") {
-        run.add(
-            Record(
-                id: "bn-add-relu", threads: threads, unit: .ms, samples: s[0], bytes: 8 * size,
-                note: "fused BatchNorm2d + shortcut add + ReLU, train forward + backward"))
+    addFusedAndSeparate(
+        run, id: "bn-add-relu", threads: threads, samples: s, bytes: 8 * size,
+        note: "fused BatchNorm2d + shortcut add + ReLU, train forward + backward")
+}
+
+/// The records `id` (samples[0], the fused op) and `id:separate`
+/// (samples[1], the modules one by one), each if the run wants it.
+func addFusedAndSeparate(_ run: BenchRun, id: String, threads: Int, samples: [Samples], bytes: Double, note: String) {
+    if run.wants(id) {
+        run.add(Record(id: id, threads: threads, unit: .ms, samples: samples[0], bytes: bytes, note: note))
     }
-    if run.wants("bn-add-relu:separate") {
+    if run.wants(id + ":separate") {
         run.add(
             Record(
-                id: "bn-add-relu:separate", threads: threads, unit: .ms, samples: s[1], bytes: 8 * size,
+                id: id + ":separate", threads: threads, unit: .ms, samples: samples[1], bytes: bytes,
                 note: "the same three modules called one by one (interleaved with the fused op)"))
     }
 }
@@ -82,16 +87,7 @@ let bnReLUPoolWorkload = Workload(name: "bn-relu-pool", ids: ["bn-relu-pool", "b
         { step { fusedBatchNorm(bn, x, relu: relu, maxPool: pool) } },
         { step { pool(relu(bn(x))) } },
     ])
-    if run.wants("bn-relu-pool") {
-        run.add(
-            Record(
-                id: "bn-relu-pool", threads: threads, unit: .ms, samples: s[0], bytes: 3 * size,
-                note: "fused BatchNorm2d + ReLU + MaxPool2d(2), train forward + backward"))
-    }
-    if run.wants("bn-relu-pool:separate") {
-        run.add(
-            Record(
-                id: "bn-relu-pool:separate", threads: threads, unit: .ms, samples: s[1], bytes: 3 * size,
-                note: "the same three modules called one by one (interleaved with the fused op)"))
-    }
+    addFusedAndSeparate(
+        run, id: "bn-relu-pool", threads: threads, samples: s, bytes: 3 * size,
+        note: "fused BatchNorm2d + ReLU + MaxPool2d(2), train forward + backward")
 }

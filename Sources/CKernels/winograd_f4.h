@@ -334,6 +334,17 @@ __attribute__((noinline)) static void WG(input4)(const float *x, int64_t C, int6
     else WG(input4_body)(x, C, rows, H, W, group, V, nPad, n0, scratch);
 }
 
+// Block k of 16 output floats of a row: the 4 floats at 4k of each y_c,
+// transposed, so that a..d are its floats 0-3, 4-7, 8-11 and 12-15.
+static inline void WG(unquad_block)(const float *restrict y0, const float *restrict y1, const float *restrict y2,
+                                    const float *restrict y3, int64_t k, wg_f4 *a, wg_f4 *b, wg_f4 *c, wg_f4 *d) {
+    memcpy(a, y0 + 4 * k, sizeof *a);
+    memcpy(b, y1 + 4 * k, sizeof *b);
+    memcpy(c, y2 + 4 * k, sizeof *c);
+    memcpy(d, y3 + 4 * k, sizeof *d);
+    WG(transpose4)(a, b, c, d);
+}
+
 // Y[r][c] (4 floats of `dst` a tile row) written or added into one plane
 // row: dst[4j + c] = y_c[j] for 4j + c < W.
 static inline void WG(unquads)(const float *restrict y0, const float *restrict y1, const float *restrict y2,
@@ -341,11 +352,7 @@ static inline void WG(unquads)(const float *restrict y0, const float *restrict y
     const int64_t blocks = W / 16, tw = (W + 3) / 4;
     for (int64_t k = 0; k < blocks; k++) {
         wg_f4 a, b, c, d;
-        memcpy(&a, y0 + 4 * k, sizeof a);
-        memcpy(&b, y1 + 4 * k, sizeof b);
-        memcpy(&c, y2 + 4 * k, sizeof c);
-        memcpy(&d, y3 + 4 * k, sizeof d);
-        WG(transpose4)(&a, &b, &c, &d);
+        WG(unquad_block)(y0, y1, y2, y3, k, &a, &b, &c, &d);
         const wg_f4 rows[4] = {a, b, c, d};
         for (int i = 0; i < 4; i++) {
             wg_f4 v = rows[i];
@@ -361,11 +368,7 @@ static inline void WG(unquads)(const float *restrict y0, const float *restrict y
     if (WG(padded_width)(W)) {  // the last block, partly past the row's end: a masked store
         const int64_t k = blocks;
         wg_f4 a, b, c, d;
-        memcpy(&a, y0 + 4 * k, sizeof a);
-        memcpy(&b, y1 + 4 * k, sizeof b);
-        memcpy(&c, y2 + 4 * k, sizeof c);
-        memcpy(&d, y3 + 4 * k, sizeof d);
-        WG(transpose4)(&a, &b, &c, &d);
+        WG(unquad_block)(y0, y1, y2, y3, k, &a, &b, &c, &d);
         const wg_f8 ab = __builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7);
         const wg_f8 cd = __builtin_shufflevector(c, d, 0, 1, 2, 3, 4, 5, 6, 7);
         WG_VEC v = __builtin_shufflevector(ab, cd, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
