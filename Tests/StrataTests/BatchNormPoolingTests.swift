@@ -52,6 +52,29 @@ extension BatchNormFusionTests {
         }
     }
 
+    /// The op's output and graph are freed with or without a backward: its
+    /// backward holds the argmax, never the output (which holds the
+    /// backward), in train and eval mode.
+    func testFusedMaxPoolGraphIsFreedWithoutBackward() {
+        for training in [true, false] {
+            let (bn, _) = twinLayers(3, twoD: true, seed: 13)
+            if !training { bn.eval() }
+            weak var weakOut: Tensor?
+            do {
+                let y = fusedBatchNorm(bn, quantised([2, 3, 6, 6], seed: 64), relu: ReLU(), maxPool: MaxPool2d(kernelSize: 2))
+                XCTAssertTrue(y.requiresGrad)
+                weakOut = y
+            }
+            XCTAssertNil(weakOut, "training \(training): the pooled output outlived its forward (a cycle through its backward?)")
+            do {
+                let y = fusedBatchNorm(bn, quantised([2, 3, 6, 6], seed: 65), relu: ReLU(), maxPool: MaxPool2d(kernelSize: 2))
+                weakOut = y
+                y.sum().backward()
+            }
+            XCTAssertNil(weakOut, "training \(training): the pooled output outlived its backward")
+        }
+    }
+
     /// Central finite differences of the fused op, on inputs whose windows
     /// have distinct maxima away from ReLU's kink.
     func testFusedMaxPoolFiniteDifferences() {

@@ -32,7 +32,7 @@ package struct NormEpilogue {
     package var relu: Bool
     /// MaxPool2d(2) (2x2 windows, stride 2, no padding, floor mode) after
     /// the ReLU, on [N, C, H, W] input with H, W >= 2 and no residual: the
-    /// op returns [N, C, H/2, W/2] (`PooledNormOutput`).
+    /// op returns [N, C, H/2, W/2] (`pooledNormOutput`).
     package var maxPool: Bool
 
     package init(residual: Tensor? = nil, relu: Bool = false, maxPool: Bool = false) {
@@ -116,14 +116,15 @@ package func batchStatisticsNorm(
         reluAffine?.setPreActivation(c, mean: mu, a: scale * s, b: shift)
         return (scale * s, shift)
     }
-    let pooled = reluAffine.flatMap { epilogue.maxPool ? PooledNormOutput(x, reluAffine: $0) : nil }
+    let pooled = reluAffine.flatMap { epilogue.maxPool ? pooledNormOutput(x, reluAffine: $0) : nil }
     guard let out = full ?? pooled?.output else { strataFatal("\(op): a fused MaxPool2d needs the recomputed ReLU") }
+    let routing = pooled?.routing
     let inputs = [x] + [weight, bias].compactMap { $0 } + epilogue.inputs
     let mask = epilogue.relu && reluAffine == nil ? out.detached() : nil, residual = epilogue.residual
     out.recordOp(op, inputs: inputs) { gy in
         let (sumDy, sumDyXhat) = channelNormBackward(
             x, gy, geometry: g, mean: mean, invStd: invStd, gEff: gEff, batchStatistics: true,
-            mask: mask, reluAffine: reluAffine, residual: residual, pooled: pooled)
+            mask: mask, reluAffine: reluAffine, residual: residual, pooled: routing)
         accumulateChannelSums(into: weight, channels: C, affineChannels: affineChannels) { c in
             renorm == nil ? sumDyXhat[c] : rBuf[c] * sumDyXhat[c] + dBuf[c] * sumDy[c]
         }
@@ -154,8 +155,8 @@ package func fixedStatisticsNorm(
         // The fused pass computes (x - 0) * scale + shift.
         reluAffine?.setPreActivation(c, mean: 0, a: scale[c], b: shift[c])
     }
-    let pooled = reluAffine.flatMap { epilogue.maxPool ? PooledNormOutput(x, reluAffine: $0) : nil }
-    let out: Tensor
+    let pooled = reluAffine.flatMap { epilogue.maxPool ? pooledNormOutput(x, reluAffine: $0) : nil }
+    let out: Tensor, routing = pooled?.routing
     if let p = pooled {
         out = p.output
     } else {
@@ -168,7 +169,7 @@ package func fixedStatisticsNorm(
     out.recordOp(op, inputs: inputs) { gy in
         let (sumDy, sumDyXhat) = channelNormBackward(
             x, gy, geometry: g, mean: meanCopy, invStd: invStd, gEff: gamma, batchStatistics: false,
-            mask: mask, reluAffine: reluAffine, residual: residual, pooled: pooled)
+            mask: mask, reluAffine: reluAffine, residual: residual, pooled: routing)
         accumulateChannelSums(into: weight, channels: C, affineChannels: C) { sumDyXhat[$0] }
         accumulateChannelSums(into: bias, channels: C, affineChannels: C) { sumDy[$0] }
     }
@@ -190,7 +191,7 @@ package func fixedStatisticsNorm(
 func channelNormBackward(
     _ x: Tensor, _ gy: Tensor, geometry g: ChannelGeometry, mean: FloatBuffer, invStd: FloatBuffer,
     gEff: FloatBuffer, batchStatistics: Bool, mask: Tensor? = nil, reluAffine: FloatBuffer? = nil, residual: Tensor? = nil,
-    pooled: PooledNormOutput? = nil
+    pooled: PoolRouting? = nil
 ) -> (sumDy: FloatBuffer, sumDyXhat: FloatBuffer) {
     let sumDy = FloatBuffer(g.channels), sumDyXhat = FloatBuffer(g.channels)
     var dy = gy
