@@ -1,5 +1,3 @@
-import CKernels
-
 /// What a fused normalisation does after its affine map, on every element:
 ///
 ///     out = act(y + residual)      y = (x - mean) * a + b
@@ -110,11 +108,12 @@ package struct PooledGradient {
     let argmax: UnsafePointer<Int32>
     let geometry: PoolGeometry
 
-    /// Writes plane `p`'s gradient (inPlane floats) into `plane`
-    /// (`strata_maxpool2x2_backward`: selects, no scatter).
+    /// Writes plane `p`'s gradient (inPlane floats) into `plane`, as
+    /// MaxPool2d's own backward writes a fresh gradient
+    /// (`PoolingKernels.maxBackward`).
     @inline(__always) func route(plane p: Int, into plane: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
         let o = p * geometry.outPlane
-        strata_maxpool2x2_backward(gradOut + o, argmax + o, 1, Int64(geometry.height), Int64(geometry.width), plane)
+        PoolingKernels.maxBackward(gradOut + o, argmax: argmax + o, geometry, planes: 0..<1, gradIn: plane, fresh: true)
         return UnsafePointer(plane)
     }
 }

@@ -13,6 +13,14 @@ package struct PoolGeometry: Equatable, Sendable {
     var dilationH = 1, dilationW = 1
     var inPlane: Int { height * width }
     var outPlane: Int { outH * outW }
+
+    /// MaxPool2d(2)'s windows: 2x2, stride 2, no padding or dilation, the
+    /// output half the input (rounded down); a fresh input gradient of these
+    /// is written by `strata_maxpool2x2_backward`.
+    var isHalvingMax: Bool {
+        kernelH == 2 && kernelW == 2 && strideH == 2 && strideW == 2 && padH == 0 && padW == 0
+            && dilationH == 1 && dilationW == 1 && outH == height / 2 && outW == width / 2
+    }
 }
 
 /// Plain loops over NCHW planes for max, average and adaptive average
@@ -90,11 +98,19 @@ enum PoolingKernels {
     /// `windowsDisjoint`) written into it, zero elsewhere: the rows of each
     /// band of windows are zeroed just before its gradients land there,
     /// while they are in cache, instead of zeroing the whole buffer in a
-    /// separate pass.
+    /// separate pass. MaxPool2d(2)'s (`isHalvingMax`) go to the C kernel,
+    /// which writes each window's four floats by selects.
     static func maxBackward(
         _ gradOut: UnsafePointer<Float>, argmax: UnsafePointer<Int32>, _ g: PoolGeometry, planes: Range<Int>,
         gradIn: UnsafeMutablePointer<Float>, fresh: Bool = false
     ) {
+        if fresh && g.isHalvingMax {
+            // MaxPool2d(2): the kernel the fused BatchNorm + ReLU + MaxPool2d uses too.
+            strata_maxpool2x2_backward(
+                gradOut + planes.lowerBound * g.outPlane, argmax + planes.lowerBound * g.outPlane, Int64(planes.count),
+                Int64(g.height), Int64(g.width), gradIn + planes.lowerBound * g.inPlane)
+            return
+        }
         for p in planes {
             let go = gradOut + p * g.outPlane, idx = argmax + p * g.outPlane
             let gi = gradIn + p * g.inPlane
