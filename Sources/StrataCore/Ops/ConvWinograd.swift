@@ -64,9 +64,10 @@ enum Winograd {
     /// padded to whole blocks of 16 and written by a masked store, so they
     /// take the whole-block paths (a 14x14 plane is 4x4 tiles, one AVX-512
     /// vector, against F(2x2)'s 7x7). Same harness, 32 channels, 64
-    /// samples, fastest of 40 calls, F(2x2) -> F(4x4): 13x13 5.1 -> 4.0 ms,
-    /// 15x15 6.9 -> 4.2, 30x30 22.6 -> 16.7, 8x14 2.8 -> 2.4, 14x30 10.4 ->
-    /// 8.3, 46x46 49.2 -> 42.1.
+    /// samples, fastest / median of 40 calls, F(2x2) -> F(4x4): 13x13 5.1 /
+    /// 5.5 -> 4.0 / 4.3 ms, 15x15 6.9 / 7.2 -> 4.2 / 4.4, 30x30 22.6 / 23.1
+    /// -> 16.7 / 17.2, 8x14 2.8 / 3.7 -> 2.4 / 2.6, 14x30 10.4 / 10.8 -> 8.3
+    /// / 9.2, 46x46 49.2 / 51.7 -> 42.1 / 42.7.
     static func tile(height h: Int, width w: Int) -> Int {
         if let t = forcedTile { return t }
         if w % 16 >= 13, w <= Int(STRATA_WINOGRAD_PADDED_ROW_MAX), h >= 8 { return 4 }
