@@ -155,34 +155,48 @@ static inline void WG(reduce16)(WG_VEC acc[4][4], float *u, int64_t ld) {
 }
 #endif
 
+// Columns of V a block of multiply_nt takes: 4 with AVX-512's 32 vector
+// registers (16 sums, 4 + 4 loads a step); 2 with the 16 of AVX2 and SSE,
+// where the 4 x 4 block's 16 sums alone filled the registers and clang
+// kept some on the stack, reloading and storing them at every step (the
+// AVX2 products took 37-54 GFLOP/s; 4 x 2: 52-75, one thread, C harness
+// at -O2, 16-64 channels, 96-384 tiles, medians of 200 calls).
+#if WG_VW == 16
+#define WG_NT_COLS 4
+#else
+#define WG_NT_COLS 2
+#endif
+
 // dU[p] (mPad x kPad) += D[p] (mPad x nPad) * V[p]^T (nPad x kPad) for the P
-// positions: sums
-// over the tiles, in blocks of 4 x 4 sums kept as vectors until the end.
+// positions: sums over the tiles, in blocks of 4 x WG_NT_COLS sums kept as
+// vectors until the end (each sum's order is the same for either block).
 __attribute__((noinline)) static void WG(multiply_nt)(int P, const float *D, const float *V, float *dU, int64_t mPad,
                                                       int64_t kPad, int64_t nPad) {
     for (int p = 0; p < P; p++) {
         const float *d = D + p * WG_STRIDE(mPad * nPad), *v = V + p * WG_STRIDE(kPad * nPad);
         float *u = dU + p * mPad * kPad;
         for (int64_t o = 0; o < mPad; o += 4) {
-            for (int64_t c = 0; c < kPad; c += 4) {
-                WG_VEC acc[4][4];
+            for (int64_t c = 0; c < kPad; c += WG_NT_COLS) {
+                WG_VEC acc[4][WG_NT_COLS];
                 for (int r = 0; r < 4; r++)
-                    for (int j = 0; j < 4; j++) acc[r][j] = (WG_VEC)0;
+                    for (int j = 0; j < WG_NT_COLS; j++) acc[r][j] = (WG_VEC)0;
                 for (int64_t n = 0; n < nPad; n += WG_VW) {
-                    WG_VEC a[4], b[4];
+                    WG_VEC a[4], b[WG_NT_COLS];
                     for (int r = 0; r < 4; r++) a[r] = WG(load)(d + (o + r) * nPad + n);
-                    for (int j = 0; j < 4; j++) b[j] = WG(load)(v + (c + j) * nPad + n);
+                    for (int j = 0; j < WG_NT_COLS; j++) b[j] = WG(load)(v + (c + j) * nPad + n);
                     for (int r = 0; r < 4; r++)
-                        for (int j = 0; j < 4; j++) acc[r][j] += a[r] * b[j];
+                        for (int j = 0; j < WG_NT_COLS; j++) acc[r][j] += a[r] * b[j];
                 }
 #if WG_VW == 16
                 WG(reduce16)(acc, u + o * kPad + c, kPad);
 #else
                 for (int r = 0; r < 4; r++)
-                    for (int j = 0; j < 4; j++) u[(o + r) * kPad + c + j] += WG(sum)(acc[r][j]);
+                    for (int j = 0; j < WG_NT_COLS; j++) u[(o + r) * kPad + c + j] += WG(sum)(acc[r][j]);
 #endif
             }
         }
     }
 }
+
+#undef WG_NT_COLS
 
