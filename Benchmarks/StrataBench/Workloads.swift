@@ -65,27 +65,33 @@ func missingWorkloadIds() -> [String] {
 // MARK: - gemm
 
 /// 1024^3 through `matmul` and through a raw `BLAS.sgemm` of the same size,
-/// interleaved sample by sample in the same process.
+/// one after the other in the same process: all of matmul's samples first.
+/// Not interleaved: the raw call runs on OpenBLAS's own threads, which spin
+/// for a while after each call (OpenBLAS's thread timeout), and matmul,
+/// whose slabs run on Strata's workers, then shared a core with a spinning
+/// thread: interleaved, it read 87-90 GFLOP/s at 2 threads against the raw
+/// call's 155-165 in two runs of three (with OPENBLAS_THREAD_TIMEOUT=4,
+/// 164-179 against 156-179).
 let gemmWorkload = Workload(name: "gemm", ids: ["gemm", "gemm:raw-sgemm", "gemm:ratio"]) { run, threads in
     let n = 1024
     let a = Tensor.randn([n, n]), b = Tensor.randn([n, n])
     let c = Tensor(zeros: [n, n])
     let flops = 2 * Double(n) * Double(n) * Double(n)
-    let s = run.timer.interleaved([
-        { element(matmul(a, b), n + 1) },
-        {
+    let s = [
+        run.timer.measure { element(matmul(a, b), n + 1) },
+        run.timer.measure {
             BLAS.sgemm(
                 transA: .none, transB: .none, m: n, n: n, k: n, alpha: 1, a: a.data, lda: n,
                 b: b.data, ldb: n, beta: 0, c: c.data, ldc: n)
             return c.data[n + 1]
         },
-    ])
+    ]
     let lib = Record(
         id: "gemm", threads: threads, unit: .gflops, samples: s[0], work: flops, flops: flops,
         note: "matmul(a, b), 1024x1024x1024, output allocated per call")
     let raw = Record(
         id: "gemm:raw-sgemm", threads: threads, unit: .gflops, samples: s[1], work: flops, flops: flops,
-        note: "BLAS.sgemm into a preallocated C, interleaved with gemm")
+        note: "BLAS.sgemm into a preallocated C, after gemm's samples")
     run.add(lib)
     run.add(raw)
     run.add(
