@@ -75,6 +75,18 @@ static inline void WG(rows8x4)(const float *row, int64_t stride, WG_VEC *lo, WG_
     *hi = __builtin_shufflevector(r[2], r[3], 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
 }
 
+// The quads of rows of 8 floats of 4 samples, as the AVX2 WG(quads8x4)
+// below: the rows side by side (WG(rows8x4)), then WG(quads32).
+static inline void WG(quads8x4)(const float *row, int64_t stride, wg_f8 q[4]) {
+    WG_VEC lo, hi, a, b;
+    WG(rows8x4)(row, stride, &lo, &hi);
+    WG(quads32)(lo, hi, &a, &b);
+    q[0] = a.lo;
+    q[1] = a.hi;
+    q[2] = b.lo;
+    q[3] = b.hi;
+}
+
 static inline void WG(store8)(float *p, wg_f8 v) { memcpy(p, &v, sizeof v); }
 #elif WG_VW == 8
 // AVX2: a 4x4 transpose within each 128-bit half: half h of q[r] holds
@@ -436,15 +448,16 @@ static inline void WG(unquads)(const float *restrict y0, const float *restrict y
 // sample in turn; sample g's row goes to dst + g*stride.
 static inline void WG(unquads8x4)(const float *y0, const float *y1, const float *y2, const float *y3,
                                   float *dst, int64_t stride, int accumulate) {
+    wg_f8 r[4];
+    memcpy(&r[0], y0, sizeof r[0]);
+    memcpy(&r[1], y1, sizeof r[1]);
+    memcpy(&r[2], y2, sizeof r[2]);
+    memcpy(&r[3], y3, sizeof r[3]);
 #if WG_VW == 8
     // AVX2: half 0 of the transpose's rows is samples 0 and 1, half 1
     // samples 2 and 3, each sample's row in two rows of the transpose.
-    wg_f8 y[4], z[4];
-    memcpy(&y[0], y0, sizeof y[0]);
-    memcpy(&y[1], y1, sizeof y[1]);
-    memcpy(&y[2], y2, sizeof y[2]);
-    memcpy(&y[3], y3, sizeof y[3]);
-    WG(transpose_halves)(y, z);
+    wg_f8 z[4];
+    WG(transpose_halves)(r, z);
     const wg_f8 rows[4] = {
         __builtin_shufflevector(z[0], z[1], 0, 1, 2, 3, 8, 9, 10, 11),
         __builtin_shufflevector(z[2], z[3], 0, 1, 2, 3, 8, 9, 10, 11),
@@ -452,11 +465,6 @@ static inline void WG(unquads8x4)(const float *y0, const float *y1, const float 
         __builtin_shufflevector(z[2], z[3], 4, 5, 6, 7, 12, 13, 14, 15),
     };
 #else
-    wg_f8 r[4];
-    memcpy(&r[0], y0, sizeof r[0]);
-    memcpy(&r[1], y1, sizeof r[1]);
-    memcpy(&r[2], y2, sizeof r[2]);
-    memcpy(&r[3], y3, sizeof r[3]);
     const WG_VEC ab = __builtin_shufflevector(r[0], r[1], 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     const WG_VEC cd = __builtin_shufflevector(r[2], r[3], 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     const WG_VEC lo = __builtin_shufflevector(ab, cd, 0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18, 26, 3, 11, 19, 27);
@@ -550,18 +558,7 @@ static inline __attribute__((always_inline)) void WG(gradient4_body)(const float
         if (o + 1 < O && WG(prefetches)(H, W, group)) WG(prefetch)(plane + H * W, H * W);
         for (int64_t y = 0; y < H; y++) {
             float *g = G + (y & 3) * 4 * T + (y >> 2) * L;
-#if WG_VW == 16
-            if (group == 4 && W == 8) {
-                WG_VEC lo, hi, a, b;
-                WG(rows8x4)(plane + y * W, O * H * W, &lo, &hi);
-                WG(quads32)(lo, hi, &a, &b);
-                WG(store8)(g, a.lo);
-                WG(store8)(g + T, a.hi);
-                WG(store8)(g + 2 * T, b.lo);
-                WG(store8)(g + 3 * T, b.hi);
-                continue;
-            }
-#elif WG_VW == 8
+#if WG_VW >= 8
             if (group == 4 && W == 8) {
                 wg_f8 q[4];
                 WG(quads8x4)(plane + y * W, O * H * W, q);
