@@ -65,7 +65,7 @@ let package = Package(
         // Core: the BLAS door, Tensor, autograd, kernels, differentiable ops, losses.
         .target(name: "StrataCore", dependencies: ["COpenBLAS", "CKernels"], path: "Sources/StrataCore"),
         // C loops of StrataCore that Swift compiles poorly (vector selects, Winograd's
-        // register-blocked products per instruction set); no dependencies.
+        // register-blocked products per instruction set) and the parallelFor worker pool.
         .target(name: "CKernels", path: "Sources/CKernels"),
         // Data: IDX, CSV, CIFAR and image-folder readers (gzip via zlib, PNG and
         // JPEG via CImageCodecs), datasets, transforms, samplers, DataLoader.

@@ -1,7 +1,8 @@
 // Small C kernels of StrataCore: loops that Swift compiles poorly (data-
 // dependent selects that must not become branches, register-blocked vector
 // products built for several instruction sets with a runtime choice). Plain
-// C with clang's vector extensions; no allocation, no global state.
+// C with clang's vector extensions; no allocation, no global state (the
+// worker pool, strata_pool.h, is the one exception).
 #ifndef STRATA_KERNELS_H
 #define STRATA_KERNELS_H
 

@@ -1,3 +1,4 @@
+import CKernels
 import Dispatch
 import Foundation
 
@@ -11,7 +12,13 @@ import Foundation
 /// per-sample im2col, elementwise loops over large tensors) split their
 /// range into `Threading.count` chunks with `parallelFor`; work in many
 /// similar items (the Winograd convolution's chunks of samples) is handed
-/// out one item at a time with `parallelDynamic`. Inside such a
+/// out one item at a time with `parallelDynamic`. The regions run on a
+/// pool of `count - 1` threads kept between regions (the calling thread
+/// works too); an idle pool thread polls for the next region for
+/// `spinMicroseconds` before it sleeps, so the short regions of a training
+/// step do not each wait for a sleeping thread to wake. A region started
+/// while another runs (nested, or from another thread) runs on GCD's
+/// `concurrentPerform` instead. Inside such a
 /// region OpenBLAS is pinned to one thread, so the two never oversubscribe
 /// the cores; outside it, one large sgemm uses all `Threading.count`
 /// threads of OpenBLAS.
@@ -25,6 +32,21 @@ public enum Threading {
             strataCheck(newValue >= 1, "Threading.count must be at least 1, got \(newValue)")
             current = newValue
             BLAS.threadCount = newValue
+        }
+    }
+
+    nonisolated(unsafe) private static var spin = 1000
+
+    /// How long, in microseconds, an idle pool thread keeps polling for the
+    /// next parallel region before it sleeps (default 1000; 0 sleeps at
+    /// once). Polling spends the core it runs on while it lasts: lower it
+    /// when other processes need the cores between Strata's regions
+    /// (OpenMP's OMP_WAIT_POLICY=passive plays this part in PyTorch).
+    public static var spinMicroseconds: Int {
+        get { spin }
+        set {
+            strataCheck(newValue >= 0, "Threading.spinMicroseconds must be at least 0, got \(newValue)")
+            spin = newValue
         }
     }
 
@@ -85,13 +107,38 @@ public enum Threading {
         defer { leaveParallelRegion() }
         withoutActuallyEscaping(body) { escapable in
             // The chunks are disjoint; callers' closures write disjoint memory.
-            let work = UncheckedSendable(escapable)
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
+            let chunk = { (w: Int) in
                 let lo = n * w / workers, hi = n * (w + 1) / workers
-                if lo < hi { work.value(lo..<hi) }
+                if lo < hi { escapable(lo..<hi) }
             }
+            if runOnPool(workers, chunk) { return }
+            let work = UncheckedSendable(chunk)
+            DispatchQueue.concurrentPerform(iterations: workers) { w in work.value(w) }
         }
     }
+
+    /// Runs `body(0)` ... `body(count - 1)` on the calling thread and the
+    /// pool's threads (`strata_pool_run`); false, having run nothing, when
+    /// the pool is busy with another region.
+    private static func runOnPool(_ count: Int, _ body: @escaping (Int) -> Void) -> Bool {
+        let region = PoolRegion(body)
+        return withExtendedLifetime(region) {
+            let context = Unmanaged.passUnretained(region).toOpaque()
+            let ran = strata_pool_run(
+                Int64(count), Int32(clamping: count), Int64(spin),
+                { context, index in
+                    guard let context else { return }
+                    Unmanaged<PoolRegion>.fromOpaque(context).takeUnretainedValue().body(Int(index))
+                }, context)
+            return ran == 0
+        }
+    }
+}
+
+/// The body of a region on the worker pool, passed to C as its context.
+private final class PoolRegion {
+    let body: (Int) -> Void
+    init(_ body: @escaping (Int) -> Void) { self.body = body }
 }
 
 extension Threading {
