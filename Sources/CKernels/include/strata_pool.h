@@ -16,9 +16,11 @@ typedef void (*strata_pool_item)(void *context, int64_t index);
 /// `workers` - 1 pool threads (started on first use and kept), each item
 /// exactly once, taken one at a time by whichever thread asks first, and
 /// returns when all have finished (their writes visible to the caller).
-/// Returns 0 when it ran them, or -1 without running any when the pool is
-/// already running a region (a nested region, or one started on another
-/// thread) or a thread could not be started: the caller then runs the items
+/// Returns 0 when it ran them (on fewer pool threads than asked if not all
+/// could be started), or -1 without running any when the pool is already
+/// running a region (a nested region, or one started on another thread),
+/// when no pool thread could be started, or when `count` exceeds
+/// UINT32_MAX or `workers` is below 1: the caller then runs the items
 /// another way. `spinMicroseconds` is how long an idle pool thread keeps
 /// polling for the next region before it sleeps (0: sleep at once).
 int strata_pool_run(int64_t count, int workers, int64_t spinMicroseconds, strata_pool_item item, void *context);
