@@ -46,7 +46,8 @@ static struct {
     _Atomic int helpers;       // pool threads that take part in the current region
     _Atomic int sleepers;      // pool threads asleep or about to be
     _Atomic int busy;          // a region is running
-    int threads;               // pool threads started (changed only by a caller holding busy)
+    _Atomic int threads;       // pool threads started (changed only by a caller holding busy)
+    pthread_t ids[POOL_MAX_THREADS];
 } pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
 
 static int64_t now_ns(void) {
@@ -81,9 +82,13 @@ static void *pool_thread(void *arg) {
     uintptr_t packed = (uintptr_t)arg;
     int number = (int)(packed & 0xffff);
     uint32_t seen = (uint32_t)(packed >> 32);
+    int tookPart = 1;  // started for a region it takes part in
     for (;;) {
+        // Only a thread that took part in the last region polls for the
+        // next: one left out (Threading.count lowered since it started)
+        // sleeps at once instead of spending a core after every region.
         int64_t start = now_ns();
-        int64_t spin = atomic_load_explicit(&pool.spin_ns, memory_order_relaxed);
+        int64_t spin = tookPart ? atomic_load_explicit(&pool.spin_ns, memory_order_relaxed) : 0;
         uint32_t polls = 0;
         uint32_t generation;
         while ((generation = generation_of(atomic_load_explicit(&pool.ticket, memory_order_acquire))) == seen) {
@@ -96,7 +101,8 @@ static void *pool_thread(void *arg) {
             pthread_mutex_unlock(&pool.lock);
         }
         seen = generation;
-        if (number < atomic_load_explicit(&pool.helpers, memory_order_relaxed)) run_items(generation);
+        tookPart = number < atomic_load_explicit(&pool.helpers, memory_order_relaxed);
+        if (tookPart) run_items(generation);
     }
     return NULL;
 }
@@ -120,6 +126,7 @@ int strata_pool_run(int64_t count, int workers, int64_t spinMicroseconds, strata
             pthread_attr_destroy(&attributes);
         }
         if (failed) break;
+        pool.ids[pool.threads] = thread;
         pool.threads += 1;
     }
     if (pool.threads == 0 && helpers > 0) {
@@ -152,4 +159,12 @@ int strata_pool_run(int64_t count, int workers, int64_t spinMicroseconds, strata
     }
     atomic_store_explicit(&pool.busy, 0, memory_order_release);
     return 0;
+}
+
+int64_t strata_pool_thread_cpu_ns(int number) {
+    if (number < 0 || number >= atomic_load(&pool.threads)) return -1;
+    clockid_t clock;
+    struct timespec t;
+    if (pthread_getcpuclockid(pool.ids[number], &clock) != 0 || clock_gettime(clock, &t) != 0) return -1;
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }

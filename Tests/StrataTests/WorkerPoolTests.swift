@@ -104,3 +104,37 @@ final class WorkerPoolTests: XCTestCase {
         XCTAssertTrue((0..<callers * n).allSatisfy { concurrent[$0] == 200 })
     }
 }
+
+extension WorkerPoolTests {
+    /// After `Threading.count` is lowered, a pool thread that no region
+    /// uses any more sleeps at once instead of polling after every region.
+    /// 40 regions 10 ms apart with 4 ms of polling: the thread that takes
+    /// part polls about 160 ms in all; the left-out one, polling too, would
+    /// spend as much, and sleeping it spends a wake-up a region.
+    func testALeftOutPoolThreadDoesNotPoll() {
+        let savedCount = Threading.count, savedSpin = Threading.spinMicroseconds
+        defer {
+            Threading.count = savedCount
+            Threading.spinMicroseconds = savedSpin
+        }
+        Threading.count = 3
+        Threading.parallelFor(3) { _ in }  // starts (at least) two pool threads
+        Threading.count = 2
+        Threading.spinMicroseconds = 4000
+        Threading.parallelFor(2) { _ in }  // the left-out thread's last poll
+        usleep(10_000)
+        let before = (strata_pool_thread_cpu_ns(0), strata_pool_thread_cpu_ns(1))
+        XCTAssertGreaterThanOrEqual(before.0, 0)
+        XCTAssertGreaterThanOrEqual(before.1, 0)
+        for _ in 0..<40 {
+            Threading.parallelFor(2) { _ in }
+            usleep(10_000)
+        }
+        let taking = Double(strata_pool_thread_cpu_ns(0) - before.0) / 1e6
+        let leftOut = Double(strata_pool_thread_cpu_ns(1) - before.1) / 1e6
+        // Polling 4 ms after each of 40 regions is 160 ms; a descheduled
+        // poll counts less, so the bounds leave room on a busy machine.
+        XCTAssertGreaterThan(taking, 40, "the thread that takes part polls (ms of CPU)")
+        XCTAssertLessThan(leftOut, 20, "the left-out thread sleeps (ms of CPU)")
+    }
+}

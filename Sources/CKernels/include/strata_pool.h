@@ -25,4 +25,8 @@ typedef void (*strata_pool_item)(void *context, int64_t index);
 /// polling for the next region before it sleeps (0: sleep at once).
 int strata_pool_run(int64_t count, int workers, int64_t spinMicroseconds, strata_pool_item item, void *context);
 
+/// CPU time in nanoseconds that pool thread `number` (0-based, in the order
+/// started) has used so far, or -1 if there is no such thread (tests).
+int64_t strata_pool_thread_cpu_ns(int number);
+
 #endif
