@@ -4,6 +4,15 @@ import XCTest
 
 @testable import StrataCore
 
+/// `Threading.count` and `Threading.spinMicroseconds` as a test found them.
+private struct ThreadingSettings {
+    let count = Threading.count, spin = Threading.spinMicroseconds
+    func restore() {
+        Threading.count = count
+        Threading.spinMicroseconds = spin
+    }
+}
+
 /// The worker pool behind `Threading.parallelFor` (CKernels' pool.c): every
 /// item once, the items' writes visible to the caller, a region refused
 /// (not run) while another holds the pool, and both ways of waiting (polling
@@ -63,11 +72,8 @@ final class WorkerPoolTests: XCTestCase {
     /// in a region (which run on GCD) and regions from several threads at
     /// once (one gets the pool, the others GCD) still cover every index once.
     func testParallelForThroughThePoolPollingSleepingAndNested() {
-        let savedCount = Threading.count, savedSpin = Threading.spinMicroseconds
-        defer {
-            Threading.count = savedCount
-            Threading.spinMicroseconds = savedSpin
-        }
+        let saved = ThreadingSettings()
+        defer { saved.restore() }
         Threading.count = 3
         for spin in [0, 50, 1000] {
             Threading.spinMicroseconds = spin
@@ -112,11 +118,8 @@ extension WorkerPoolTests {
     /// part polls about 160 ms in all; the left-out one, polling too, would
     /// spend as much, and sleeping it spends a wake-up a region.
     func testALeftOutPoolThreadDoesNotPoll() {
-        let savedCount = Threading.count, savedSpin = Threading.spinMicroseconds
-        defer {
-            Threading.count = savedCount
-            Threading.spinMicroseconds = savedSpin
-        }
+        let saved = ThreadingSettings()
+        defer { saved.restore() }
         Threading.count = 3
         Threading.parallelFor(3) { _ in }  // starts (at least) two pool threads
         Threading.count = 2
