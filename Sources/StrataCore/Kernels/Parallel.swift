@@ -119,26 +119,19 @@ public enum Threading {
 
     /// Runs `body(0)` ... `body(count - 1)` on the calling thread and the
     /// pool's threads (`strata_pool_run`); false, having run nothing, when
-    /// the pool is busy with another region.
+    /// the pool is busy with another region. The C side gets a pointer to
+    /// `body`, valid for the call: it returns only when every item has run.
     private static func runOnPool(_ count: Int, _ body: @escaping (Int) -> Void) -> Bool {
-        let region = PoolRegion(body)
-        return withExtendedLifetime(region) {
-            let context = Unmanaged.passUnretained(region).toOpaque()
+        var body = body
+        return withUnsafeMutablePointer(to: &body) { pointer in
             let ran = strata_pool_run(
                 Int64(count), Int32(clamping: count), Int64(spin),
                 { context, index in
-                    guard let context else { return }
-                    Unmanaged<PoolRegion>.fromOpaque(context).takeUnretainedValue().body(Int(index))
-                }, context)
+                    context?.assumingMemoryBound(to: ((Int) -> Void).self).pointee(Int(index))
+                }, pointer)
             return ran == 0
         }
     }
-}
-
-/// The body of a region on the worker pool, passed to C as its context.
-private final class PoolRegion {
-    let body: (Int) -> Void
-    init(_ body: @escaping (Int) -> Void) { self.body = body }
 }
 
 extension Threading {
