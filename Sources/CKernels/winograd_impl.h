@@ -74,5 +74,4 @@ static void WG(weight_grad)(int tile, const float *x, const float *dy, int64_t s
 }
 
 #undef WG_VEC
-#undef WG_BLOCK_M
 #undef WG_BLOCK_N

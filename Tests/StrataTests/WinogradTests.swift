@@ -19,7 +19,9 @@ final class WinogradTests: XCTestCase {
     /// and 1xW planes, batch 1, channel counts off the kernel's blocks of 4,
     /// small planes whose samples share a chunk (batch not a multiple of
     /// the chunk), a plane whose tiles fill several blocks of 64, a batch
-    /// whose weight gradient takes several chunks (summed under the lock).
+    /// whose weight gradient takes several chunks (in slots, summed in order),
+    /// channel counts whose products take register blocks of 6 rows and
+    /// of 4 (12, 16, 20 and 36 rows).
     /// Each runs with both tile sizes: the comments give F(2x2)'s view;
     /// F(4x4)'s rows are split 16 floats at a time (widths 16, 24, 32, 48)
     /// with a tail one float at a time, or read through a copy padded to a
@@ -40,6 +42,7 @@ final class WinogradTests: XCTestCase {
         ConvCase(n: 2, c: 3, h: 5, w: 14, o: 4, padding: 1),  // 7 pairs a row: 4 at a time, the last 4 overlapping
         ConvCase(n: 2, c: 2, h: 7, w: 11, o: 3, padding: 1),  // odd width, 5 pairs a row
         ConvCase(n: 1, c: 34, h: 4, w: 4, o: 33, padding: 1),  // kernel transforms split over two workers, zero rows past 33 and 34
+        ConvCase(n: 2, c: 19, h: 6, w: 8, o: 14, padding: 1),  // products' row blocks: 16 rows as 6 + 6 + 4, 20 as 6 + 6 + 4 + 4
         ConvCase(n: 2, c: 2, h: 6, w: 6, o: 3, padding: .same),  // same as padding 1
         ConvCase(n: 5, c: 3, h: 32, w: 32, o: 5, padding: 1),  // F(4x4): 64 tiles a sample, weight gradient in 2 chunks
         ConvCase(n: 1, c: 2, h: 13, w: 48, o: 3, padding: 1, bias: false),  // F(4x4): 3 blocks of 16, 13 rows
