@@ -102,14 +102,16 @@ static inline void WG(transpose_halves)(const wg_f8 x[4], wg_f8 q[4]) {
     q[3] = __builtin_shufflevector(t1, t3, 2, 3, 10, 11, 6, 7, 14, 15);
 }
 
-// Rows of 8 floats of 4 samples, `stride` apart, split 4 apart as if they
-// were one row of 32: q[c] = (r0[c], r0[4 + c], r1[c], r1[4 + c], ...,
-// r3[4 + c]), each sample's two tiles in turn (the group's tile order).
-// The halves of x are r0 | r2, and so on, so that WG(transpose_halves)
-// gives the quads in order.
-static inline void WG(quads8x4)(const float *row, int64_t stride, wg_f8 q[4]) {
+// Four rows of 8 floats, r0..r3, split 4 apart as if they were one row of
+// 32: q[c] = (r0[c], r0[4 + c], r1[c], r1[4 + c], ..., r3[4 + c]), each
+// row's two tiles in turn. The halves of x are r0 | r2, and so on, so that
+// WG(transpose_halves) gives the quads in order.
+static inline void WG(quads_rows)(const float *r0, const float *r1, const float *r2, const float *r3, wg_f8 q[4]) {
     wg_f8 r[4];
-    for (int g = 0; g < 4; g++) memcpy(&r[g], row + g * stride, sizeof r[g]);
+    memcpy(&r[0], r0, sizeof r[0]);
+    memcpy(&r[1], r1, sizeof r[1]);
+    memcpy(&r[2], r2, sizeof r[2]);
+    memcpy(&r[3], r3, sizeof r[3]);
     const wg_f8 x[4] = {
         __builtin_shufflevector(r[0], r[2], 0, 1, 2, 3, 8, 9, 10, 11),
         __builtin_shufflevector(r[0], r[2], 4, 5, 6, 7, 12, 13, 14, 15),
@@ -117,6 +119,12 @@ static inline void WG(quads8x4)(const float *row, int64_t stride, wg_f8 q[4]) {
         __builtin_shufflevector(r[1], r[3], 4, 5, 6, 7, 12, 13, 14, 15),
     };
     WG(transpose_halves)(x, q);
+}
+
+// The rows of 8 floats of 4 samples, `stride` apart (the group's tile
+// order: each sample's two tiles in turn).
+static inline void WG(quads8x4)(const float *row, int64_t stride, wg_f8 q[4]) {
+    WG(quads_rows)(row, row + stride, row + 2 * stride, row + 3 * stride, q);
 }
 
 static inline void WG(store8)(float *p, wg_f8 v) { memcpy(p, &v, sizeof v); }
@@ -274,10 +282,61 @@ static inline void WG(split_row16)(const float *restrict row, int64_t W, float *
 #endif
 }
 
+#if WG_VW == 8
+// AVX2: one row of a plane whose width is a multiple of 32, split by
+// WG(split4) 32 floats at a time: the row's four runs of 8 taken as
+// WG(quads8x4)'s four rows (each run holds two tiles), s0 and s5 the
+// quads 3 and 0 moved by one float across the runs (six stores of 8
+// floats where two blocks of 16 take twelve stores of 4).
+static inline __attribute__((always_inline)) void WG(split_row32)(const float *restrict row, int64_t W,
+                                                                  float *restrict s, int64_t n) {
+    for (int64_t k = 0; k < W; k += 32) {
+        wg_f8 q[4];
+        WG(quads8x4)(row + k, 8, q);
+        const int64_t j = k / 4;
+        for (int c = 0; c < 4; c++) WG(store8)(s + (c + 1) * n + j, q[c]);
+        const float before = k > 0 ? row[k - 1] : 0, after = k + 32 < W ? row[k + 32] : 0;
+        WG(store8)(s + j, __builtin_shufflevector(q[3], (wg_f8)before, 8, 0, 1, 2, 3, 4, 5, 6));
+        WG(store8)(s + 5 * n + j, __builtin_shufflevector(q[0], (wg_f8)after, 1, 2, 3, 4, 5, 6, 7, 8));
+    }
+}
+
+// AVX2: rows y and y + 4 of a plane 16 wide (`a` and `b`), split together:
+// their S rows are neighbours (4 tiles each), so the two rows' four runs of
+// 8 go through WG(quads_rows) as one row of 32, s0 and s5 moved by one
+// float within each row's 4 tiles (zeros at the plane's border).
+static inline __attribute__((always_inline)) void WG(split_rows16x2)(const float *restrict a, const float *restrict b,
+                                                                     float *restrict s, int64_t n) {
+    wg_f8 q[4];
+    WG(quads_rows)(a, a + 8, b, b + 8, q);
+    for (int c = 0; c < 4; c++) WG(store8)(s + (c + 1) * n, q[c]);
+    WG(store8)(s, __builtin_shufflevector(q[3], (wg_f8)0, 8, 0, 1, 2, 8, 4, 5, 6));
+    WG(store8)(s + 5 * n, __builtin_shufflevector(q[0], (wg_f8)0, 1, 2, 3, 8, 5, 6, 7, 8));
+}
+#endif
+
 // The planes of `group` samples (`stride` floats apart) into S, each
 // sample's tiles at its own offset g*tw of every row of tiles.
 static inline void WG(split4)(const float *plane, int64_t stride, int64_t group, int64_t H, int64_t W, float *S) {
     const int64_t th = (H + 3) / 4, tw = (W + 3) / 4, L = group * tw, n = (th + 1) * L;
+#if WG_VW == 8
+    if (group == 1 && W % 32 == 0) {  // a loop of its own: no per-row choice of path
+        for (int64_t y = 1; y <= H; y++) WG(split_row32)(plane + (y - 1) * W, W, S + (y & 3) * 6 * n + (y >> 2) * L, n);
+        return;
+    }
+    if (group == 1 && W == 16) {  // rows y and y + 4 in pairs, a last row of a class alone
+        for (int64_t r = 0; r < 4; r++) {
+            int64_t y = r == 0 ? 4 : r;
+            for (; y + 4 <= H; y += 8)
+                WG(split_rows16x2)(plane + (y - 1) * W, plane + (y + 3) * W, S + r * 6 * n + (y >> 2) * L, n);
+            if (y <= H) {
+                float *t = S + r * 6 * n + (y >> 2) * L;
+                WG(split_row16)(plane + (y - 1) * W, W, t, t + n, t + 2 * n, t + 3 * n, t + 4 * n, t + 5 * n);
+            }
+        }
+        return;
+    }
+#endif
     const int64_t W16 = WG(padded_width)(W);
     float padded[WG_PAD_MAX] __attribute__((aligned(64)));
     for (int64_t y = 1; y <= H; y++) {
@@ -444,10 +503,11 @@ static inline void WG(unquads)(const float *restrict y0, const float *restrict y
 }
 
 #if WG_VW >= 8
-// WG(unquads) for a group of 4 planes 8 wide: y_c holds the 2 tiles of each
-// sample in turn; sample g's row goes to dst + g*stride.
-static inline void WG(unquads8x4)(const float *y0, const float *y1, const float *y2, const float *y3,
-                                  float *dst, int64_t stride, int accumulate) {
+// The inverse of the quads of four rows of 8 floats (WG(quads_rows)): y_c
+// holds the 2 tiles of each row in turn; row g goes to d_g (written, or
+// added to with `accumulate`).
+static inline void WG(unquads_rows)(const float *y0, const float *y1, const float *y2, const float *y3, float *d0,
+                                    float *d1, float *d2, float *d3, int accumulate) {
     wg_f8 r[4];
     memcpy(&r[0], y0, sizeof r[0]);
     memcpy(&r[1], y1, sizeof r[1]);
@@ -471,15 +531,92 @@ static inline void WG(unquads8x4)(const float *y0, const float *y1, const float 
     const WG_VEC hi = __builtin_shufflevector(ab, cd, 4, 12, 20, 28, 5, 13, 21, 29, 6, 14, 22, 30, 7, 15, 23, 31);
     const wg_f8 rows[4] = {lo.lo, lo.hi, hi.lo, hi.hi};
 #endif
+    float *const d[4] = {d0, d1, d2, d3};
     for (int g = 0; g < 4; g++) {
         wg_f8 v = rows[g];
         if (accumulate) {
             wg_f8 old;
-            memcpy(&old, dst + g * stride, sizeof old);
+            memcpy(&old, d[g], sizeof old);
             v += old;
         }
-        WG(store8)(dst + g * stride, v);
+        WG(store8)(d[g], v);
     }
+}
+
+// WG(unquads) for a group of 4 planes 8 wide: y_c holds the 2 tiles of each
+// sample in turn; sample g's row goes to dst + g*stride.
+static inline void WG(unquads8x4)(const float *y0, const float *y1, const float *y2, const float *y3,
+                                  float *dst, int64_t stride, int accumulate) {
+    WG(unquads_rows)(y0, y1, y2, y3, dst, dst + stride, dst + 2 * stride, dst + 3 * stride, accumulate);
+}
+#endif
+
+#if WG_VW == 8
+// AVX2, one sample's plane 16 wide or a multiple of 32 wide, whole rows
+// of 8 floats by shuffles of 8 (the 4x4 transposes of WG(quads) and
+// WG(unquads) store 4 floats at a time, and their per-row choices of path
+// cost more than the shuffles on rows of 16 and 32). A plane 16 wide
+// takes rows y and y + 4 together: their tiles are neighbours in the
+// transforms' layouts (4 tiles a row of tiles), so the pair is a row of 32
+// (a last row of its class alone, by the 4-float path). Returns 0 for
+// other widths. Tile layout of G and Y: row y's quad c (float 4j + c of
+// the row, tile j) at (y & 3) * 4 * T + c * T + (y >> 2) * L + j.
+static inline int WG(quads_plane)(const float *plane, int64_t H, int64_t W, float *G, int64_t T, int64_t L) {
+    wg_f8 q[4];
+    if (W % 32 == 0) {
+        for (int64_t y = 0; y < H; y++) {
+            float *g = G + (y & 3) * 4 * T + (y >> 2) * L;
+            for (int64_t k = 0; k < W; k += 32) {
+                WG(quads8x4)(plane + y * W + k, 8, q);
+                for (int c = 0; c < 4; c++) WG(store8)(g + c * T + k / 4, q[c]);
+            }
+        }
+        return 1;
+    }
+    if (W != 16) return 0;
+    for (int64_t r = 0; r < 4; r++) {
+        int64_t y = r;
+        for (; y + 4 < H; y += 8) {
+            const float *a = plane + y * W, *b = a + 4 * W;
+            float *g = G + r * 4 * T + (y >> 2) * L;
+            WG(quads_rows)(a, a + 8, b, b + 8, q);
+            for (int c = 0; c < 4; c++) WG(store8)(g + c * T, q[c]);
+        }
+        if (y < H) {
+            float *g = G + r * 4 * T + (y >> 2) * L;
+            WG(quads)(plane + y * W, W, g, g + T, g + 2 * T, g + 3 * T);
+        }
+    }
+    return 1;
+}
+
+// The inverse, for the output transform: Y's rows into the plane (written,
+// or added to with `accumulate`); same widths and layout.
+static inline int WG(unquads_plane)(const float *Y, int64_t H, int64_t W, float *plane, int64_t T, int64_t L,
+                                    int accumulate) {
+    if (W % 32 == 0) {
+        for (int64_t y = 0; y < H; y++) {
+            const float *yr = Y + (y & 3) * 4 * T + (y >> 2) * L;
+            for (int64_t k = 0; k < W; k += 32)
+                WG(unquads8x4)(yr + k / 4, yr + T + k / 4, yr + 2 * T + k / 4, yr + 3 * T + k / 4, plane + y * W + k, 8,
+                               accumulate);
+        }
+        return 1;
+    }
+    if (W != 16) return 0;
+    for (int64_t r = 0; r < 4; r++) {
+        int64_t y = r;
+        for (; y + 4 < H; y += 8) {
+            const float *yr = Y + r * 4 * T + (y >> 2) * L;
+            float *a = plane + y * W, *b = a + 4 * W;
+            WG(unquads_rows)(yr, yr + T, yr + 2 * T, yr + 3 * T, a, a + 8, b, b + 8, accumulate);
+        }
+        if (y < H) {
+            const float *yr = Y + r * 4 * T + (y >> 2) * L;
+            WG(unquads)(yr, yr + T, yr + 2 * T, yr + 3 * T, W, plane + y * W, accumulate);
+        }
+    }
+    return 1;
 }
 #endif
 
@@ -516,6 +653,9 @@ static inline __attribute__((always_inline)) void WG(output4_body)(const float *
             }
         }
         float *plane = out + o * H * W;
+#if WG_VW == 8
+        if (group == 1 && WG(unquads_plane)(Y, H, W, plane, T, L, accumulate)) continue;
+#endif
         for (int64_t y = 0; y < H; y++) {
             const float *yr = Y + (y & 3) * 4 * T + (y >> 2) * L;
 #if WG_VW >= 8
@@ -556,7 +696,12 @@ static inline __attribute__((always_inline)) void WG(gradient4_body)(const float
     for (int64_t o = 0; o < O; o++) {
         const float *plane = dy + o * H * W;
         if (o + 1 < O && WG(prefetches)(H, W, group)) WG(prefetch)(plane + H * W, H * W);
-        for (int64_t y = 0; y < H; y++) {
+#if WG_VW == 8
+        const int split = group == 1 && WG(quads_plane)(plane, H, W, G, T, L);
+#else
+        const int split = 0;
+#endif
+        for (int64_t y = 0; y < H && !split; y++) {
             float *g = G + (y & 3) * 4 * T + (y >> 2) * L;
 #if WG_VW >= 8
             if (group == 4 && W == 8) {

@@ -52,6 +52,8 @@ final class WinogradTests: XCTestCase {
         ConvCase(n: 2, c: 3, h: 9, w: 13, o: 2, padding: 1, bias: false),  // F(4x4): 13 of 16 floats
         ConvCase(n: 2, c: 2, h: 8, w: 30, o: 3, padding: 1),  // F(4x4): padded to 32, AVX-512's split 32 floats at a time
         ConvCase(n: 1, c: 2, h: 6, w: 47, o: 2, padding: 1, bias: false),  // F(4x4): two whole blocks, a third padded
+        ConvCase(n: 2, c: 3, h: 13, w: 16, o: 2, padding: 1),  // F(4x4), AVX2: rows 16 wide in pairs 4 apart, some alone
+        ConvCase(n: 1, c: 2, h: 6, w: 64, o: 3, padding: 1, bias: false),  // F(4x4), AVX2: rows in runs of 32, carried across
     ]
 
     private func layerAndInput(_ cs: ConvCase, seed: UInt64) -> (Conv2d, Tensor, RandomGenerator) {
