@@ -86,9 +86,10 @@ static inline void WG(pairs)(const float *restrict src, int64_t count, float *re
 // tiles, hot caches, medians of 200 calls, AVX2, 4 -> 6 rows: multiply
 // 76.5 -> 77.0 GFLOP/s at 16 channels, 73.7 -> 81.1 at 32, 74.1 -> 84.4 at
 // 64; multiply_nt 71.8 -> 75.5, 75.5 -> 80.5, 77.7 -> 83.3 (a register
-// FMA loop peaks at 102). Every sum is formed in the same order for either
-// block, so the results are the same bits. AVX-512 keeps 4 rows (its 16
-// sums already fill the pipes; 6 rows could not be measured here).
+// FMA loop: 101.6 and 101.8 in two runs). Every sum is formed in the same
+// order for either block, so the results are the same bits. AVX-512 keeps
+// 4 rows (its 16 sums already fill the pipes; 6 rows could not be
+// measured here).
 #if WG_VW == 16
 #define WG_ROWS 4
 #else
